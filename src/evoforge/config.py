@@ -1,0 +1,271 @@
+"""Strict configuration.
+
+One YAML file per task (``task.yaml``) plus CLI/Python overrides, validated into frozen-ish
+dataclasses. Strictness is the point: an unknown key is an error that names the closest valid
+key, a wrong type names the field and the value. Config keys that are silently ignored are an
+anti-pattern we saw in peers and will not repeat.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union, get_args, get_origin
+
+from .errors import ConfigError
+
+
+@dataclass
+class EvaluatorConfig:
+    """How candidates are evaluated."""
+
+    timeout: float = 120.0          # wall clock for one whole evaluate() call, seconds
+    workers: int = 1                # evaluations in flight at once
+    isolation: str = "auto"         # auto | bwrap | unshare | none
+    require_isolation: str = "none"  # refuse to run below this level
+    memory_mb: int = 2048           # address-space limit per candidate process
+    cpu_seconds: int = 0            # 0 = derived from the timeout
+    max_output_kb: int = 256        # stdout/stderr kept per candidate
+
+
+@dataclass
+class BudgetConfig:
+    """When to stop. Any limit reached stops the run cleanly; resume with a larger one."""
+
+    llm_calls: int | None = 20       # model calls (mutation purpose and others)
+    proposals: int | None = None     # all proposals, model edits and zero-cost operators
+    max_cost_usd: float | None = None
+    max_tokens: int | None = None
+    wall_clock_s: float | None = None
+
+
+@dataclass
+class SearchConfig:
+    """Population and parent selection."""
+
+    islands: int = 2
+    parent_selection: Literal["weighted", "power_law", "hill_climb", "uniform", "best"] = "weighted"
+    sharpness: float = 10.0          # lambda in sigmoid(lambda * (score - median) / MAD)
+    inspirations: int = 2
+    migration_interval: int = 10     # proposals between migrations (0 = never)
+    novelty: bool = True
+    novelty_threshold: float = 0.97  # MinHash similarity at or above which a child is a duplicate
+    max_novelty_resamples: int = 2
+
+
+@dataclass
+class LLMConfig:
+    """Which models write proposals and how they are called."""
+
+    models: list[str] = field(default_factory=list)   # empty = the embedded model
+    temperature: float = 0.7
+    max_tokens: int = 512
+    timeout_s: float = 180.0
+    max_attempts: int = 4
+    concurrency: int = 1
+    profile: Literal["auto", "small", "large"] = "auto"
+    constrained: Literal["auto", "always", "never"] = "auto"
+    reasoning_effort: str | None = None
+    prices: dict[str, list[float]] = field(default_factory=dict)  # model -> [usd/1M in, usd/1M out]
+
+
+@dataclass
+class MutationConfig:
+    """Which kinds of proposal are made and how often (relative weights)."""
+
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "diff": 0.5, "full": 0.15, "crossover": 0.05,
+            "perturb": 0.2, "swap": 0.03, "duplicate": 0.02, "delete": 0.02, "block_crossover": 0.03,
+        }
+    )
+    adaptive: bool = True            # a bandit learns which kinds pay and shifts the weights
+    diff_retries: int = 1            # in-conversation retries after a SEARCH that does not match
+
+
+@dataclass
+class Config:
+    """Everything about one run. Task fields sit at the top level of ``task.yaml``."""
+
+    name: str = "task"
+    description: str = ""
+    direction: Literal["maximize", "minimize"] = "maximize"
+    program: str = "initial.py"
+    language: str = "python"
+    seed: int = 0
+    evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    mutation: MutationConfig = field(default_factory=MutationConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+KNOWN_MUTATIONS = ("diff", "full", "crossover", "perturb", "swap", "duplicate", "delete", "block_crossover")
+LLM_MUTATIONS = ("diff", "full", "crossover")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, where: str) -> Any:
+    """Check `value` against annotation `tp`; return it (ints accepted for floats)."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        if value not in get_args(tp):
+            choices = ", ".join(repr(a) for a in get_args(tp))
+            hint = difflib.get_close_matches(str(value), [str(a) for a in get_args(tp)], n=1)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise ConfigError(f"{where}: {value!r} is not one of {choices}{extra}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        (item,) = get_args(tp) or (Any,)
+        return [_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        kt, vt = get_args(tp) or (Any, Any)
+        return {_coerce(k, kt, where): _coerce(v, vt, f"{where}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {tp}")  # pragma: no cover
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{where}.{key}" if where else str(key)
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"unknown config key '{path}'{hint}")
+        kwargs[key] = _coerce(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def _validate(cfg: Config) -> None:
+    def positive(path: str, value: float | None, allow_zero: bool = False) -> None:
+        if value is None:
+            return
+        if value < 0 or (value == 0 and not allow_zero):
+            raise ConfigError(f"{path}: must be {'≥ 0' if allow_zero else '> 0'}, got {value!r}")
+
+    positive("evaluator.timeout", cfg.evaluator.timeout)
+    positive("evaluator.workers", cfg.evaluator.workers)
+    positive("evaluator.memory_mb", cfg.evaluator.memory_mb)
+    for level_key in ("isolation", "require_isolation"):
+        level = getattr(cfg.evaluator, level_key)
+        valid = ("auto", "bwrap", "unshare", "none") if level_key == "isolation" else ("bwrap", "unshare", "none")
+        if level not in valid:
+            raise ConfigError(f"evaluator.{level_key}: {level!r} is not one of {', '.join(valid)}")
+    positive("budget.llm_calls", cfg.budget.llm_calls, allow_zero=True)
+    positive("budget.proposals", cfg.budget.proposals, allow_zero=True)
+    positive("budget.max_cost_usd", cfg.budget.max_cost_usd, allow_zero=True)
+    positive("budget.max_tokens", cfg.budget.max_tokens, allow_zero=True)
+    positive("budget.wall_clock_s", cfg.budget.wall_clock_s)
+    positive("search.islands", cfg.search.islands)
+    positive("llm.max_tokens", cfg.llm.max_tokens)
+    positive("llm.concurrency", cfg.llm.concurrency)
+    if not 0 < cfg.search.novelty_threshold <= 1:
+        raise ConfigError(f"search.novelty_threshold: must be in (0, 1], got {cfg.search.novelty_threshold}")
+    weights = cfg.mutation.weights
+    for kind, w in weights.items():
+        if kind not in KNOWN_MUTATIONS:
+            close = difflib.get_close_matches(kind, KNOWN_MUTATIONS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; valid kinds: {', '.join(KNOWN_MUTATIONS)}"
+            raise ConfigError(f"unknown mutation kind 'mutation.weights.{kind}'{hint}")
+        if w < 0:
+            raise ConfigError(f"mutation.weights.{kind}: must be ≥ 0, got {w}")
+    if not any(w > 0 for w in weights.values()):
+        raise ConfigError("mutation.weights: at least one kind needs a positive weight")
+    for model, price in cfg.llm.prices.items():
+        if len(price) != 2:
+            raise ConfigError(f"llm.prices.{model}: expected [usd_per_1M_input, usd_per_1M_output], got {price!r}")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in override.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in ("weights", "prices"):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def dotted_to_nested(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``{"budget.llm_calls": 5}`` -> ``{"budget": {"llm_calls": 5}}``."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        node = nested
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return nested
+
+
+def load_config(data: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> Config:
+    """Validate a raw mapping (from YAML) plus overrides (nested or dotted keys) into a Config."""
+    raw = dict(data or {})
+    if overrides:
+        raw = _merge(raw, dotted_to_nested(overrides) if any("." in k for k in overrides) else overrides)
+    cfg = _build(Config, raw, "")
+    _validate(cfg)
+    return cfg
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse a CLI ``--set key.path=value`` override; the value is read as YAML."""
+    import yaml
+
+    if "=" not in text:
+        raise ConfigError(f"--set expects KEY=VALUE, got {text!r}")
+    key, _, raw = text.partition("=")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {key}: cannot read value {raw!r}: {exc}") from None
+    return key.strip(), value

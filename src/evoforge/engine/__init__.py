@@ -1,0 +1,1 @@
+"""The engine: ask/tell core, budgets, the worker loop, run and resume."""

@@ -1,0 +1,313 @@
+"""The ask/tell core (after Optuna's ``Study.ask/tell``).
+
+``ask()`` chooses a parent and a kind of proposal, produces the child's code (calling the model
+or an operator) and stores it as a *pending* attempt; ``tell()`` records its evaluation. Between
+the two nothing is shared but the stored attempt, so a crash at any moment loses at most the
+work in flight, and a resumed run re-evaluates pending attempts instead of paying for them again.
+"""
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..config import Config
+from ..mutate.edits import unified_diff
+from ..mutate.prompts import profile_for
+from ..program import Attempt, AttemptStatus, LLMCallRecord
+from ..sandbox import Evaluation
+from ..search.kinds import LLM_KINDS, KindPolicy
+from ..search.novelty import NoveltyFilter, normalized_ast_hash
+from ..search.population import Population
+from ..storage.base import RunInfo, Storage
+from ..task import Task
+from .budget import Budget, Usage
+from .proposer import LLMCall, ModelRequest, ParentView, model_child, operator_child
+
+STATUS_OF_EVALUATION = {
+    "ok": AttemptStatus.OK,
+    "invalid": AttemptStatus.INVALID,
+    "error": AttemptStatus.ERROR,
+    "timeout": AttemptStatus.TIMEOUT,
+}
+
+
+@dataclass
+class Proposal:
+    """One attempt on its way: evaluate it if ``needs_evaluation``, then ``tell`` the engine."""
+
+    attempt: Attempt
+    parent_fitness: float | None = None
+
+    @property
+    def needs_evaluation(self) -> bool:
+        return self.attempt.status is AttemptStatus.PENDING
+
+
+class Engine:
+    """Ask/tell evolutionary search over one run. Thread-safe: workers call ask/tell concurrently."""
+
+    def __init__(self, task: Task, storage: Storage, run: RunInfo, providers: dict[str, Any], *, model_chooser: Any = None) -> None:
+        self.task = task
+        self.cfg: Config = task.config
+        self.storage = storage
+        self.run = run
+        self.providers = providers
+        self.model_chooser = model_chooser
+        self.population = Population(self.cfg.search.islands, maximize=task.maximize)
+        self.kinds = KindPolicy(self.cfg.mutation.weights, adaptive=self.cfg.mutation.adaptive)
+        self.novelty = NoveltyFilter(threshold=self.cfg.search.novelty_threshold)
+        self.budget = Budget(self.cfg.budget)
+        self._lock = threading.RLock()
+        self._next_index = 0
+        self._seen_replies: dict[str, set[str]] = {}
+        self._temperature_boost: dict[str, float] = {}
+        self._last_failure: dict[str, str] = {}
+        self._pending: list[Attempt] = []
+        self.listeners: list[Callable[[Attempt], None]] = []
+        self.best: Attempt | None = None
+        self.in_flight = 0
+        self.stop_reason = ""
+        self._restore()
+
+    # -- state ---------------------------------------------------------------------------
+    def _restore(self) -> None:
+        """Rebuild the in-memory index and the budget from storage (a fresh run finds nothing)."""
+        attempts = self.storage.attempts(self.run.id, with_code=False)
+        for a in attempts:
+            self._next_index = max(self._next_index, a.proposal_index + 1)
+            if a.status is AttemptStatus.PENDING:
+                self._pending.append(a)
+                continue
+            self.population.add(a)
+        for a in self.storage.attempts(self.run.id, status=AttemptStatus.OK):
+            self.novelty.add(a.code or "", a.id)
+        usage = self.storage.usage_totals(self.run.id)
+        proposals = sum(1 for a in attempts if a.mutation != "initial" and a.status is not AttemptStatus.PENDING)
+        operators = sum(1 for a in attempts if a.model is None and a.mutation not in ("initial",) and a.status is not AttemptStatus.PENDING)
+        self.budget = Budget(
+            self.cfg.budget,
+            Usage(
+                llm_calls=int(usage["calls"]), proposals=proposals, operator_proposals=operators,
+                cost_usd=float(usage["cost_usd"]), tokens=int(usage["input_tokens"] + usage["output_tokens"]),
+                elapsed_s=float(self.storage.get_state(self.run.id, "elapsed_s", 0.0) or 0.0),
+            ),
+        )
+        self.kinds.load_state(self.storage.get_state(self.run.id, "kinds"))
+        best = self.storage.best_attempts(self.run.id, 1, maximize=self.task.maximize)
+        self.best = best[0] if best else None
+        # pending attempts (in flight at a crash) are re-evaluated first: their model call was already paid
+        self._pending = [self.storage.get_attempt(a.id) or a for a in self._pending]
+
+    def save_state(self) -> None:
+        self.storage.set_state(self.run.id, "kinds", self.kinds.state())
+        self.storage.set_state(self.run.id, "elapsed_s", self.budget.elapsed())
+
+    # -- ask -----------------------------------------------------------------------------
+    def ask(self) -> Proposal | None:
+        """The next proposal, or None when there is nothing to do *now*.
+
+        When None is returned, `stop_reason` says whether the run is over; if it is empty, work in
+        flight (the initial program's evaluation, say) must finish before more can be proposed.
+        """
+        with self._lock:
+            if self._pending:
+                self.in_flight += 1
+                return Proposal(self._pending.pop(0))
+            if self._next_index == 0:
+                self.in_flight += 1
+                return self._initial()
+            if self.budget.done():
+                self.stop_reason = self.budget.stop_reason
+                return None
+            if not (self.population.has_programs() or self.population.broken):
+                if self.in_flight == 0:
+                    self.stop_reason = "nothing to build on: no program was stored"
+                return None
+            rng = random.Random(self.cfg.seed * 1_000_003 + self._next_index)
+            allowed = None if self.population.has_programs() else set(LLM_KINDS)  # nothing valid: only a model repairs
+            kind = self.kinds.choose(rng, allowed)
+            if kind is None:
+                if self.in_flight == 0:
+                    self.stop_reason = "no valid program yet and no model edits enabled to repair the broken ones"
+                return None
+            needs_llm = kind in LLM_KINDS
+            if not self.budget.reserve(needs_llm):
+                operators = {k for k in self.kinds.weights if k not in LLM_KINDS}
+                kind = self.kinds.choose(rng, operators) if (needs_llm and operators and allowed is None) else None
+                if kind is None or not self.budget.reserve(False):
+                    if self.budget.done() or kind is None:
+                        self.stop_reason = self.budget.stop_reason or "model-call budget reached"
+                    return None
+                needs_llm = False
+            index = self._next_index
+            self._next_index += 1
+            self.in_flight += 1
+            plan = self._plan(kind, rng, index)
+        try:
+            return self._produce(plan, rng, needs_llm)
+        except BaseException:
+            with self._lock:
+                self.in_flight -= 1
+            raise
+
+    def _initial(self) -> Proposal:
+        self._next_index = 1
+        attempt = Attempt(run_id=self.run.id, code=self.task.initial_code, mutation="initial", proposal_index=0)
+        self.storage.save_attempt(attempt)
+        return Proposal(attempt)
+
+    def _view(self, attempt_id: str) -> ParentView:
+        a = self.storage.get_attempt(attempt_id)
+        assert a is not None and a.code is not None, f"program {attempt_id} has no code"
+        feedback = a.feedback if a.is_program else (a.reason or a.feedback)
+        return ParentView(a.id, a.code, a.score, feedback)
+
+    def _plan(self, kind: str, rng: random.Random, index: int) -> dict[str, Any]:
+        island = self.population.choose_island(rng, index)
+        member = self.population.select_parent(island, rng, self.cfg.search.parent_selection, self.cfg.search.sharpness)
+        if member is None:
+            broken = self.population.pick_broken(rng)
+            return {"kind": "fix" if kind in LLM_KINDS else kind, "island": island, "parent": broken, "fitness": None,
+                    "generation": 1, "inspirations": [], "index": index}
+        insp = self.population.inspirations(island, member.id, rng, self.cfg.search.inspirations)
+        return {"kind": kind, "island": island, "parent": member.id, "fitness": member.fitness,
+                "generation": member.generation + 1, "inspirations": insp, "index": index}
+
+    def _produce(self, plan: dict[str, Any], rng: random.Random, needs_llm: bool) -> Proposal:
+        kind, index = plan["kind"], plan["index"]
+        parent = self._view(plan["parent"])
+        inspirations = [self._view(i) for i in plan["inspirations"]]
+        other = inspirations[0] if inspirations else None
+        if needs_llm:
+            draft = self._ask_model(kind, parent, inspirations, other, index, rng)
+            llm_used = len(draft.calls)
+            self.budget.release(max(0, 1 - llm_used), proposal=False)  # a call never made gives its slot back
+        else:
+            draft = operator_child(kind, parent, other if kind == "block_crossover" else None, rng, self.cfg.language)
+        attempt = Attempt(
+            run_id=self.run.id, code=draft.code, status=draft.status, parent_id=parent.id,
+            inspiration_ids=[p.id for p in inspirations], island=plan["island"], generation=plan["generation"],
+            mutation=kind, model=draft.model, reason=draft.reason, prompt=draft.prompt, response=draft.response,
+            input_tokens=sum(c.input_tokens for c in draft.calls), output_tokens=sum(c.output_tokens for c in draft.calls),
+            proposal_index=index,
+        )
+        if attempt.code is not None:
+            attempt.diff = unified_diff(parent.code, attempt.code)
+        if attempt.status is AttemptStatus.PENDING:
+            self._novelty_check(attempt)
+        self.budget.record_proposal(operator=not needs_llm)
+        for call in draft.calls:
+            self.storage.add_llm_call(LLMCallRecord(
+                run_id=self.run.id, model=call.model, purpose="mutation", input_tokens=call.input_tokens,
+                output_tokens=call.output_tokens, reasoning_tokens=call.reasoning_tokens, latency_s=call.latency_s,
+                cost_usd=call.cost_usd, error=call.error, attempt_id=attempt.id,
+            ))
+        self.storage.save_attempt(attempt)
+        if attempt.status is not AttemptStatus.PENDING:
+            self._finish(attempt, plan["fitness"])
+        return Proposal(attempt, plan["fitness"])
+
+    def _novelty_check(self, attempt: Attempt) -> None:
+        previous = self.storage.find_by_hash(self.run.id, attempt.code_hash or "")
+        if previous is not None:
+            attempt.status = AttemptStatus.DUPLICATE
+            attempt.reason = f"identical code was already evaluated as {previous.id} ({previous.status.value})"
+            return
+        if not self.cfg.search.novelty:
+            return
+        novel, why = self.novelty.check(attempt.code or "")
+        if not novel:
+            attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
+
+    def _ask_model(self, kind, parent, inspirations, other, index, rng):
+        model = self.model_chooser.choose(rng) if self.model_chooser else next(iter(self.providers))
+        provider = self.providers[model]
+        llm = self.cfg.llm
+        profile = llm.profile if llm.profile != "auto" else profile_for(provider.context_length, provider.name)
+        constrained = bool(provider.supports_grammar) and (
+            llm.constrained == "always" or (llm.constrained == "auto" and profile == "small")
+        )
+        if profile == "small":
+            inspirations = inspirations[:1]
+        boost = self._temperature_boost.get(parent.id, 0.0)
+        req = ModelRequest(
+            kind=kind if kind != "crossover" or other is not None else "full",
+            parent=parent, inspirations=inspirations, other=other if kind == "crossover" else None,
+            task_description=self.cfg.description, direction=self.cfg.direction, language=self.cfg.language,
+            profile=profile, temperature=min(1.5, llm.temperature + boost),
+            max_tokens=min(llm.max_tokens, 384) if profile == "small" else llm.max_tokens,
+            seed=(self.cfg.seed * 7_919 + index * 17) % (2**31 - 1), constrained=constrained,
+            insights=[], failure_note=self._last_failure.get(parent.id), diff_retries=self.cfg.mutation.diff_retries,
+        )
+        seen = self._seen_replies.setdefault(parent.id, set())
+        draft = model_child(
+            req, provider, cost_of=self._cost, allow_extra_call=lambda: self.budget.try_extra_llm_call(),
+            on_call=lambda c: self.budget.record_llm_call(c.input_tokens + c.output_tokens, c.cost_usd),
+            seen_replies=seen,
+        )
+        if draft.status is AttemptStatus.DUPLICATE:
+            self._temperature_boost[parent.id] = boost + 0.25
+        return draft
+
+    def _cost(self, response: Any) -> float:
+        if getattr(response, "cost_usd", 0.0):
+            return float(response.cost_usd)
+        from ..llm.pricing import cost_usd
+
+        return cost_usd(response.model, response.input_tokens, response.output_tokens, response.reasoning_tokens,
+                        overrides=self.cfg.llm.prices or None)
+
+    # -- tell ----------------------------------------------------------------------------
+    def tell(self, proposal: Proposal, evaluation: Evaluation) -> Attempt:
+        """Record the evaluation of a pending proposal."""
+        a = proposal.attempt
+        a.status = STATUS_OF_EVALUATION.get(evaluation.status, AttemptStatus.ERROR)
+        a.reason = "" if a.status is AttemptStatus.OK else (evaluation.reason or a.status.value)
+        a.stdout, a.stderr, a.eval_seconds = evaluation.stdout or "", evaluation.stderr or "", evaluation.seconds
+        result = evaluation.result
+        if result is not None:
+            a.feedback = result.feedback or ""
+            a.metrics = dict(result.metrics or {})
+            a.private_score = result.private_score
+            if a.status is AttemptStatus.OK:
+                a.score = result.score
+        self.storage.save_attempt(a)
+        self._finish(a, proposal.parent_fitness)
+        return a
+
+    def _finish(self, a: Attempt, parent_fitness: float | None) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            self.population.add(a)
+            if a.is_program:
+                self.novelty.add(a.code or "", a.id)
+                if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
+                    self.best = a
+                    self.storage.add_event(self.run.id, "new_best", {"id": a.id, "score": a.score, "index": a.proposal_index})
+            elif a.parent_id and a.reason:
+                self._last_failure[a.parent_id] = f"A previous attempt from this program failed: {a.reason[:300]}"
+            if a.mutation != "initial":
+                improved = a.is_program and parent_fitness is not None and self.population.fitness(a.score) > parent_fitness
+                kind = a.mutation if a.mutation in self.kinds.stats else None
+                if kind:
+                    self.kinds.update(kind, valid=a.is_program, improved=improved)
+                if self.model_chooser is not None and a.model:
+                    self.model_chooser.update(a.model, 1.0 if improved else (0.2 if a.is_program else 0.0))
+            interval = self.cfg.search.migration_interval
+            if interval and a.proposal_index > 0 and a.proposal_index % interval == 0:
+                moves = self.population.migrate(random.Random(a.proposal_index))
+                if moves:
+                    self.storage.add_event(self.run.id, "migration", {"moves": moves})
+        for listener in self.listeners:
+            listener(a)
+
+    # -- reporting -----------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        u = self.budget.usage
+        return {
+            "proposals": u.proposals, "llm_calls": u.llm_calls, "operator_proposals": u.operator_proposals,
+            "tokens": u.tokens, "cost_usd": u.cost_usd,
+            "best_score": self.best.score if self.best else None, "best_id": self.best.id if self.best else None,
+        }

@@ -1,0 +1,189 @@
+"""Turning a parent into a child: by asking a model for an edit, or by a zero-cost operator.
+
+Everything that can go wrong here (a failed call, a reply with no usable edit, an edit that does
+not apply, a program that no longer parses, a reply the model already gave) ends as a *result
+with a reason*, never as an exception that loses the attempt.
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from ..mutate import edits as edit_ops
+from ..mutate import operators as operator_ops
+from ..mutate import prompts
+from ..mutate.grammar import search_replace_grammar
+from ..program import AttemptStatus
+
+OPERATOR_NAMES = {
+    "perturb": "perturb_constants",
+    "swap": "swap_statements",
+    "duplicate": "duplicate_statement",
+    "delete": "delete_statement",
+    "block_crossover": "crossover_blocks",
+}
+
+
+@dataclass
+class ParentView:
+    """What a proposal needs to know about a program."""
+
+    id: str
+    code: str
+    score: float | None
+    feedback: str = ""
+
+
+@dataclass
+class LLMCall:
+    """The outcome of one model call, for usage accounting."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class ChildDraft:
+    """A proposed child before evaluation: code, or a failure status with its reason."""
+
+    code: str | None
+    status: AttemptStatus = AttemptStatus.PENDING
+    reason: str = ""
+    prompt: str = ""
+    response: str = ""
+    model: str | None = None
+    calls: list[LLMCall] = field(default_factory=list)
+
+
+def _render(messages: list[dict[str, str]]) -> str:
+    return "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages)
+
+
+def finish_checks(draft: ChildDraft, parent_code: str, language: str) -> ChildDraft:
+    """Reject children identical to the parent or that no longer parse, before any evaluation."""
+    if draft.code is None:
+        return draft
+    if draft.code == parent_code:
+        draft.status, draft.reason, draft.code = AttemptStatus.APPLY_FAILED, "the edit left the program unchanged", draft.code
+        return draft
+    error = edit_ops.check_syntax(draft.code, language)
+    if error:
+        draft.status, draft.reason = AttemptStatus.SYNTAX_ERROR, f"edited program does not parse: {error}"
+    return draft
+
+
+def operator_child(kind: str, parent: ParentView, other: ParentView | None, rng: random.Random, language: str) -> ChildDraft:
+    """Apply a zero-cost operator; no model call."""
+    name = OPERATOR_NAMES[kind]
+    if language != "python" and kind != "perturb":
+        return ChildDraft(None, AttemptStatus.APPLY_FAILED, f"operator {kind} supports Python programs only")
+    code = operator_ops.apply_operator(name, parent.code, rng, other=other.code if other else None)
+    if code is None:
+        return ChildDraft(None, AttemptStatus.APPLY_FAILED, f"operator {kind} found nothing to change")
+    return finish_checks(ChildDraft(code, model=None), parent.code, language)
+
+
+@dataclass
+class ModelRequest:
+    """Everything the model path needs for one proposal."""
+
+    kind: str                       # diff | full | crossover | fix
+    parent: ParentView
+    inspirations: list[ParentView]
+    other: ParentView | None
+    task_description: str
+    direction: str
+    language: str
+    profile: str
+    temperature: float
+    max_tokens: int
+    seed: int
+    constrained: bool
+    insights: list[str]
+    failure_note: str | None
+    diff_retries: int
+
+
+def model_child(
+    req: ModelRequest,
+    provider: Any,
+    *,
+    cost_of: Callable[[Any], float],
+    allow_extra_call: Callable[[], bool],
+    on_call: Callable[[LLMCall], None],
+    seen_replies: set[str],
+) -> ChildDraft:
+    """Ask the model for an edit and apply it, with one in-conversation retry for a bad diff."""
+    from ..llm.base import LLMError
+
+    mode = "full" if req.kind in ("full", "crossover") else "diff"
+    messages = prompts.build_messages(
+        task_description=req.task_description,
+        parent_code=req.parent.code,
+        parent_score=req.parent.score,
+        parent_feedback=req.parent.feedback,
+        mode=req.kind,
+        inspirations=[{"code": p.code, "score": p.score, "feedback": p.feedback} for p in req.inspirations],
+        insights=req.insights,
+        profile=req.profile,
+        direction=req.direction,
+        other_parent_code=req.other.code if req.other else None,
+        failure_note=req.failure_note,
+    )
+    grammar = search_replace_grammar(req.parent.code) if (req.constrained and mode == "diff") else None
+    draft = ChildDraft(None, prompt=_render(messages), model=provider.name)
+    tries = 1 + max(0, req.diff_retries if mode == "diff" else 0)
+    for attempt_no in range(tries):
+        if attempt_no > 0 and not allow_extra_call():
+            break
+        started = time.monotonic()
+        try:
+            resp = provider.complete(
+                messages, temperature=req.temperature, max_tokens=req.max_tokens,
+                seed=req.seed + attempt_no, grammar=grammar,
+            )
+        except LLMError as exc:
+            call = LLMCall(provider.name, latency_s=time.monotonic() - started, error=f"{exc.kind}: {exc}")
+            for attr, name in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
+                setattr(call, name, int(getattr(exc, attr, 0) or 0))
+            on_call(call)
+            draft.calls.append(call)
+            draft.status, draft.reason = AttemptStatus.LLM_ERROR, f"model call failed ({exc.kind}): {exc}"
+            return draft
+        call = LLMCall(
+            provider.name, resp.input_tokens, resp.output_tokens, resp.reasoning_tokens,
+            resp.latency_s or (time.monotonic() - started), 0.0,
+        )
+        call.cost_usd = cost_of(resp)
+        on_call(call)
+        draft.calls.append(call)
+        reply = resp.text or ""
+        draft.response = reply if attempt_no == 0 else f"{draft.response}\n\n--- retry {attempt_no} ---\n{reply}"
+        digest = hashlib.sha256(reply.strip().encode()).hexdigest()
+        if reply.strip() and digest in seen_replies:
+            draft.status, draft.reason = AttemptStatus.DUPLICATE, "the model repeated a reply it already gave for this parent"
+            return draft
+        seen_replies.add(digest)
+        if prompts.is_template_echo(reply):
+            draft.status, draft.reason = AttemptStatus.PARSE_FAILED, "the reply only echoed the example edit from the prompt"
+            return draft
+        result = edit_ops.apply_reply(req.parent.code, reply, mode)
+        if result.ok and result.code is not None:
+            draft.code, draft.status, draft.reason = result.code, AttemptStatus.PENDING, ""
+            return finish_checks(draft, req.parent.code, req.language)
+        failed_to_parse = result.n_edits == 0
+        draft.status = AttemptStatus.PARSE_FAILED if failed_to_parse else AttemptStatus.APPLY_FAILED
+        draft.reason = result.reason or "the reply held no usable edit"
+        if mode != "diff":
+            return draft
+        messages = prompts.retry_messages(messages, reply, draft.reason)
+        draft.prompt = _render(messages)
+    return draft

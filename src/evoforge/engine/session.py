@@ -1,0 +1,232 @@
+"""Starting and resuming runs: the Python API that the CLI mirrors.
+
+A run folder holds ``run.db`` (unless another storage URL is given) and ``task/``, a snapshot
+of the task folder taken at start, so that a resumed run evaluates with exactly the evaluator it
+started with, even if the original folder has changed since.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..config import load_config
+from ..errors import StorageError, UserError
+from ..program import Attempt
+from ..storage import RunInfo, Storage, open_storage, sqlite_url_for
+from ..task import Task, load_task
+from .core import Engine
+from .runner import run_workers
+
+SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", "runs", "*.db", "*.db-wal", "*.db-shm")
+
+
+@dataclass
+class RunResult:
+    """What a finished (or stopped) run returns."""
+
+    run_dir: Path | None
+    storage_url: str
+    run_id: str
+    best: Attempt | None
+    stop_reason: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _say(log: Callable[[str], None] | None, text: str) -> None:
+    if log:
+        log(text)
+
+
+def build_providers(models: list[str], llm_cfg: Any, log: Callable[[str], None] | None) -> tuple[dict[str, Any], Any]:
+    """Create one retrying provider per model string, and a bandit over them if several."""
+    from ..llm.registry import EMBEDDED_NOTICE, create_provider, default_model_spec
+    from ..llm.retry import RetryingProvider
+
+    specs = list(models) or [default_model_spec()]
+    providers: dict[str, Any] = {}
+    for spec in specs:
+        if spec == "embedded":
+            _say(log, EMBEDDED_NOTICE)
+        options: dict[str, Any] = {}
+        if llm_cfg.reasoning_effort:
+            options["reasoning_effort"] = llm_cfg.reasoning_effort
+        inner = create_provider(spec, **options)
+        providers[spec] = RetryingProvider(
+            inner, max_attempts=llm_cfg.max_attempts, call_budget_s=llm_cfg.timeout_s, max_concurrency=llm_cfg.concurrency,
+        )
+    chooser = None
+    if len(providers) > 1:
+        from ..llm.bandit import Bandit
+
+        chooser = Bandit(list(providers))
+    return providers, chooser
+
+
+def _new_run_dir(task: Task, base: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = base / f"{task.name}-{stamp}"
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = base / f"{task.name}-{stamp}-{n}"
+    return candidate
+
+
+def _overrides(llm: str | list[str] | None, budget: int | None, workers: int | None, seed: int | None,
+               extra: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = dict(extra or {})
+    if llm:
+        out["llm.models"] = [llm] if isinstance(llm, str) else list(llm)
+    if budget is not None:
+        out["budget.llm_calls"] = budget
+    if workers is not None:
+        out["evaluator.workers"] = workers
+    if seed is not None:
+        out["seed"] = seed
+    return out
+
+
+def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | None, progress: bool,
+             log: Callable[[str], None] | None, run_dir: Path | None) -> RunResult:
+    from ..executors.base import create_executor
+    from ..sandbox import detect_isolation
+
+    providers, chooser = build_providers(task.config.llm.models, task.config.llm, log)
+    level = detect_isolation(task.config.evaluator.isolation, require=task.config.evaluator.require_isolation)
+    _say(log, f"sandbox: {level.describe() if hasattr(level, 'describe') else level}")
+    engine = Engine(task, storage, info, providers, model_chooser=chooser)
+    runner_executor = create_executor(executor)
+    display = None
+    if progress:
+        from .progress import ProgressDisplay
+
+        display = ProgressDisplay(engine)
+    try:
+        reason = run_workers(engine, runner_executor, task.config.evaluator.workers)
+    finally:
+        if display:
+            display.close()
+        runner_executor.close()
+        for p in providers.values():
+            close = getattr(p, "close", None)
+            if close:
+                close()
+    best = engine.best
+    if run_dir is not None and best is not None and best.code is not None:
+        full = storage.get_attempt(best.id)
+        if full and full.code:
+            (run_dir / f"best{Path(task.config.program).suffix or '.txt'}").write_text(full.code, encoding="utf-8")
+            best = full
+    storage.update_run_meta(info.id, {**info.meta, "last_stop_reason": reason, "finished_at": time.time()})
+    return RunResult(run_dir, storage.url, info.id, best, reason, engine.stats())
+
+
+def run(
+    task: str | Path | Task,
+    *,
+    llm: str | list[str] | None = None,
+    budget: int | None = None,
+    workers: int | None = None,
+    storage: str | None = None,
+    seed: int | None = None,
+    run_dir: str | Path | None = None,
+    runs_root: str | Path = "runs",
+    executor: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Evolve the program of `task`. Mirrors ``evoforge run``; returns the best program found."""
+    ov = _overrides(llm, budget, workers, seed, overrides)
+    if isinstance(task, Task):
+        task = load_task(task.path, ov)
+    else:
+        task = load_task(task, ov)
+    folder = Path(run_dir) if run_dir else _new_run_dir(task, Path(runs_root))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if (folder / "task").exists():
+            raise StorageError(f"{folder} already holds a run; resume it with: evoforge resume {folder}")
+        shutil.copytree(task.path, folder / "task", ignore=SNAPSHOT_IGNORE)
+    except OSError as exc:
+        raise StorageError(f"cannot write the run folder {folder}: {exc.strerror or exc}") from None
+    snapshot = load_task(folder / "task", ov)
+    url = storage or sqlite_url_for(folder / "run.db")
+    store = open_storage(url)
+    try:
+        name = folder.name
+        info = store.create_run(name, snapshot.config.to_dict(), str((folder / "task").resolve()),
+                                meta={"run_dir": str(folder.resolve()), "source_task": str(task.path)})
+        (folder / "storage.url").write_text(url + "\n" + name + "\n", encoding="utf-8")
+        _say(log, f"run folder: {folder}  (storage {url})")
+        return _execute(snapshot, store, info, executor=executor, progress=progress, log=log, run_dir=folder)
+    finally:
+        store.close()
+
+
+def locate_run(run: str | Path, *, read_only: bool = False) -> tuple[Storage, RunInfo, Path | None]:
+    """Open a run given a run folder, a ``run.db`` file or a storage URL (``URL#RUN_NAME`` picks
+    one run of many; otherwise the latest)."""
+    text = str(run)
+    run_name = None
+    folder: Path | None = None
+    if "://" in text:
+        url, _, run_name = text.partition("#")
+    else:
+        path = Path(text)
+        if path.is_dir():
+            folder = path
+            marker = path / "storage.url"
+            if marker.is_file():
+                lines = marker.read_text(encoding="utf-8").split("\n")
+                url, run_name = lines[0].strip(), (lines[1].strip() if len(lines) > 1 else None)
+            elif (path / "run.db").is_file():
+                url = sqlite_url_for(path / "run.db")
+            else:
+                raise UserError(f"{path} is not a run folder (no run.db or storage.url in it)")
+        elif path.is_file():
+            url = sqlite_url_for(path)
+        else:
+            raise UserError(f"no run at {path}: give a run folder, a run.db file or a storage URL")
+    store = open_storage(url, read_only=read_only, create=False)
+    info = store.get_run(run_name) if run_name else (store.list_runs() or [None])[-1]
+    if info is None:
+        store.close()
+        raise UserError(f"no run {'named ' + repr(run_name) + ' ' if run_name else ''}in {url}")
+    if folder is None and info.meta.get("run_dir"):
+        candidate = Path(info.meta["run_dir"])
+        folder = candidate if candidate.is_dir() else None
+    return store, info, folder
+
+
+def resume(
+    run_ref: str | Path,
+    *,
+    budget: int | None = None,
+    workers: int | None = None,
+    llm: str | list[str] | None = None,
+    executor: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> RunResult:
+    """Continue a run to its budget (or to a larger one given here). Mirrors ``evoforge resume``."""
+    store, info, folder = locate_run(run_ref)
+    try:
+        task_path = Path(info.task_path)
+        if not task_path.is_dir():
+            raise UserError(f"the run's task snapshot {task_path} is missing; cannot resume")
+        config = dict(info.config)
+        ov = {**info.meta.get("overrides", {}), **_overrides(llm, budget, workers, None, overrides)}
+        task = load_task(task_path)
+        task.config = load_config(config, ov)
+        if ov:  # a larger budget given once stays in force for later resumes
+            info.meta = {**info.meta, "overrides": ov}
+            store.update_run_meta(info.id, info.meta)
+        _say(log, f"resuming {info.name} ({store.count_attempts(info.id)} attempts stored)")
+        return _execute(task, store, info, executor=executor, progress=progress, log=log, run_dir=folder)
+    finally:
+        store.close()

@@ -1,0 +1,194 @@
+"""The one protocol every model provider speaks, its reply type and its error type.
+
+Why one small protocol: the engine, the bandit ensemble, the retry layer and the tests only
+ever see `LLMProvider.complete`, so a new backend is one class and one conformance test.
+Errors are normalised into `LLMError` with a coarse `kind` so the retry layer can decide
+what to retry without knowing any SDK's exception zoo.
+"""
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+# Kinds of failure. Retryable by default: a later identical call may well succeed.
+ERROR_KINDS = (
+    "rate_limit", "server", "timeout", "connection", "empty",   # retryable
+    "auth", "bad_request", "truncated", "cancelled",             # not retryable
+)
+RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout", "connection", "empty"})
+
+Message = Mapping[str, str]
+
+
+@dataclass
+class LLMResponse:
+    """One successful model reply.
+
+    ``output_tokens`` is everything billed as output, *including* ``reasoning_tokens``
+    (OpenAI's convention for ``completion_tokens``); ``reasoning_tokens`` is the hidden subset.
+    Providers whose API reports them separately add them up, so cost is computed once.
+    ``attempts`` says how many calls the retry layer needed (1 without retries).
+    """
+
+    text: str
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    finish_reason: str = ""
+    reasoning: str = ""
+    attempts: int = 1
+
+
+class LLMError(Exception):
+    """A model call failed. ``kind`` is one of `ERROR_KINDS`; ``retryable`` says whether the
+    retry layer should try again. Usage is attached when the server reported it (an empty or
+    truncated reply still costs tokens, and the engine records it).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        retryable: bool | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+        model: str = "",
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        latency_s: float = 0.0,
+        cost_usd: float = 0.0,
+        text: str = "",
+    ) -> None:
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"unknown LLMError kind {kind!r}")
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retryable = kind in RETRYABLE_KINDS if retryable is None else retryable
+        self.status = status
+        self.retry_after = retry_after
+        self.model = model
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.reasoning_tokens = reasoning_tokens
+        self.latency_s = latency_s
+        self.cost_usd = cost_usd
+        self.text = text
+        self.attempts = 1
+
+    def __str__(self) -> str:
+        where = f" [{self.model}]" if self.model else ""
+        status = f" HTTP {self.status}" if self.status else ""
+        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        return f"{self.kind}{status}{where}: {self.message}{tries}"
+
+
+@runtime_checkable
+class LLMProvider(Protocol):
+    """What the engine needs from a model. ``name`` is the model string it was created from."""
+
+    name: str
+    context_length: int
+    supports_grammar: bool
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float | None = 0.7,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        grammar: str | None = None,
+        stop: list[str] | None = None,
+    ) -> LLMResponse: ...
+
+
+def parse_retry_after(headers: Mapping[str, str] | Any | None, now: float | None = None) -> float | None:
+    """Seconds to wait from ``Retry-After`` (delta seconds or HTTP date) or ``retry-after-ms``.
+
+    Servers say how long to back off on 429/503; honouring it is both polite and faster than
+    guessing. Returns None when absent or unparseable; never negative.
+    """
+    if headers is None:
+        return None
+    get = headers.get if hasattr(headers, "get") else (lambda _k: None)
+    ms = get("retry-after-ms") or get("Retry-After-Ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = get("retry-after") or get("Retry-After")
+    if not value:
+        return None
+    value = str(value).strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def error_from_status(status: int, message: str, *, headers: Any = None, model: str = "") -> LLMError:
+    """Map an HTTP status to an `LLMError` kind; shared by every HTTP-based provider."""
+    retry_after = parse_retry_after(headers)
+    if status == 429:
+        kind = "rate_limit"
+    elif status in (401, 403):
+        kind = "auth"
+    elif status == 408:
+        kind = "timeout"
+    elif status in (409, 425) or status >= 500:  # 529 = Anthropic "overloaded"
+        kind = "server"
+    else:
+        kind = "bad_request"
+    return LLMError(kind, message, status=status, retry_after=retry_after, model=model)
+
+
+_THINK = re.compile(r"^\s*<think>(.*?)(?:</think>|$)", re.DOTALL)
+
+
+def split_think(text: str) -> tuple[str, str]:
+    """Split a leading ``<think>…</think>`` block (R1/Qwen-style local models) off the answer.
+
+    Without this, edit parsers downstream would see chain-of-thought as part of the reply.
+    Returns (answer, reasoning).
+    """
+    m = _THINK.match(text)
+    if not m:
+        return text, ""
+    return text[m.end():].lstrip(), m.group(1).strip()
+
+
+def check_reply(resp: LLMResponse) -> LLMResponse:
+    """Turn a reply with no usable text into an `LLMError` ("truncated" if the model ran out
+    of tokens, else "empty"), keeping usage on the error so it is still recorded."""
+    if resp.text.strip():
+        return resp
+    kind = "truncated" if resp.finish_reason == "length" else "empty"
+    why = ("the reply hit max_tokens before any answer text" if kind == "truncated"
+           else f"the model returned no text (finish_reason={resp.finish_reason or 'none'})")
+    raise LLMError(
+        kind, why, model=resp.model, input_tokens=resp.input_tokens,
+        output_tokens=resp.output_tokens, reasoning_tokens=resp.reasoning_tokens,
+        latency_s=resp.latency_s, cost_usd=resp.cost_usd, text=resp.text,
+    )
+
+
+def redact(secret: str | None) -> str:
+    """How a secret may appear in a repr or log: never, only whether it is set."""
+    return "<set>" if secret else "<unset>"

@@ -1,0 +1,202 @@
+"""One provider for every OpenAI-compatible chat endpoint: OpenAI, vLLM, Ollama, llama.cpp
+server, OpenRouter, DeepSeek and Gemini's compatibility endpoint.
+
+Why one class: these servers differ only in base URL, key and a few request fields (grammar
+for llama.cpp, reasoning parameters for o-series / gpt-5), so a single well-tested code path
+beats seven thin ones. The SDK's own retries are switched off (``max_retries=0``): retrying
+is done once, in `evoforge.llm.retry`, where budgets and cancellation are enforced.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Mapping
+
+from .base import LLMError, LLMResponse, check_reply, error_from_status, redact, split_think
+from .pricing import PriceOverrides, cost_usd
+
+REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI reasoning models reject ``temperature``/``max_tokens`` and take ``reasoning_effort``."""
+    bare = model.rsplit("/", 1)[-1].lower()
+    return bare.startswith(REASONING_PREFIXES)
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    """Attribute or dict key or pydantic extra: compatible servers put fields in odd places."""
+    if obj is None:
+        return default
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None) or {}
+        value = extra.get(name)
+    return default if value is None else value
+
+
+class OpenAICompatProvider:
+    """`LLMProvider` over ``openai.OpenAI(...).chat.completions``.
+
+    ``name`` is the model string the provider was created from (e.g. ``ollama/llama3``),
+    ``model`` the id sent to the server, ``pricing_model`` the key used for cost lookups.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        name: str | None = None,
+        timeout: float = 120.0,
+        context_length: int = 128_000,
+        supports_grammar: bool = False,
+        reasoning_effort: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        pricing_model: str | None = None,
+        price_overrides: PriceOverrides | None = None,
+    ) -> None:
+        self.model = model
+        self.name = name or f"openai/{model}"
+        self.base_url = base_url
+        self.timeout = float(timeout)
+        self.context_length = int(context_length)
+        self.supports_grammar = bool(supports_grammar)
+        self.reasoning_effort = reasoning_effort
+        self.extra_body = dict(extra_body or {})
+        self.pricing_model = pricing_model or model
+        self.price_overrides = price_overrides
+        self._has_key = bool(api_key)
+        import openai  # core dependency; imported here so `import evoforge.llm` stays light
+
+        self._openai = openai
+        self._client = openai.OpenAI(
+            base_url=base_url, api_key=api_key or "EMPTY", max_retries=0, timeout=self.timeout,
+            default_headers=dict(default_headers) if default_headers else None,
+        )
+
+    def __repr__(self) -> str:  # never the key
+        return (f"OpenAICompatProvider(name={self.name!r}, base_url={self.base_url!r}, "
+                f"api_key={redact(self._has_key and 'x')})")
+
+    def close(self) -> None:
+        self._client.close()
+
+    def build_request(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float | None = 0.7,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        grammar: str | None = None,
+        stop: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Keyword arguments for ``chat.completions.create`` (separate so tests can read it)."""
+        req: dict[str, Any] = {"model": self.model, "messages": list(messages)}
+        extra = dict(self.extra_body)
+        if is_reasoning_model(self.model):
+            # temperature is rejected by o-series/gpt-5; max_tokens is replaced by
+            # max_completion_tokens, which also bounds the hidden reasoning.
+            req["max_completion_tokens"] = max_tokens
+            if self.reasoning_effort:
+                req["reasoning_effort"] = self.reasoning_effort
+        else:
+            req["max_tokens"] = max_tokens
+            if temperature is not None:
+                req["temperature"] = temperature
+        if seed is not None:
+            req["seed"] = seed
+        if stop:
+            req["stop"] = list(stop)
+        if grammar and self.supports_grammar:
+            extra["grammar"] = grammar
+        if extra:
+            req["extra_body"] = extra
+        return req
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float | None = 0.7,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        grammar: str | None = None,
+        stop: list[str] | None = None,
+        timeout: float | None = None,
+    ) -> LLMResponse:
+        """One call, no retries. ``timeout`` (seconds) overrides the default for this call;
+        the retry layer uses it to keep a call inside its wall-clock budget."""
+        req = self.build_request(messages, temperature=temperature, max_tokens=max_tokens,
+                                 seed=seed, grammar=grammar, stop=stop)
+        if timeout is not None:
+            req["timeout"] = max(0.001, float(timeout))
+        t0 = time.monotonic()
+        try:
+            completion = self._client.chat.completions.create(**req)
+        except Exception as exc:  # noqa: BLE001 - every API failure becomes an LLMError
+            err = self._map_error(exc)
+            if err is None:  # not an API failure: a bug, let it surface
+                raise
+            err.latency_s = time.monotonic() - t0
+            raise err from exc
+        return check_reply(self._parse(completion, time.monotonic() - t0))
+
+    def _parse(self, completion: Any, latency: float) -> LLMResponse:
+        choices = _get(completion, "choices")
+        if not isinstance(choices, list):
+            raise LLMError("server", "malformed response: no 'choices' list", model=self.name,
+                           latency_s=latency)
+        usage = _get(completion, "usage")
+        in_tok = int(_get(usage, "prompt_tokens", 0) or 0)
+        out_tok = int(_get(usage, "completion_tokens", 0) or 0)
+        reasoning_tok = int(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens", 0) or 0)
+        text, reasoning, finish = "", "", ""
+        if choices:
+            choice = choices[0]
+            message = _get(choice, "message")
+            text = _get(message, "content", "") or ""
+            reasoning = _get(message, "reasoning_content", "") or _get(message, "reasoning", "") or ""
+            finish = _get(choice, "finish_reason", "") or ""
+        if not isinstance(text, str):  # some servers send content parts
+            text = "".join(_get(p, "text", "") for p in text) if isinstance(text, list) else str(text)
+        text, think = split_think(text)
+        if think and not reasoning:
+            reasoning = think
+        return LLMResponse(
+            text=text, model=self.model, input_tokens=in_tok, output_tokens=out_tok,
+            reasoning_tokens=reasoning_tok, latency_s=latency,
+            cost_usd=cost_usd(self.pricing_model, in_tok, out_tok, reasoning_tok, self.price_overrides),
+            finish_reason=str(finish), reasoning=str(reasoning),
+        )
+
+    def _map_error(self, exc: Exception) -> LLMError | None:
+        oa = self._openai
+        if isinstance(exc, LLMError):
+            return exc
+        if isinstance(exc, oa.APITimeoutError):
+            return LLMError("timeout", "request timed out", model=self.name)
+        if isinstance(exc, oa.APIConnectionError):
+            return LLMError("connection", f"cannot reach {self.base_url or 'the API'}: {exc}", model=self.name)
+        if isinstance(exc, oa.APIStatusError):
+            return error_from_status(exc.status_code, _short(exc), headers=exc.response.headers, model=self.name)
+        if isinstance(exc, (oa.APIResponseValidationError, json.JSONDecodeError, ValueError)):
+            return LLMError("server", f"malformed response: {exc}", model=self.name)
+        if isinstance(exc, oa.OpenAIError):
+            return LLMError("server", str(exc), model=self.name)
+        return None
+
+
+def _short(exc: Any) -> str:
+    """The server's own error message, without the SDK's repetition of the whole body."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        inner = body["error"] if isinstance(body.get("error"), Mapping) else body
+        if inner.get("message"):
+            return str(inner["message"])[:500]
+    return str(getattr(exc, "message", exc))[:500]

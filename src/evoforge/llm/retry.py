@@ -1,0 +1,188 @@
+"""The single retry layer, wrapped around any provider.
+
+Why here and only here: SDK-level retries are invisible (they ignore our budgets, cannot be
+cancelled and multiply with ours), so providers run with ``max_retries=0`` and this wrapper
+owns every policy decision:
+
+* exponential backoff with full jitter (``uniform(0, min(max_delay, base·2^k))``), so many
+  workers hitting a rate limit do not retry in lock-step;
+* ``Retry-After`` from 429/503 is honoured (we wait at least that long);
+* a wall-clock budget per call across all attempts: a sleep that would overrun it is not
+  started, and the inner call's timeout is shortened to what is left;
+* a per-provider semaphore bounding concurrent requests (held only while a request is in
+  flight, never while sleeping);
+* cancellation: ``close()`` or a ``threading.Event`` aborts waits within ~50 ms, so shutting
+  down a run never hangs behind a 30 s backoff.
+Non-retryable errors (auth, bad_request, truncated) are raised at once.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import random
+import threading
+import time
+from typing import Any
+
+from .base import LLMError, LLMProvider, LLMResponse
+
+log = logging.getLogger(__name__)
+
+_TICK = 0.05  # granularity of cancellable waits
+
+
+class RetryingProvider:
+    """An `LLMProvider` that retries ``inner`` (see the module docstring for the policy)."""
+
+    def __init__(
+        self,
+        inner: LLMProvider,
+        max_attempts: int = 5,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        call_budget_s: float = 120.0,
+        max_concurrency: int = 4,
+        *,
+        cancel: threading.Event | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if isinstance(inner, RetryingProvider):  # never stack two retry layers
+            inner = inner.inner
+        if max_attempts < 1 or max_concurrency < 1:
+            raise ValueError("max_attempts and max_concurrency must be >= 1")
+        self.inner = inner
+        self.max_attempts = int(max_attempts)
+        self.base_delay = float(base_delay)
+        self.max_delay = float(max_delay)
+        self.call_budget_s = float(call_budget_s)
+        self.max_concurrency = int(max_concurrency)
+        self._semaphore = threading.BoundedSemaphore(self.max_concurrency)
+        self._closed = cancel if cancel is not None else threading.Event()
+        self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
+        try:
+            self._inner_takes_timeout = "timeout" in inspect.signature(inner.complete).parameters
+        except (TypeError, ValueError):
+            self._inner_takes_timeout = False
+
+    # Delegated protocol attributes ------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def context_length(self) -> int:
+        return self.inner.context_length
+
+    @property
+    def supports_grammar(self) -> bool:
+        return self.inner.supports_grammar
+
+    def __repr__(self) -> str:
+        return f"RetryingProvider({self.inner!r}, max_attempts={self.max_attempts})"
+
+    def __getattr__(self, item: str) -> Any:  # e.g. .model, .pricing_model of the inner provider
+        if item == "inner":
+            raise AttributeError(item)
+        return getattr(self.inner, item)
+
+    def close(self) -> None:
+        """Abort every pending and future call (sleeping retries wake up at once)."""
+        self._closed.set()
+        closer = getattr(self.inner, "close", None)
+        if callable(closer):
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - best effort on shutdown
+                log.debug("closing %s failed", self.name, exc_info=True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    # The call -----------------------------------------------------------------------------
+    def backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Delay before retry number ``attempt`` (1-based): full jitter, floored by Retry-After."""
+        cap = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        with self._rng_lock:
+            delay = self._rng.uniform(0.0, cap)
+            if retry_after is not None:
+                delay = retry_after + self._rng.uniform(0.0, min(self.base_delay, 0.1 * retry_after + 0.01))
+        return delay
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float | None = 0.7,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        grammar: str | None = None,
+        stop: list[str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> LLMResponse:
+        """Call the inner provider until it succeeds, a non-retryable error occurs, attempts
+        or the time budget run out, or the call is cancelled (``LLMError`` kind "cancelled")."""
+        deadline = time.monotonic() + self.call_budget_s
+        last: LLMError | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            self._check_cancel(cancel, last)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            kwargs: dict[str, Any] = dict(temperature=temperature, max_tokens=max_tokens, seed=seed,
+                                          grammar=grammar, stop=stop)
+            if self._inner_takes_timeout:
+                kwargs["timeout"] = remaining
+            self._acquire(deadline, cancel, last)
+            try:
+                response = self.inner.complete(messages, **kwargs)
+            except LLMError as err:
+                err.attempts = attempt
+                last = err
+            else:
+                response.attempts = attempt
+                return response
+            finally:
+                self._semaphore.release()
+            if not last.retryable or attempt == self.max_attempts:
+                raise last
+            delay = self.backoff(attempt, last.retry_after)
+            if time.monotonic() + delay >= deadline:
+                log.warning("%s: %s; not retrying, the %.0fs call budget would be exceeded",
+                            self.name, last, self.call_budget_s)
+                raise last
+            log.info("%s: %s; retry %d/%d in %.2fs", self.name, last, attempt + 1, self.max_attempts, delay)
+            self._wait(delay, cancel, last)
+        if last is None:
+            last = LLMError("timeout", f"call budget of {self.call_budget_s}s used up", model=self.name)
+        raise last
+
+    # Cancellable waiting ----------------------------------------------------------------------
+    def _cancelled(self, cancel: threading.Event | None) -> bool:
+        return self._closed.is_set() or (cancel is not None and cancel.is_set())
+
+    def _check_cancel(self, cancel: threading.Event | None, last: LLMError | None) -> None:
+        if self._cancelled(cancel):
+            err = LLMError("cancelled", "call cancelled" + (f" (last error: {last})" if last else ""),
+                           model=self.name)
+            if last is not None:
+                err.attempts = last.attempts
+            raise err
+
+    def _wait(self, seconds: float, cancel: threading.Event | None, last: LLMError | None) -> None:
+        end = time.monotonic() + seconds
+        while True:
+            self._check_cancel(cancel, last)
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            # Wait on our own close-event directly; poll the per-call event every tick.
+            self._closed.wait(min(left, _TICK) if cancel is not None else left)
+
+    def _acquire(self, deadline: float, cancel: threading.Event | None, last: LLMError | None) -> None:
+        while not self._semaphore.acquire(timeout=_TICK):
+            self._check_cancel(cancel, last)
+            if time.monotonic() >= deadline:
+                raise LLMError("timeout", f"waited the whole {self.call_budget_s}s budget for a free "
+                               f"slot (max_concurrency={self.max_concurrency})", model=self.name)

@@ -1,0 +1,245 @@
+"""Spawn one process, feed it, capture it, time it from outside, and kill all of it.
+
+Why not `subprocess.run(timeout=...)`: it kills only the direct child, and `communicate()`
+waits for EOF on stdout/stderr, which never comes when a grandchild inherited the pipes (a
+candidate that forks a sleeper would hang the evaluator forever). Here:
+- the child starts its own session (process group); on timeout or after it exits, the whole
+  group gets SIGKILL, and the cgroup (when available) kills even processes that left it;
+- the end of the process is detected with a pidfd, not by EOF on its pipes;
+- output beyond `max_output` is counted and dropped (head and tail are kept);
+- an optional extra pipe carries the structured answer, separate from stdout.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from evoforge.sandbox._cgroup import Cgroup
+
+RESULT_FD_PLACEHOLDER = "{result_fd}"
+
+
+class _Capture:
+    """Keeps the first and last part of a stream, counting what was dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.head_limit = max(0, limit - limit // 4)
+        self.tail_limit = limit // 4
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.total += len(chunk)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk and self.tail_limit:
+            self.tail += chunk
+            if len(self.tail) > self.tail_limit:
+                del self.tail[: len(self.tail) - self.tail_limit]
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > len(self.head) + len(self.tail)
+
+    def value(self) -> bytes:
+        if not self.truncated:
+            return bytes(self.head + self.tail)
+        dropped = self.total - len(self.head) - len(self.tail)
+        return bytes(self.head) + f"\n[... {dropped} bytes truncated ...]\n".encode() + bytes(
+            self.tail)
+
+
+@dataclass
+class ProcessOutcome:
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+    seconds: float
+    timed_out: bool
+    result: bytes | None = None
+    result_too_large: bool = False
+    output_truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _exited_without_reaping(pid: int) -> bool:
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    env: dict[str, str],
+    cwd: str,
+    timeout: float,
+    stdin: bytes | None = None,
+    max_output: int = 1 << 20,
+    result_pipe: bool = False,
+    max_result: int = 256 << 20,
+    preexec: Callable[[], None] | None = None,
+    cgroup: Cgroup | None = None,
+) -> ProcessOutcome:
+    """Run `argv` to completion or timeout; always leaves no process of it behind (as far as
+    the isolation level allows: see `isolation.py`)."""
+    result_r = result_w = -1
+    pass_fds: tuple[int, ...] = ()
+    argv = list(argv)
+    if result_pipe:
+        result_r, result_w = os.pipe()
+        pass_fds = (result_w,)
+        argv = [a.replace(RESULT_FD_PLACEHOLDER, str(result_w)) for a in argv]
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
+            start_new_session=True, preexec_fn=preexec, pass_fds=pass_fds, close_fds=True,
+        )
+    except BaseException:
+        if result_pipe:
+            os.close(result_r)
+            os.close(result_w)
+        raise
+    finally:
+        if result_pipe and result_w >= 0:
+            try:
+                os.close(result_w)
+            except OSError:
+                pass
+    pgid = proc.pid
+    captures = {"stdout": _Capture(max_output), "stderr": _Capture(max_output)}
+    result = bytearray()
+    result_too_large = False
+    timed_out = False
+    sel = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None
+    readers: dict[int, str] = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    if result_pipe:
+        readers[result_r] = "result"
+    for fd, name in readers.items():
+        os.set_blocking(fd, False)
+        sel.register(fd, selectors.EVENT_READ, name)
+    pending = memoryview(stdin or b"")
+    if proc.stdin is not None:
+        os.set_blocking(proc.stdin.fileno(), False)
+        if pending:
+            sel.register(proc.stdin.fileno(), selectors.EVENT_WRITE, "stdin")
+        else:
+            proc.stdin.close()
+    pidfd = -1
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+        sel.register(pidfd, selectors.EVENT_READ, "exit")
+    except (AttributeError, OSError):  # pragma: no cover - kernels before 5.3
+        pidfd = -1
+
+    def read(fd: int, name: str, budget: int | None = None) -> bool:
+        """Read what is available (at most `budget` bytes); False on EOF."""
+        nonlocal result_too_large
+        while budget is None or budget > 0:
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            if budget is not None and name != "result":
+                budget -= len(chunk)
+            if name == "result":
+                if len(result) + len(chunk) > max_result:
+                    result_too_large = True
+                    return False
+                result.extend(chunk)
+            else:
+                captures[name].add(chunk)
+        return True
+
+    exited = False
+    try:
+        while not exited:
+            remaining = timeout - (time.monotonic() - start)
+            if remaining <= 0:
+                timed_out = True
+                break
+            wait = remaining if pidfd >= 0 else min(remaining, 0.01)
+            for key, _ in sel.select(wait):
+                name = key.data
+                if name == "exit":
+                    exited = True
+                elif name == "stdin":
+                    assert proc.stdin is not None
+                    try:
+                        written = os.write(key.fd, pending[:1 << 16])
+                        pending = pending[written:]
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the child stopped reading: fine
+                        pending = pending[:0]
+                    if not pending:
+                        sel.unregister(key.fd)
+                        proc.stdin.close()
+                elif not read(key.fd, name):
+                    sel.unregister(key.fd)
+                    if name == "result" and result_too_large:
+                        exited = True  # stop now; the caller reports the size problem
+            if pidfd < 0 and not exited:
+                exited = _exited_without_reaping(proc.pid)
+        seconds = time.monotonic() - start
+        # Kill the rest of the tree *before* reaping (so the pgid cannot have been reused)
+        # and before draining (so no leftover writer can keep the pipes busy forever).
+        _kill_group(pgid)
+        if cgroup is not None:
+            cgroup.kill()
+        # Everything the main process wrote before exiting is already in the pipes.
+        for fd, name in readers.items():
+            if fd in sel.get_map():
+                read(fd, name, budget=4 * max(max_output, 1 << 16))
+    finally:
+        _kill_group(pgid)
+        sel.close()
+        for fd in (pidfd, result_r):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError as exc:  # pragma: no cover
+                    if exc.errno != errno.EPIPE:
+                        raise
+        proc.wait()
+    return ProcessOutcome(
+        returncode=proc.returncode,
+        stdout=captures["stdout"].value(),
+        stderr=captures["stderr"].value(),
+        seconds=seconds,
+        timed_out=timed_out,
+        result=bytes(result) if result_pipe else None,
+        result_too_large=result_too_large,
+        output_truncated=captures["stdout"].truncated or captures["stderr"].truncated,
+    )

@@ -1,0 +1,84 @@
+"""The storage protocol: one interface, several backends (SQLite default, PostgreSQL for many
+machines). Every backend passes the same conformance suite (`evoforge.testing.storage_suite`).
+
+A storage URL names a backend for the library, the CLI and the dashboard alike
+(``sqlite:///runs/x/run.db``, ``postgresql://user@host/db``), as in Optuna.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Protocol, runtime_checkable
+
+from ..errors import StorageError
+from ..program import Attempt, AttemptStatus, LLMCallRecord
+
+
+@dataclass
+class RunInfo:
+    """A run as the storage knows it."""
+
+    id: str
+    name: str
+    created_at: float
+    config: dict[str, Any]
+    task_path: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What the engine, CLI and dashboard need from a database. Each write is one transaction."""
+
+    url: str
+
+    def create_run(self, name: str, config: dict[str, Any], task_path: str, meta: dict[str, Any] | None = None) -> RunInfo: ...
+    def get_run(self, name_or_id: str) -> RunInfo | None: ...
+    def list_runs(self) -> list[RunInfo]: ...
+    def update_run_meta(self, run_id: str, meta: dict[str, Any]) -> None: ...
+
+    def save_attempt(self, attempt: Attempt) -> None: ...
+    def get_attempt(self, attempt_id: str) -> Attempt | None: ...
+    def attempts(
+        self, run_id: str, *, status: AttemptStatus | None = None, island: int | None = None,
+        since_index: int | None = None, limit: int | None = None, with_code: bool = True,
+    ) -> list[Attempt]: ...
+    def count_attempts(self, run_id: str, status: AttemptStatus | None = None) -> int: ...
+    def best_attempts(self, run_id: str, n: int = 1, *, maximize: bool = True, island: int | None = None) -> list[Attempt]: ...
+    def find_by_hash(self, run_id: str, code_hash: str) -> Attempt | None: ...
+
+    def add_llm_call(self, record: LLMCallRecord) -> None: ...
+    def llm_calls(self, run_id: str) -> list[LLMCallRecord]: ...
+    def usage_totals(self, run_id: str) -> dict[str, float]: ...
+
+    def set_state(self, run_id: str, key: str, value: Any) -> None: ...
+    def get_state(self, run_id: str, key: str, default: Any = None) -> Any: ...
+
+    def add_event(self, run_id: str, kind: str, payload: dict[str, Any]) -> None: ...
+    def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def sqlite_url_for(path: Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def open_storage(url: str, *, read_only: bool = False, create: bool = True) -> Storage:
+    """Open a storage by URL. A bare path to a ``.db`` file is accepted as SQLite."""
+    if "://" not in url:
+        url = sqlite_url_for(Path(url))
+    scheme = url.split("://", 1)[0].lower()
+    if scheme == "sqlite":
+        from .sqlite import SQLiteStorage
+
+        return SQLiteStorage(url, read_only=read_only, create=create)
+    if scheme.startswith("postgresql") or scheme.startswith("postgres"):
+        from .sqlalchemy_storage import SQLAlchemyStorage
+
+        return SQLAlchemyStorage(url, read_only=read_only)
+    raise StorageError(f"unsupported storage URL {url!r}: use sqlite:///PATH.db or postgresql://USER@HOST/DB")
+
+
+def iter_statuses(values: Iterable[str]) -> list[AttemptStatus]:
+    return [AttemptStatus(v) for v in values]
