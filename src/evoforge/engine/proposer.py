@@ -18,12 +18,12 @@ from ..mutate import prompts
 from ..mutate.grammar import search_replace_grammar
 from ..program import AttemptStatus
 
-OPERATOR_NAMES = {
-    "perturb": "perturb_constants",
-    "swap": "swap_statements",
-    "duplicate": "duplicate_statement",
-    "delete": "delete_statement",
-    "block_crossover": "crossover_blocks",
+OPERATOR_NAMES = {  # config kind -> mutate.operators name
+    "perturb": "perturb",
+    "swap": "swap",
+    "duplicate": "duplicate",
+    "delete": "delete",
+    "block_crossover": "crossover",
 }
 
 
@@ -83,9 +83,9 @@ def finish_checks(draft: ChildDraft, parent_code: str, language: str) -> ChildDr
 def operator_child(kind: str, parent: ParentView, other: ParentView | None, rng: random.Random, language: str) -> ChildDraft:
     """Apply a zero-cost operator; no model call."""
     name = OPERATOR_NAMES[kind]
-    if language != "python" and kind != "perturb":
-        return ChildDraft(None, AttemptStatus.APPLY_FAILED, f"operator {kind} supports Python programs only")
-    code = operator_ops.apply_operator(name, parent.code, rng, other=other.code if other else None)
+    if name == "crossover" and other is None:
+        return ChildDraft(None, AttemptStatus.APPLY_FAILED, "block crossover needs a second parent")
+    code = operator_ops.apply_operator(name, parent.code, rng, other=other.code if other else None, language=language)
     if code is None:
         return ChildDraft(None, AttemptStatus.APPLY_FAILED, f"operator {kind} found nothing to change")
     return finish_checks(ChildDraft(code, model=None), parent.code, language)

@@ -12,13 +12,10 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from typing import Any, Iterable, Protocol
+from collections.abc import Iterable
+from typing import Any
 
 METHODS = ("ucb1", "thompson")
-
-
-class _Rng(Protocol):
-    def random(self) -> float: ...
 
 
 class Bandit:
@@ -113,7 +110,7 @@ class Bandit:
             }
 
     @classmethod
-    def from_state(cls, d: dict[str, Any]) -> "Bandit":
+    def from_state(cls, d: dict[str, Any]) -> Bandit:
         b = cls(d["arms"].keys(), d.get("method", "ucb1"), c=d.get("c", math.sqrt(2.0)),
                 prior=tuple(d.get("prior", (1.0, 1.0))), decay=d.get("decay", 1.0))  # type: ignore[arg-type]
         for a, s in d["arms"].items():

@@ -10,8 +10,9 @@ from __future__ import annotations
 import email.utils
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 # Kinds of failure. Retryable by default: a later identical call may well succeed.
 ERROR_KINDS = (
@@ -84,6 +85,10 @@ class LLMError(Exception):
         self.text = text
         self.attempts = 1
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Survive pickling (process pools, executors): rebuild from kind/message, then state.
+        return (type(self), (self.kind, self.message), self.__dict__.copy())
+
     def __str__(self) -> str:
         where = f" [{self.model}]" if self.model else ""
         status = f" HTTP {self.status}" if self.status else ""
@@ -95,9 +100,14 @@ class LLMError(Exception):
 class LLMProvider(Protocol):
     """What the engine needs from a model. ``name`` is the model string it was created from."""
 
-    name: str
-    context_length: int
-    supports_grammar: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def context_length(self) -> int: ...
+
+    @property
+    def supports_grammar(self) -> bool: ...
 
     def complete(
         self,
@@ -189,6 +199,6 @@ def check_reply(resp: LLMResponse) -> LLMResponse:
     )
 
 
-def redact(secret: str | None) -> str:
+def redact(secret: object) -> str:
     """How a secret may appear in a repr or log: never, only whether it is set."""
     return "<set>" if secret else "<unset>"

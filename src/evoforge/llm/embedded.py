@@ -122,7 +122,7 @@ class LlamaCppProvider:
     def _load(self) -> Any:
         if self._llm is None:
             llama_cpp = require("llama_cpp", "embedded", "Running a local GGUF model")
-            kwargs: dict[str, Any] = dict(model_path=str(self.model_path), n_ctx=self.n_ctx, verbose=False)
+            kwargs: dict[str, Any] = {"model_path": str(self.model_path), "n_ctx": self.n_ctx, "verbose": False}
             if self.n_threads:
                 kwargs["n_threads"] = self.n_threads
             if self.seed is not None:
@@ -140,13 +140,24 @@ class LlamaCppProvider:
         return self._llm
 
     def _grammar(self, text: str) -> Any:
+        """A `LlamaGrammar` for ``text``, validated first.
+
+        Why validate: ``LlamaGrammar.from_string`` no longer parses anything, and llama.cpp
+        returns a NULL sampler for a bad grammar, which llama-cpp-python then adds to the
+        sampler chain and crashes the whole process on the first token. Building the grammar
+        sampler once here (same parser) turns that into an `LLMError`.
+        """
         g = self._grammars.get(text)
         if g is None:
             llama_cpp = require("llama_cpp", "embedded", "Grammar-constrained generation")
-            try:
-                g = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
-            except (ValueError, RuntimeError) as exc:
-                raise LLMError("bad_request", f"invalid GBNF grammar: {exc}", model=self.name) from exc
+            g = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
+            low = llama_cpp.llama_cpp
+            vocab = self._llm._model.vocab  # what Llama's own sampler uses for the grammar
+            probe = low.llama_sampler_init_grammar(vocab, g._grammar.encode("utf-8"), g._root.encode("utf-8"))
+            if not probe:
+                raise LLMError("bad_request", "invalid GBNF grammar (llama.cpp could not parse it; "
+                               "it needs a 'root' rule)", model=self.name)
+            low.llama_sampler_free(probe)
             self._grammars[text] = g
         return g
 
@@ -168,12 +179,15 @@ class LlamaCppProvider:
     ) -> LLMResponse:
         with self._lock:
             llm = self._load()
-            kwargs: dict[str, Any] = dict(
-                messages=list(messages), max_tokens=max_tokens,
-                temperature=0.7 if temperature is None else float(temperature),
-            )
+            kwargs: dict[str, Any] = {
+                "messages": list(messages), "max_tokens": max_tokens,
+                "temperature": 0.7 if temperature is None else float(temperature),
+            }
             if seed is not None:
                 kwargs["seed"] = int(seed)
+                # Reusing a cached prompt prefix changes the logits' rounding, and with it the
+                # sampled text; a seeded call re-evaluates from scratch so it is reproducible.
+                llm.reset()
             if stop:
                 kwargs["stop"] = list(stop)
             if grammar:

@@ -10,9 +10,17 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from .base import LLMError, LLMResponse, check_reply, error_from_status, redact, split_think
+from .base import (
+    LLMError,
+    LLMResponse,
+    check_reply,
+    error_from_status,
+    redact,
+    split_think,
+)
 from .pricing import PriceOverrides, cost_usd
 
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
@@ -130,16 +138,16 @@ class OpenAICompatProvider:
         stop: list[str] | None = None,
         timeout: float | None = None,
     ) -> LLMResponse:
-        """One call, no retries. ``timeout`` (seconds) overrides the default for this call;
-        the retry layer uses it to keep a call inside its wall-clock budget."""
+        """One call, no retries. ``timeout`` (seconds) caps the provider's own timeout for this
+        call; the retry layer uses it to keep a call inside its wall-clock budget."""
         req = self.build_request(messages, temperature=temperature, max_tokens=max_tokens,
                                  seed=seed, grammar=grammar, stop=stop)
         if timeout is not None:
-            req["timeout"] = max(0.001, float(timeout))
+            req["timeout"] = max(0.001, min(float(timeout), self.timeout))
         t0 = time.monotonic()
         try:
             completion = self._client.chat.completions.create(**req)
-        except Exception as exc:  # noqa: BLE001 - every API failure becomes an LLMError
+        except Exception as exc:
             err = self._map_error(exc)
             if err is None:  # not an API failure: a bug, let it surface
                 raise

@@ -13,9 +13,10 @@ import json
 import logging
 import threading
 import warnings
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,8 @@ _TICK = 0.05  # granularity of cancellable waits
 class RetryingProvider:
     """An `LLMProvider` that retries ``inner`` (see the module docstring for the policy)."""
 
+    inner: LLMProvider
+
     def __init__(
         self,
         inner: LLMProvider,
@@ -93,7 +95,7 @@ class RetryingProvider:
         if callable(closer):
             try:
                 closer()
-            except Exception:  # noqa: BLE001 - best effort on shutdown
+            except Exception:
                 log.debug("closing %s failed", self.name, exc_info=True)
 
     @property
@@ -130,8 +132,8 @@ class RetryingProvider:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            kwargs: dict[str, Any] = dict(temperature=temperature, max_tokens=max_tokens, seed=seed,
-                                          grammar=grammar, stop=stop)
+            kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed,
+                                      "grammar": grammar, "stop": stop}
             if self._inner_takes_timeout:
                 kwargs["timeout"] = remaining
             self._acquire(deadline, cancel, last)

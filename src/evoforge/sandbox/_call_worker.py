@@ -52,13 +52,10 @@ def encode(obj: Any, where: str = "value") -> Any:
             if obj.dtype.hasobject:
                 raise EncodeError(f"{where} is a numpy array of dtype=object, which cannot be "
                                   "sent as plain data; convert it to a list or a numeric array")
-            import numpy
-
-            arr = numpy.ascontiguousarray(obj)
             return {
-                "__ndarray__": base64.b64encode(arr.tobytes()).decode("ascii"),
-                "dtype": arr.dtype.str,
-                "shape": list(arr.shape),
+                "__ndarray__": base64.b64encode(obj.tobytes(order="C")).decode("ascii"),
+                "dtype": obj.dtype.str,
+                "shape": list(obj.shape),
             }
         if hasattr(obj, "item"):  # numpy scalar: np.int64, np.bool_, np.float32 ...
             return encode(obj.item(), where)
@@ -77,8 +74,11 @@ def decode(obj: Any) -> Any:
             import numpy
 
             raw = base64.b64decode(obj["__ndarray__"])
-            arr = numpy.frombuffer(raw, dtype=numpy.dtype(obj["dtype"]))
-            return arr.reshape(obj["shape"]).copy()
+            dtype = numpy.dtype(obj["dtype"])
+            if dtype.hasobject:  # never build Python objects from untrusted bytes
+                raise ValueError("object arrays cannot be decoded")
+            arr = numpy.frombuffer(raw, dtype=dtype)
+            return arr.reshape(tuple(obj["shape"])).copy()
         if "__bytes__" in obj:
             return base64.b64decode(obj["__bytes__"])
         if "__complex__" in obj:
@@ -171,8 +171,20 @@ def run(program: str, request: dict[str, Any]) -> dict[str, Any]:
                                        "traceback": ""}}
 
 
+class CpuTimeExceeded(Exception):
+    """Raised in the candidate when the CPU soft limit (RLIMIT_CPU) is reached."""
+
+
+def _on_sigxcpu(signum: int, frame: Any) -> None:
+    raise CpuTimeExceeded("CPU time limit exceeded")
+
+
 def main(argv: list[str]) -> None:
     program, result_fd = argv[1], int(argv[2])
+    import signal
+
+    # Soft CPU limit -> an exception the parent can name (the hard limit, 1 s later, kills).
+    signal.signal(signal.SIGXCPU, _on_sigxcpu)
     os.set_inheritable(result_fd, False)  # children the candidate spawns must not hold it
     out = os.fdopen(result_fd, "wb")
     request = json.loads(sys.stdin.buffer.read())

@@ -17,8 +17,8 @@ import selectors
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from evoforge.sandbox._cgroup import Cgroup
 

@@ -21,8 +21,9 @@ import math
 import os
 import resource
 import signal
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 from evoforge.sandbox._cgroup import join_in_child
 
@@ -79,12 +80,12 @@ def _count_uid_processes(uid: int) -> int:
     return count
 
 
-def _clamp(res: int, value: int) -> tuple[int, int] | None:
+def _clamp(res: int, soft: int, hard: int) -> tuple[int, int]:
     """(soft, hard) not above the current hard limit (lowering is always allowed)."""
-    _, hard = resource.getrlimit(res)
-    if hard != resource.RLIM_INFINITY:
-        value = min(value, hard)
-    return (value, value)
+    _, current = resource.getrlimit(res)
+    if current != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current), min(hard, current)
+    return (soft, hard)
 
 
 def rlimits_for(limits: SandboxLimits, timeout: float | None, *,
@@ -108,9 +109,10 @@ def rlimits_for(limits: SandboxLimits, timeout: float | None, *,
         plan.append((resource.RLIMIT_NPROC, current + int(limits.max_processes)))
     out = []
     for res, value in plan:
-        pair = _clamp(res, value)
-        if pair is not None:
-            out.append((res, pair))
+        # CPU: SIGXCPU at the soft limit (the worker turns it into an exception), SIGKILL at
+        # the hard limit one second later.
+        hard = value + 1 if res == resource.RLIMIT_CPU else value
+        out.append((res, _clamp(res, value, hard)))
     return out
 
 

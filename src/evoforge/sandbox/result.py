@@ -79,7 +79,7 @@ def score_problem(value: Any, name: str = "score") -> str | None:
         return f"{name} is missing (None) for a valid Result"
     if (
         isinstance(value, (bool, str, bytes))
-        or type(value).__name__ == "bool_"  # numpy.bool_
+        or type(value).__name__ in ("bool_", "bool")  # numpy.bool_ (named "bool" in numpy 2)
         or not hasattr(value, "__float__")
     ):
         return f"{name} is {type(value).__name__}, expected a float"

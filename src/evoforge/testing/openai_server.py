@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Union
+from typing import Any
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Delay:
     """Wait ``seconds`` before answering with ``then`` (to provoke client timeouts)."""
 
     seconds: float
-    then: "ScriptItem" = field(default_factory=lambda: Reply("late reply"))
+    then: ScriptItem = field(default_factory=lambda: Reply("late reply"))
 
 
 @dataclass
@@ -64,8 +65,8 @@ class Malformed:
     body: str = '{"id": "x", "choices": [ {"message": '
 
 
-ScriptItem = Union[str, Reply, HTTPError, Delay, Malformed]
-Responder = Callable[[dict[str, Any]], Union[str, Reply, HTTPError, Delay, Malformed]]
+ScriptItem = str | Reply | HTTPError | Delay | Malformed
+Responder = Callable[[dict[str, Any]], str | Reply | HTTPError | Delay | Malformed]
 
 
 def reply(text: str, **kw: Any) -> Reply:
@@ -118,7 +119,7 @@ class ScriptedOpenAIServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> "ScriptedOpenAIServer":
+    def start(self) -> ScriptedOpenAIServer:
         handler = type("_Handler", (_Handler,), {"owner": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
@@ -134,7 +135,7 @@ class ScriptedOpenAIServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "ScriptedOpenAIServer":
+    def __enter__(self) -> ScriptedOpenAIServer:  # noqa: PYI034 - no typing.Self on 3.10
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -194,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: fast enough for benchmark use
     disable_nagle_algorithm = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
@@ -210,14 +211,14 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
             self.close_connection = True
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
             self._send(200, {"object": "list", "data": [
                 {"id": self.owner.model, "object": "model", "created": 0, "owned_by": "evoforge"}]})
         else:
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         if not self.path.rstrip("/").endswith("/chat/completions"):

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, then runs the whole suite.
+#  - Debian packages: bubblewrap (candidate sandbox), chromium + chromium-driver (dashboard tests),
+#    postgresql (storage conformance against a real server). Installed only when missing and root.
+#  - Python: evoforge with its test extras and the embedded model. llama-cpp-python compiles from
+#    source (about 9 minutes on 2 cores) the first time; pip caches the built wheel afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+
+need=()
+for pkg in bubblewrap chromium chromium-driver postgresql; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian packages: ${need[*]}"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}") \
+      >/tmp/evoforge-apt.log 2>&1 || echo "warning: apt-get failed (see /tmp/evoforge-apt.log); tests needing ${need[*]} will be skipped"
+  else
+    echo "warning: missing Debian packages ${need[*]} (not root): tests needing them will be skipped"
+  fi
+fi
+
+$PY -m pip install -q -e ".[test,embedded]" 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
+$PY -c "import evoforge, llama_cpp" >/dev/null
+set +e
+$PY -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ $rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi
+exit $rc

@@ -1,0 +1,149 @@
+"""Gemini models through the official ``google-genai`` SDK (extra ``google``).
+
+Why besides ``gemini/`` (the OpenAI-compatible endpoint): the native API returns thought
+summaries and a separate ``thoughts_token_count``, and accepts a thinking budget. The SDK
+is imported lazily. Requests are built as plain dicts (the SDK accepts them), which keeps the
+request construction testable without the SDK installed.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from ..errors import require
+from .base import LLMError, LLMResponse, check_reply, error_from_status, redact
+from .pricing import PriceOverrides, cost_usd
+
+_THINKING_MODELS = re.compile(r"gemini-(2\.5|[3-9])")
+_FINISH = {"MAX_TOKENS": "length", "STOP": "stop", "SAFETY": "content_filter", "RECITATION": "content_filter"}
+
+
+def build_google_request(
+    model: str,
+    messages: list[dict[str, str]],
+    *,
+    temperature: float | None = 0.7,
+    max_tokens: int = 1024,
+    seed: int | None = None,
+    stop: list[str] | None = None,
+    thinking_budget: int | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for ``client.models.generate_content``: system messages become
+    ``system_instruction``, the assistant role is called ``model``, and thought summaries are
+    requested from thinking models so that `LLMResponse.reasoning` is filled."""
+    system = "\n\n".join(m["content"] for m in messages if m.get("role") == "system")
+    contents = [
+        {"role": "model" if m.get("role") == "assistant" else "user", "parts": [{"text": m["content"]}]}
+        for m in messages if m.get("role") != "system"
+    ]
+    config: dict[str, Any] = {"max_output_tokens": max_tokens}
+    if system:
+        config["system_instruction"] = system
+    if temperature is not None:
+        config["temperature"] = temperature
+    if seed is not None:
+        config["seed"] = seed
+    if stop:
+        config["stop_sequences"] = list(stop)
+    if thinking_budget is not None or _THINKING_MODELS.search(model):
+        thinking: dict[str, Any] = {"include_thoughts": True}
+        if thinking_budget is not None:
+            thinking["thinking_budget"] = int(thinking_budget)
+        config["thinking_config"] = thinking
+    if timeout is not None:
+        config["http_options"] = {"timeout": max(1, int(timeout * 1000))}  # milliseconds
+    return {"model": model, "contents": contents, "config": config}
+
+
+def parse_google_response(resp: Any, model: str, latency: float,
+                          price_overrides: PriceOverrides | None = None) -> LLMResponse:
+    """Parts flagged ``thought`` → ``reasoning``; the others → ``text``. Gemini reports
+    thinking tokens apart from ``candidates_token_count``; they are added to
+    ``output_tokens`` (billed as output) and also reported as ``reasoning_tokens``."""
+    text: list[str] = []
+    reasoning: list[str] = []
+    finish = ""
+    candidates = getattr(resp, "candidates", None) or []
+    if candidates:
+        cand = candidates[0]
+        content = getattr(cand, "content", None)
+        for part in getattr(content, "parts", None) or []:
+            t = getattr(part, "text", None) or ""
+            (reasoning if getattr(part, "thought", False) else text).append(t)
+        fr = getattr(cand, "finish_reason", None)
+        fr_name = str(getattr(fr, "name", fr) or "")
+        finish = _FINISH.get(fr_name, fr_name.lower())
+    usage = getattr(resp, "usage_metadata", None)
+    in_tok = int(getattr(usage, "prompt_token_count", 0) or 0)
+    thoughts = int(getattr(usage, "thoughts_token_count", 0) or 0)
+    out_tok = int(getattr(usage, "candidates_token_count", 0) or 0) + thoughts
+    return LLMResponse(
+        text="".join(text), model=model, input_tokens=in_tok, output_tokens=out_tok,
+        reasoning_tokens=thoughts, latency_s=latency,
+        cost_usd=cost_usd(model, in_tok, out_tok, thoughts, price_overrides),
+        finish_reason=finish, reasoning="\n".join(reasoning),
+    )
+
+
+class GoogleProvider:
+    """`LLMProvider` for ``google/MODEL``. Grammar is not supported (ignored)."""
+
+    supports_grammar = False
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None,
+        name: str | None = None,
+        timeout: float = 120.0,
+        context_length: int = 1_000_000,
+        thinking_budget: int | None = None,
+        price_overrides: PriceOverrides | None = None,
+    ) -> None:
+        genai = require("google.genai", "google", "The google/ provider")
+        self._errors = require("google.genai.errors", "google", "The google/ provider")
+        self.model = model
+        self.name = name or f"google/{model}"
+        self.timeout = float(timeout)
+        self.context_length = int(context_length)
+        self.thinking_budget = thinking_budget
+        self.price_overrides = price_overrides
+        self._has_key = bool(api_key)
+        self._client = genai.Client(api_key=api_key)
+
+    def __repr__(self) -> str:
+        return f"GoogleProvider(name={self.name!r}, api_key={redact(self._has_key and 'x')})"
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float | None = 0.7,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        grammar: str | None = None,
+        stop: list[str] | None = None,
+        timeout: float | None = None,
+    ) -> LLMResponse:
+        req = build_google_request(self.model, messages, temperature=temperature, max_tokens=max_tokens,
+                                   seed=seed, stop=stop, thinking_budget=self.thinking_budget,
+                                   timeout=self.timeout if timeout is None else min(timeout, self.timeout))
+        t0 = time.monotonic()
+        try:
+            resp = self._client.models.generate_content(**req)
+        except self._errors.APIError as exc:
+            err = error_from_status(int(getattr(exc, "code", 0) or 500), str(getattr(exc, "message", exc))[:500],
+                                    model=self.name)
+            err.latency_s = time.monotonic() - t0
+            raise err from exc
+        except Exception as exc:
+            kind = type(exc).__name__
+            if "Timeout" in kind:
+                raise LLMError("timeout", "request timed out", model=self.name) from exc
+            if "Connect" in kind or isinstance(exc, OSError):
+                raise LLMError("connection", str(exc), model=self.name) from exc
+            raise
+        return check_reply(parse_google_response(resp, self.model, time.monotonic() - t0, self.price_overrides))

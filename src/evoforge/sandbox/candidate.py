@@ -1,0 +1,303 @@
+"""`Candidate`: the handle a task's trusted `evaluate(candidate)` uses to run untrusted code.
+
+The evaluator never imports the candidate: `call()` runs one function in a fresh sandboxed
+process and brings back plain data, `run()` runs a command. Time is measured by the parent.
+Each Candidate owns a fresh directory (removed by `close()`):
+
+    root/program/   the candidate file; the only writable place in the sandbox, cwd and HOME
+    root/runtime/   a copy of `_call_worker.py`, mounted read-only under bwrap
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evoforge.errors import EvoforgeError
+from evoforge.sandbox import _call_worker
+from evoforge.sandbox._cgroup import Cgroup
+from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, ProcessOutcome, run_process
+from evoforge.sandbox.isolation import (
+    IsolationLevel,
+    clean_env,
+    resolve_isolation,
+    wrap_command,
+)
+from evoforge.sandbox.limits import SandboxLimits, make_preexec, rlimits_for
+
+_LANGUAGES = {".py": "python", ".c": "c", ".cpp": "cpp", ".cc": "cpp", ".rs": "rust",
+              ".js": "javascript", ".sh": "shell", ".red": "redcode", ".go": "go"}
+
+
+class CandidateError(EvoforgeError):
+    """The candidate failed: raised an exception, crashed, or returned something unusable.
+
+    `exc_type`, `lineno` and `traceback` describe the candidate's own exception when there was
+    one; `summary` is a one-line reason ("candidate raised ZeroDivisionError: ... (line 12)").
+    """
+
+    def __init__(self, summary: str, *, function: str | None = None,
+                 exc_type: str | None = None, lineno: int | None = None,
+                 traceback: str = "", stdout: str = "", stderr: str = "") -> None:
+        message = summary
+        if traceback:
+            message += "\n" + _tail(traceback, 3000)
+        super().__init__(message)
+        self.summary = summary
+        self.function = function
+        self.exc_type = exc_type
+        self.lineno = lineno
+        self.traceback = traceback
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+class CandidateTimeout(CandidateError):
+    """The candidate did not finish in time; its whole process tree was killed."""
+
+    def __init__(self, summary: str, *, timeout: float, function: str | None = None,
+                 stdout: str = "", stderr: str = "") -> None:
+        super().__init__(summary, function=function, stdout=stdout, stderr=stderr)
+        self.timeout = timeout
+
+
+@dataclass
+class CompletedRun:
+    """Outcome of `Candidate.run`: like subprocess.CompletedProcess, plus timing."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+    timed_out: bool
+    raw_stdout: bytes = b""
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def _signal_name(returncode: int) -> str:
+    try:
+        return signal.Signals(-returncode).name
+    except ValueError:
+        return f"signal {-returncode}"
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that also copes with directories the candidate made unreadable."""
+    def fix(func: Any, target: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+            os.chmod(target, stat.S_IRWXU)
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=fix)
+
+
+class Candidate:
+    """One candidate program, materialised in a fresh private directory.
+
+    Build it with `Candidate.create(code, ...)` (a context manager) rather than directly.
+    """
+
+    def __init__(self, code: str, root: Path, *, filename: str = "initial.py",
+                 language: str | None = None, isolation: IsolationLevel = IsolationLevel.NONE,
+                 limits: SandboxLimits | None = None) -> None:
+        self.code = code
+        self.root = Path(root)
+        self.work_dir = self.root / "program"
+        self.runtime_dir = self.root / "runtime"
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.work_dir / Path(filename).name
+        self.path.write_text(code, encoding="utf-8")
+        os.chmod(self.path, 0o755)
+        self._worker = self.runtime_dir / "evoforge_call_worker.py"
+        shutil.copyfile(_call_worker.__file__, self._worker)
+        self.language = language or _LANGUAGES.get(self.path.suffix.lower(), "text")
+        self.isolation = isolation
+        self.limits = limits or SandboxLimits()
+        self.last_stdout = ""
+        self.last_stderr = ""
+        self.last_seconds = 0.0
+        self.total_seconds = 0.0
+        self.n_calls = 0
+        self._closed = False
+
+    @classmethod
+    def create(cls, code: str, *, filename: str = "initial.py", language: str | None = None,
+               isolation: "str | IsolationLevel" = "auto", limits: SandboxLimits | None = None,
+               parent_dir: str | Path | None = None) -> "Candidate":
+        """Write `code` into a fresh directory under `parent_dir` (default: the temp dir)."""
+        level = isolation if isinstance(isolation, IsolationLevel) else resolve_isolation(
+            isolation)
+        root = Path(tempfile.mkdtemp(prefix="evoforge-cand-", dir=parent_dir))
+        os.chmod(root, 0o700)
+        try:
+            return cls(code, root, filename=filename, language=language, isolation=level,
+                       limits=limits)
+        except BaseException:
+            _remove_tree(root)
+            raise
+
+    def close(self) -> None:
+        """Remove the candidate's directory (and everything the candidate wrote)."""
+        if not self._closed:
+            self._closed = True
+            _remove_tree(self.root)
+
+    def __enter__(self) -> "Candidate":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Candidate(path={str(self.path)!r}, language={self.language!r})"
+
+    # -- running ------------------------------------------------------------------------------
+    def _spawn(self, argv: Sequence[str], *, stdin: bytes | None, timeout: float,
+               result_pipe: bool) -> ProcessOutcome:
+        if self._closed:
+            raise RuntimeError("this Candidate is closed")
+        if not timeout or timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout!r}")
+        limits = self.limits
+        cgroup = Cgroup.create(limits.max_processes) if limits.use_cgroups else None
+        try:
+            rlimits = rlimits_for(limits, timeout,
+                                  pids_by_cgroup=cgroup is not None and cgroup.limits_pids)
+            preexec = make_preexec(rlimits, cgroup_procs=cgroup.procs_files if cgroup else None)
+            wrapped = wrap_command(self.isolation, argv, work_dir=str(self.work_dir),
+                                   ro_dirs=[str(self.runtime_dir)])
+            outcome = run_process(
+                wrapped, env=clean_env(str(self.work_dir)), cwd=str(self.work_dir),
+                timeout=timeout, stdin=stdin, max_output=limits.max_output_bytes,
+                result_pipe=result_pipe, max_result=limits.max_result_bytes,
+                preexec=preexec, cgroup=cgroup)
+        finally:
+            if cgroup is not None:
+                cgroup.remove()
+        self.last_stdout = outcome.stdout.decode("utf-8", errors="replace")
+        self.last_stderr = outcome.stderr.decode("utf-8", errors="replace")
+        self.last_seconds = outcome.seconds
+        self.total_seconds += outcome.seconds
+        self.n_calls += 1
+        return outcome
+
+    def call(self, function: str, *args: Any, timeout: float = 60, **kwargs: Any) -> Any:
+        """Run `function(*args, **kwargs)` of the candidate program in a fresh sandboxed
+        process and return its value as plain data (lists, dicts, numbers, numpy arrays).
+
+        Raises CandidateTimeout after `timeout` seconds (wall clock, measured here, including
+        interpreter start-up and import of the program), CandidateError when the candidate
+        raises, crashes, or returns something that is not plain data.
+        """
+        if self.language != "python":
+            raise TypeError(f"call() runs Python programs; this candidate is {self.language}: "
+                            "use candidate.run([...]) instead")
+        if not isinstance(function, str) or not function.isidentifier():
+            raise ValueError(f"function must be a Python identifier, got {function!r}")
+        try:
+            request = _call_worker.dumps({
+                "function": function,
+                "args": _call_worker.encode(list(args), "args"),
+                "kwargs": _call_worker.encode(kwargs, "kwargs"),
+            })
+        except _call_worker.EncodeError as exc:
+            raise TypeError(f"cannot send arguments to the candidate: {exc}") from None
+        argv = [sys.executable, "-B", str(self._worker), str(self.path), RESULT_FD_PLACEHOLDER]
+        out = self._spawn(argv, stdin=request, timeout=timeout, result_pipe=True)
+        ctx = {"function": function, "stdout": self.last_stdout, "stderr": self.last_stderr}
+        if out.timed_out:
+            raise CandidateTimeout(f"candidate timed out after {timeout:.1f}s in {function}()",
+                                   timeout=timeout, **ctx)
+        if out.result_too_large:
+            raise CandidateError(f"the value returned by {function}() is larger than the "
+                                 f"{self.limits.max_result_bytes} bytes allowed", **ctx)
+        if not out.result:
+            raise CandidateError(self._death_reason(out, function), **ctx)
+        # The answer was written by untrusted code: decode defensively.
+        try:
+            response = json.loads(out.result)
+            if not isinstance(response, dict):
+                raise ValueError("not an object")
+            if response.get("ok") is True:
+                return _call_worker.decode(response.get("value"))
+            error = response.get("error")
+            if not isinstance(error, dict):
+                raise ValueError("no error description")
+        except Exception as exc:  # ValueError, RecursionError, numpy errors...
+            raise CandidateError(f"the candidate process sent a corrupt answer for "
+                                 f"{function}(): {type(exc).__name__}: {exc}"[:500],
+                                 **ctx) from None
+        raise self._error_from(error, function, ctx)
+
+    def run(self, argv: list[str], stdin: str | bytes | None = None,
+            timeout: float = 60) -> CompletedRun:
+        """Run a command in the sandbox (cwd = the program's directory). `{program}` in argv
+        is replaced by the candidate's path. A timeout kills it and sets `timed_out`."""
+        if isinstance(argv, str):
+            raise TypeError("argv must be a list of strings, e.g. ['python3', '{program}']")
+        argv = [str(a).replace("{program}", str(self.path)) for a in argv]
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        out = self._spawn(argv, stdin=data, timeout=timeout, result_pipe=False)
+        return CompletedRun(returncode=out.returncode, stdout=self.last_stdout,
+                            stderr=self.last_stderr, seconds=out.seconds,
+                            timed_out=out.timed_out, raw_stdout=out.stdout)
+
+    # -- reasons ------------------------------------------------------------------------------
+    def _death_reason(self, out: ProcessOutcome, function: str) -> str:
+        """Why the worker produced no answer: a signal, a limit, or an exit()."""
+        rc = out.returncode
+        if rc > 128 and self.isolation != IsolationLevel.NONE and rc - 128 < 65:
+            rc = -(rc - 128)  # bwrap/unshare report a child killed by signal N as 128 + N
+        if rc < 0:
+            name = _signal_name(rc)
+            hint = {"SIGXCPU": " (CPU time limit exceeded)",
+                    "SIGKILL": " (killed: memory limit or out of memory?)",
+                    "SIGSEGV": " (segmentation fault)",
+                    "SIGXFSZ": " (file size limit exceeded)"}.get(name, "")
+            reason = f"candidate process died with {name}{hint} in {function}()"
+        else:
+            reason = (f"candidate process exited with code {rc} before returning from "
+                      f"{function}()")
+            if "MemoryError" in self.last_stderr:
+                reason += " (memory limit exceeded)"
+        stderr = self.last_stderr.strip()
+        if stderr:
+            reason += ": " + _tail(stderr.splitlines()[-1], 300)
+        return reason
+
+    @staticmethod
+    def _error_from(error: dict[str, Any], function: str, ctx: dict[str, Any]) -> CandidateError:
+        kind = str(error.get("type", "Error"))[:200]
+        message = str(error.get("message", ""))[:2000]
+        phase = error.get("phase", "call")
+        lineno = error.get("lineno") if isinstance(error.get("lineno"), int) else None
+        where = f" (line {lineno})" if lineno else ""
+        if phase == "encode":
+            summary = f"candidate returned a value that is not plain data: {message}"
+        elif phase == "lookup":
+            summary = message
+        elif phase == "import":
+            summary = f"candidate program failed to load: {kind}: {message}{where}"
+        elif kind == "CpuTimeExceeded":
+            summary = f"candidate exceeded its CPU time limit{where} in {function}()"
+        else:
+            summary = f"candidate raised {kind}: {message}{where} in {function}()"
+            if kind == "MemoryError":
+                summary += " (memory limit exceeded)"
+        return CandidateError(summary, exc_type=kind, lineno=lineno,
+                              traceback=str(error.get("traceback", ""))[-20_000:], **ctx)

@@ -1,0 +1,201 @@
+"""The trusted evaluator host: score one program with a task's `evaluate.py`.
+
+The evaluator is trusted (it is the user's) but not *reliable*: it may hang, crash, segfault in
+a C extension, or leak memory. So it never runs in the engine's process: `evaluate_code` starts
+`python -m evoforge.sandbox._host_worker` in its own session (and cgroup when available),
+gives it the spec on stdin, reads the answer from a dedicated pipe (never by parsing stdout),
+and kills the whole tree on timeout. The evaluator in turn runs candidate code only through
+`Candidate`, in separate sandboxed processes.
+
+Outcomes (`Evaluation.status`): "ok" (valid Result with a finite score), "invalid"
+(`Result.invalid(...)`, or a non-finite score), "error" (candidate crash surfacing through
+`candidate.call`, evaluator bug, wrong return type, broken evaluate.py), "timeout".
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evoforge.errors import TaskError
+from evoforge.sandbox._call_worker import dumps
+from evoforge.sandbox._cgroup import Cgroup
+from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, run_process
+from evoforge.sandbox.candidate import _remove_tree, _tail
+from evoforge.sandbox.isolation import recipe_for, resolve_isolation
+from evoforge.sandbox.limits import SandboxLimits, make_preexec
+from evoforge.sandbox.result import Result
+
+STATUSES = ("ok", "invalid", "error", "timeout")
+_SRC_DIR = str(Path(__file__).resolve().parents[2])  # the directory holding `evoforge/`
+
+
+@dataclass
+class Evaluation:
+    """What happened when a program was evaluated; `reason` is written for a human (and for
+    the model's next prompt), e.g. "candidate raised ZeroDivisionError: ... (line 12)"."""
+
+    status: str
+    result: Result | None = None
+    reason: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    artifacts: dict[str, str] = field(default_factory=dict)
+    isolation: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def score(self) -> float | None:
+        return self.result.score if self.status == "ok" and self.result else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "result": self.result.to_json() if self.result else None,
+                "reason": self.reason, "stdout": self.stdout, "stderr": self.stderr,
+                "seconds": self.seconds, "artifacts": dict(self.artifacts),
+                "isolation": self.isolation}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Evaluation":
+        result = data.get("result")
+        return cls(status=data["status"], result=Result.from_json(result) if result else None,
+                   reason=data.get("reason", ""), stdout=data.get("stdout", ""),
+                   stderr=data.get("stderr", ""), seconds=float(data.get("seconds", 0.0)),
+                   artifacts=dict(data.get("artifacts") or {}),
+                   isolation=data.get("isolation", ""))
+
+
+def load_evaluator_check(task_dir: str | Path) -> None:
+    """Raise TaskError if `task_dir/evaluate.py` is missing, does not parse, or defines no
+    `evaluate` function. Static (ast) only: no user code runs in the engine's process."""
+    path = Path(task_dir) / "evaluate.py"
+    if not path.is_file():
+        raise TaskError(f"{path} not found: a task folder needs an evaluate.py defining "
+                        "evaluate(candidate) -> Result")
+    try:
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source, filename=str(path))
+    except SyntaxError as exc:
+        raise TaskError(f"{path} has a syntax error at line {exc.lineno}: {exc.msg}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise TaskError(f"cannot read {path}: {exc}") from None
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "evaluate":
+            args = node.args
+            if not (args.posonlyargs or args.args or args.vararg):
+                raise TaskError(f"{path}: evaluate() must take the candidate as its first "
+                                "argument: def evaluate(candidate): ...")
+            return
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "evaluate" for t in targets):
+                return
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if any((a.asname or a.name) == "evaluate" for a in node.names):
+                return
+    raise TaskError(f"{path} has no function evaluate: define "
+                    "def evaluate(candidate) -> Result")
+
+
+def evaluate_code(
+    task_dir: str | Path,
+    code: str,
+    *,
+    program_filename: str = "initial.py",
+    timeout: float = 300,
+    limits: SandboxLimits | None = None,
+    isolation: str = "auto",
+    stage_args: dict[str, Any] | None = None,
+) -> Evaluation:
+    """Evaluate `code` with the task's `evaluate.py`, in a subprocess killed after `timeout`.
+
+    `isolation`: "auto" (strongest available) or a level name ("bwrap", "unshare", "none")
+    to use exactly; raises UserError if it is not available. `stage_args` are passed as
+    keyword arguments to `evaluate()` when it accepts them (cascade stage, seed...).
+    Never raises for anything the evaluator or the candidate does.
+    """
+    task_dir = Path(task_dir).resolve()
+    limits = limits or SandboxLimits()
+    level = resolve_isolation(isolation)
+    if not (task_dir / "evaluate.py").is_file():
+        return Evaluation("error", reason=f"evaluate.py not found in {task_dir}",
+                          isolation=level.name.lower())
+    scratch = Path(tempfile.mkdtemp(prefix="evoforge-eval-"))
+    os.chmod(scratch, 0o700)
+    spec = {
+        "task_dir": str(task_dir), "code": code, "program_filename": program_filename,
+        "isolation": level.name, "recipe": recipe_for(level), "limits": limits.to_json(),
+        "stage_args": dict(stage_args or {}), "scratch": str(scratch),
+    }
+    try:
+        request = dumps(spec)
+    except (TypeError, ValueError) as exc:
+        _remove_tree(scratch)
+        raise TypeError(f"stage_args must be JSON data: {exc}") from None
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC_DIR, env.get("PYTHONPATH")) if p)
+    cgroup = Cgroup.create() if limits.use_cgroups else None
+    preexec = make_preexec([], cgroup_procs=cgroup.procs_files if cgroup else None)
+    argv = [sys.executable, "-m", "evoforge.sandbox._host_worker", RESULT_FD_PLACEHOLDER]
+    try:
+        out = run_process(argv, env=env, cwd=str(task_dir), timeout=timeout, stdin=request,
+                          max_output=limits.max_output_bytes, result_pipe=True,
+                          max_result=limits.max_result_bytes, preexec=preexec, cgroup=cgroup)
+    finally:
+        if cgroup is not None:
+            cgroup.remove()  # also kills candidate sandboxes nested under the host's cgroup
+        _remove_tree(scratch)
+    stdout = out.stdout.decode("utf-8", errors="replace")
+    stderr = out.stderr.decode("utf-8", errors="replace")
+    common = {"stdout": stdout, "stderr": stderr, "seconds": out.seconds,
+              "isolation": level.name.lower()}
+    if out.timed_out:
+        return Evaluation("timeout", reason=f"evaluation timed out after {timeout:.1f}s "
+                          "(evaluate() did not return)", **common)
+    if out.result_too_large:
+        return Evaluation("error", reason="the evaluator's answer is larger than "
+                          f"{limits.max_result_bytes} bytes (huge artifacts?)", **common)
+    if not out.result:
+        return Evaluation("error", reason=_host_death(out.returncode, stderr), **common)
+    try:
+        answer = json.loads(out.result)
+        evaluation = Evaluation(
+            status=answer["status"],
+            result=Result.from_json(answer["result"]) if answer.get("result") else None,
+            reason=answer.get("reason", ""), artifacts=dict(answer.get("artifacts") or {}),
+            **common)
+    except (ValueError, KeyError, TypeError) as exc:
+        return Evaluation("error", reason=f"the evaluator host sent a corrupt answer: {exc}",
+                          **common)
+    if evaluation.status not in STATUSES:
+        return Evaluation("error", reason=f"unknown status {evaluation.status!r}", **common)
+    if evaluation.status == "ok" and evaluation.result is not None:
+        problem = evaluation.result.problem()  # re-checked here: trust, but verify
+        if problem:
+            evaluation.status, evaluation.reason = "invalid", problem
+            evaluation.result.valid = False
+    return evaluation
+
+
+def _host_death(returncode: int, stderr: str) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        reason = f"the evaluator process died with {name}"
+    else:
+        reason = f"the evaluator process exited with code {returncode} without an answer"
+    last = stderr.strip().splitlines()[-1:] if stderr.strip() else []
+    if last:
+        reason += ": " + _tail(last[0], 300)
+    return reason

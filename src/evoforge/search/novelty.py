@@ -1,0 +1,232 @@
+"""Novelty rejection before evaluation: don't pay to evaluate a program we already have.
+
+Two cheap tests, as in ShinkaEvolve. `normalized_ast_hash` catches exact duplicates up to
+renaming of local variables, comments, docstrings and formatting (models love to "improve"
+a program by renaming). `minhash_signature` + LSH banding catch near-duplicates (the same
+program with one constant changed, a line reordered) in roughly constant time per check, so
+the filter stays fast as the archive grows to 100k programs.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import re
+import tokenize
+import zlib
+from collections import Counter, OrderedDict, defaultdict
+
+import numpy as np
+
+__all__ = ["normalized_ast_hash", "minhash_signature", "jaccard_estimate", "NoveltyFilter"]
+
+_PRIME = np.uint64((1 << 61) - 1)
+_PARAMS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_SKIP_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
+
+
+class _Renamer(ast.NodeTransformer):
+    """Renames bound names (assignment targets, arguments, except/match names) to v0, v1, ...
+    by first appearance; free names (builtins, imports, functions the evaluator calls) stay."""
+
+    def __init__(self, bound: set[str]) -> None:
+        self.bound, self.names = bound, {}  # type: dict[str, str]
+
+    def _n(self, name: str) -> str:
+        return self.names.setdefault(name, f"v{len(self.names)}") if name in self.bound else name
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        node.id = self._n(node.id)
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.AST:
+        node.arg = self._n(node.arg)
+        node.annotation = None
+        return node
+
+    def visit_keyword(self, node: ast.keyword) -> ast.AST:
+        if node.arg:
+            node.arg = self._n(node.arg)
+        return self.generic_visit(node)
+
+    def visit_Global(self, node: ast.Global) -> ast.AST:
+        node.names = [self._n(n) for n in node.names]
+        return node
+
+    visit_Nonlocal = visit_Global  # type: ignore[assignment]
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+        for attr in ("name",):  # ExceptHandler / MatchAs / MatchStar bind a plain string
+            value = getattr(node, attr, None)
+            if isinstance(value, str) and not isinstance(
+                    node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.alias)):
+                setattr(node, attr, self._n(value))
+        return super().generic_visit(node)
+
+
+def _bound_names(tree: ast.AST) -> set[str]:
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif type(node).__name__ in ("MatchAs", "MatchStar") and getattr(node, "name", None):
+            bound.add(node.name)  # type: ignore[attr-defined]
+    return bound
+
+
+def normalized_ast_hash(code: str) -> str:
+    """16 hex chars identifying the program up to renames, comments, docstrings, layout.
+
+    Code that does not parse (or is not Python) falls back to a hash of its
+    whitespace-normalized text, prefixed ``t`` so the two kinds never collide.
+    """
+    try:
+        tree = ast.parse(code)
+        tree = _Renamer(_bound_names(tree)).visit(tree)
+        dumped = ast.dump(tree, annotate_fields=False, include_attributes=False)
+        return hashlib.sha256(dumped.encode("utf-8")).hexdigest()[:16]
+    except (SyntaxError, ValueError, RecursionError):
+        text = re.sub(r"\s+", " ", code).strip()
+        return "t" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:15]
+
+
+def _tokens(code: str) -> list[str]:
+    try:
+        return [t.string if t.type not in (tokenize.INDENT, tokenize.DEDENT, tokenize.NEWLINE)
+                else "\x00" + tokenize.tok_name[t.type]
+                for t in tokenize.generate_tokens(io.StringIO(code).readline)
+                if t.type not in _SKIP_TOKENS]
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        text = re.sub(r"//[^\n]*|/\*.*?\*/|#[^\n]*", " ", code, flags=re.DOTALL)
+        return re.findall(r"\w+|[^\w\s]", text)
+
+
+def _perm_params(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed (a, b) of the universal hashes h(x) = (a·x + b) mod (2^61 − 1); a, x < 2^32 so
+    a·x fits in uint64. Seeded, so signatures are comparable across processes and runs."""
+    if num_perm not in _PARAMS:
+        rng = np.random.default_rng(0x5EED)
+        a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
+        b = rng.integers(0, (1 << 61) - 1, size=num_perm, dtype=np.uint64)
+        _PARAMS[num_perm] = (a, b)
+    return _PARAMS[num_perm]
+
+
+def _signature(code: str, num_perm: int, shingle: int) -> np.ndarray:
+    tokens = _tokens(code)
+    width = max(1, min(shingle, len(tokens)))
+    grams = {"\x1f".join(tokens[i:i + width]) for i in range(len(tokens) - width + 1)}
+    if not grams:
+        return np.full(num_perm, _PRIME, dtype=np.uint64)
+    x = np.fromiter((zlib.crc32(g.encode("utf-8")) for g in grams), dtype=np.uint64, count=len(grams))
+    a, b = _perm_params(num_perm)
+    hashed = ((a[:, None] * x[None, :]) % _PRIME + b[:, None]) % _PRIME
+    return hashed.min(axis=1)
+
+
+def minhash_signature(code: str, num_perm: int = 64, shingle: int = 5) -> list[int]:
+    """MinHash of the set of ``shingle``-token windows of the code (comments dropped)."""
+    return [int(v) for v in _signature(code, num_perm, shingle)]
+
+
+def jaccard_estimate(sig_a: list[int], sig_b: list[int]) -> float:
+    """Fraction of equal MinHash slots: an unbiased estimate of the shingle-set Jaccard."""
+    if len(sig_a) != len(sig_b) or not sig_a:
+        raise ValueError("signatures must be non-empty and of equal length")
+    return sum(x == y for x, y in zip(sig_a, sig_b)) / len(sig_a)
+
+
+def _bands_for(threshold: float, num_perm: int) -> tuple[int, int]:
+    """(bands, rows): the steepest banding that still makes a pair at ``threshold`` a
+    candidate with probability ≥ 0.999 (few false candidates, almost no missed duplicates)."""
+    for rows in range(num_perm, 0, -1):
+        bands = num_perm // rows
+        if 1 - (1 - threshold ** rows) ** bands >= 0.999:
+            return bands, rows
+    return num_perm, 1
+
+
+class NoveltyFilter:
+    """Archive-wide duplicate check: exact (normalized AST) then near (MinHash ≥ threshold).
+
+    ``check`` looks at LSH buckets only, reading at most ``bucket_cap`` most recent ids per
+    bucket and verifying at most ``max_candidates`` (those sharing the most bands first), so a
+    check costs about the same with 100 or 100k programs stored.
+    """
+
+    def __init__(self, threshold: float = 0.95, num_perm: int = 64, shingle: int = 5,
+                 bucket_cap: int = 512, max_candidates: int = 256) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
+        self.bands, self.rows = _bands_for(threshold, num_perm)
+        self.bucket_cap, self.max_candidates = bucket_cap, max_candidates
+        self._by_hash: dict[str, str] = {}
+        self._sigs: dict[str, np.ndarray] = {}
+        self._buckets: list[defaultdict[bytes, list[str]]] = [defaultdict(list) for _ in range(self.bands)]
+        self._cache: OrderedDict[str, tuple[str, np.ndarray]] = OrderedDict()
+        self.last_candidates = 0  # signatures compared by the last check (for tests, stats)
+
+    def __len__(self) -> int:
+        return len(self._sigs)
+
+    def _features(self, code: str) -> tuple[str, np.ndarray]:
+        if code in self._cache:
+            self._cache.move_to_end(code)
+            return self._cache[code]
+        feats = (normalized_ast_hash(code), _signature(code, self.num_perm, self.shingle))
+        self._cache[code] = feats
+        if len(self._cache) > 16:
+            self._cache.popitem(last=False)
+        return feats
+
+    def _keys(self, sig: np.ndarray) -> list[bytes]:
+        r = self.rows
+        return [sig[i * r:(i + 1) * r].tobytes() for i in range(self.bands)]
+
+    def most_similar(self, code: str) -> tuple[str | None, float]:
+        """(program id, estimated Jaccard) of the closest stored near-duplicate candidate."""
+        _, sig = self._features(code)
+        hits: Counter[str] = Counter()
+        for band, key in zip(self._buckets, self._keys(sig)):
+            hits.update(band.get(key, [])[-self.bucket_cap:])
+        ids = [pid for pid, _ in hits.most_common(self.max_candidates)]
+        self.last_candidates = len(ids)
+        if not ids:
+            return None, 0.0
+        sims = (np.stack([self._sigs[pid] for pid in ids]) == sig).mean(axis=1)
+        best = int(np.argmax(sims))
+        return ids[best], float(sims[best])
+
+    def check(self, code: str) -> tuple[bool, str]:
+        """(is novel, why). Not novel: same normalized AST, or MinHash ≥ threshold."""
+        digest, _ = self._features(code)
+        if digest in self._by_hash:
+            return False, f"same normalized AST as program {self._by_hash[digest][:8]}"
+        if self.threshold >= 1.0:
+            return True, "novel (no identical normalized AST)"
+        pid, sim = self.most_similar(code)
+        if pid is not None and sim >= self.threshold:
+            return False, f"MinHash similarity {sim:.2f} ≥ {self.threshold:.2f} to program {pid[:8]}"
+        if pid is None:
+            return True, "novel (no similar program stored)"
+        return True, f"novel (closest MinHash similarity {sim:.2f}, program {pid[:8]})"
+
+    def add(self, code: str, program_id: str) -> None:
+        """Store a program (evaluated or not) so later duplicates of it are rejected."""
+        digest, sig = self._features(code)
+        self._by_hash.setdefault(digest, program_id)
+        if program_id in self._sigs:
+            return
+        self._sigs[program_id] = sig
+        for band, key in zip(self._buckets, self._keys(sig)):
+            band[key].append(program_id)

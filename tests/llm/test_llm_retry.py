@@ -1,0 +1,196 @@
+"""The retry layer over a real HTTP server: backoff, Retry-After, budgets, concurrency, cancel."""
+from __future__ import annotations
+
+import random
+import threading
+import time
+
+import pytest
+
+from evoforge.llm import LLMError, LLMResponse, RetryingProvider, create_provider
+from evoforge.llm.base import parse_retry_after
+from evoforge.testing.openai_server import (
+    Delay,
+    ScriptedOpenAIServer,
+    delay,
+    empty,
+    error,
+    reply,
+)
+
+MSG = [{"role": "user", "content": "hi"}]
+
+
+def provider(server: ScriptedOpenAIServer, timeout: float = 10.0, **retry) -> RetryingProvider:
+    retry.setdefault("base_delay", 0.01)
+    p = create_provider(f"openai/scripted@{server.base_url}", retry=retry, timeout=timeout)
+    assert isinstance(p, RetryingProvider)
+    return p
+
+
+def test_retry_after_is_honoured(openai_server):
+    openai_server.push(error(429, retry_after=0.3), reply("ok"))
+    p = provider(openai_server)
+    t0 = time.monotonic()
+    r = p.complete(MSG)
+    elapsed = time.monotonic() - t0
+    assert r.text == "ok" and r.attempts == 2
+    assert elapsed >= 0.3, elapsed
+    assert elapsed < 2.0
+
+
+def test_503_with_http_date_retry_after(openai_server):
+    openai_server.push(error(503, retry_after="Thu, 01 Jan 1970 00:00:00 GMT"), "ok")  # in the past → 0
+    assert provider(openai_server).complete(MSG).attempts == 2
+
+
+def test_500_then_success(openai_server):
+    openai_server.push(error(500), error(502), "fine")
+    r = provider(openai_server).complete(MSG)
+    assert (r.text, r.attempts) == ("fine", 3)
+    assert len(openai_server.requests) == 3
+
+
+def test_timeout_then_success(openai_server):
+    openai_server.push(delay(3.0, "too late"), "in time")
+    t0 = time.monotonic()
+    r = provider(openai_server, timeout=0.3).complete(MSG)
+    assert r.text == "in time" and r.attempts == 2
+    assert time.monotonic() - t0 < 2.5
+
+
+def test_empty_is_retried_truncated_is_not(openai_server):
+    openai_server.push(empty(), "second try")
+    assert provider(openai_server).complete(MSG).text == "second try"
+    openai_server.push(empty(finish_reason="length"), "never asked")
+    with pytest.raises(LLMError) as e:
+        provider(openai_server).complete(MSG)
+    assert e.value.kind == "truncated" and e.value.attempts == 1
+
+
+def test_persistent_500_gives_up_after_max_attempts(openai_server):
+    openai_server.push(*[error(500)] * 10)
+    t0 = time.monotonic()
+    with pytest.raises(LLMError) as e:
+        provider(openai_server, max_attempts=4, base_delay=0.02, call_budget_s=10).complete(MSG)
+    assert e.value.kind == "server" and e.value.attempts == 4
+    assert len(openai_server.requests) == 4
+    assert time.monotonic() - t0 < 3
+
+
+def test_call_budget_bounds_total_time(openai_server):
+    openai_server.responder = lambda body: error(500)
+    p = provider(openai_server, max_attempts=1000, base_delay=0.1, max_delay=0.1, call_budget_s=0.8)
+    t0 = time.monotonic()
+    with pytest.raises(LLMError) as e:
+        p.complete(MSG)
+    elapsed = time.monotonic() - t0
+    assert e.value.kind == "server" and 1 < e.value.attempts < 1000
+    assert elapsed < 1.5, elapsed
+
+
+def test_budget_shortens_inner_timeout(openai_server):
+    openai_server.push(delay(5.0))
+    t0 = time.monotonic()
+    with pytest.raises(LLMError) as e:
+        provider(openai_server, timeout=60, call_budget_s=0.5).complete(MSG)
+    assert e.value.kind == "timeout"
+    assert time.monotonic() - t0 < 1.5
+
+
+def test_retry_after_beyond_budget_fails_fast(openai_server):
+    openai_server.push(error(429, retry_after=30))
+    t0 = time.monotonic()
+    with pytest.raises(LLMError) as e:
+        provider(openai_server, call_budget_s=2).complete(MSG)
+    assert e.value.kind == "rate_limit" and e.value.retry_after == 30
+    assert time.monotonic() - t0 < 1.0
+
+
+@pytest.mark.parametrize("limit", [2, 6])
+def test_concurrency_limit(openai_server, limit):
+    openai_server.responder = lambda body: Delay(0.25, "ok")
+    p = provider(openai_server, max_concurrency=limit)
+    results: list[str] = []
+    threads = [threading.Thread(target=lambda: results.append(p.complete(MSG).text)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert results == ["ok"] * 6
+    assert openai_server.max_concurrent == limit
+
+
+@pytest.mark.parametrize("how", ["close", "event"])
+def test_cancellation_aborts_a_long_backoff(openai_server, how):
+    openai_server.push(error(503, retry_after=20))
+    event = threading.Event()
+    p = provider(openai_server, call_budget_s=60)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            p.complete(MSG, cancel=event if how == "event" else None)
+        except LLMError as exc:
+            outcome.append(exc)
+
+    t = threading.Thread(target=call)
+    t.start()
+    time.sleep(0.3)  # now sleeping in the 20 s backoff
+    t0 = time.monotonic()
+    p.close() if how == "close" else event.set()
+    t.join(5)
+    assert not t.is_alive()
+    assert time.monotonic() - t0 < 0.5
+    assert outcome and outcome[0].kind == "cancelled" and not outcome[0].retryable
+
+
+def test_closed_provider_refuses_new_calls(openai_server):
+    p = provider(openai_server)
+    p.close()
+    with pytest.raises(LLMError) as e:
+        p.complete(MSG)
+    assert e.value.kind == "cancelled"
+    assert openai_server.requests == []
+
+
+class _Flaky:
+    """A minimal in-process provider: the retry layer works with any LLMProvider."""
+
+    name, context_length, supports_grammar = "fake/flaky", 1000, False
+
+    def __init__(self, errors: list[LLMError]):
+        self.errors = errors
+        self.calls = 0
+
+    def complete(self, messages, *, temperature=0.7, max_tokens=1024, seed=None, grammar=None, stop=None):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return LLMResponse(text="done", model="flaky")
+
+
+def test_wraps_any_provider_and_never_stacks():
+    inner = _Flaky([LLMError("connection", "reset"), LLMError("bad_request", "context too long")])
+    p = RetryingProvider(RetryingProvider(inner, base_delay=0.001), base_delay=0.001)
+    assert p.inner is inner and p.name == "fake/flaky" and p.context_length == 1000
+    with pytest.raises(LLMError) as e:
+        p.complete(MSG)
+    assert e.value.kind == "bad_request" and inner.calls == 2
+    assert p.complete(MSG).text == "done"
+
+
+def test_backoff_is_full_jitter_and_capped():
+    p = RetryingProvider(_Flaky([]), base_delay=0.5, max_delay=4.0, rng=random.Random(0))
+    delays = [p.backoff(k, None) for k in range(1, 10) for _ in range(50)]
+    assert min(delays) >= 0 and max(delays) <= 4.0
+    assert max(p.backoff(1, None) for _ in range(200)) <= 0.5
+    assert p.backoff(3, 2.5) >= 2.5
+
+
+def test_parse_retry_after_forms():
+    assert parse_retry_after({"retry-after": "2"}) == 2.0
+    assert parse_retry_after({"retry-after-ms": "150"}) == 0.15
+    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) == 10.0
+    assert parse_retry_after({"retry-after": "soon"}) is None
+    assert parse_retry_after(None) is None
