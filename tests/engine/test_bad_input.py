@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from evoforge.cli import main
-from conftest import write_task
+from evoforge.testing.tasks import write_task
 
 
 def _run(capsys, *argv):

@@ -56,7 +56,7 @@ def test_garbage_replies_are_recorded_and_the_run_goes_on(value_task, llm_server
 
 
 def test_candidate_failures_are_recorded(tmp_path, model_spec):
-    from conftest import write_task
+    from evoforge.testing.tasks import write_task
 
     def task(name, body):
         initial = f"# EVOLVE-BLOCK-START\ndef value():\n    VALUE = 1.0\n{body}\n# EVOLVE-BLOCK-END\n"

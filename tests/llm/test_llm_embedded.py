@@ -19,7 +19,9 @@ needs_model = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def smol():
-    p = create_provider("embedded", retry=False, n_ctx=1024)
+    # reasoning_effort / price_overrides are run-level options every provider accepts
+    p = create_provider("embedded", retry=False, n_ctx=1024, reasoning_effort="low",
+                        price_overrides={"embedded": (0.0, 0.0)})
     yield p
     p.close()
 

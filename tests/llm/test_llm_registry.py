@@ -62,6 +62,15 @@ def test_unknown_option_is_an_error():
         create_provider("local/x.gguf@http://h:1/v1")
 
 
+def test_run_level_options_accepted_by_every_prefix():
+    # An ensemble config applies these to every model; only models that use them do.
+    opts = {"reasoning_effort": "low", "price_overrides": {"llama3": (1.0, 2.0)}}
+    p = create_provider("ollama/llama3", retry=False, **opts)
+    assert p.reasoning_effort == "low" and p.price_overrides == opts["price_overrides"]
+    with pytest.raises(ModelSpecError, match="valid: .*reasoning_effort"):
+        create_provider("ollama/llama3", reasoning_efort="low")
+
+
 def test_missing_key_names_the_variable():
     with pytest.raises(UserError, match="OPENAI_API_KEY"):
         create_provider("openai/gpt-4o")
@@ -143,10 +152,12 @@ def test_anthropic_request_and_parse():
     assert think["thinking"] == {"type": "enabled", "budget_tokens": 2000}
     msg = SimpleNamespace(
         content=[SimpleNamespace(type="thinking", thinking="plan"), SimpleNamespace(type="text", text="out")],
-        usage=SimpleNamespace(input_tokens=1000, output_tokens=500, cache_read_input_tokens=0),
+        usage=SimpleNamespace(input_tokens=1000, output_tokens=500, cache_read_input_tokens=0,
+                              output_tokens_details=SimpleNamespace(thinking_tokens=300)),
         stop_reason="max_tokens")
     r = parse_anthropic_message(msg, "claude-sonnet-4-5", 0.1)
     assert (r.text, r.reasoning, r.finish_reason) == ("out", "plan", "length")
+    assert (r.output_tokens, r.reasoning_tokens) == (500, 300)
     assert r.cost_usd == pytest.approx((1000 * 3 + 500 * 15) / 1e6)
 
 

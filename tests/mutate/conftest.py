@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mutate_fixtures import CPP_MULTI, PY_MULTI, PY_SINGLE
 
 

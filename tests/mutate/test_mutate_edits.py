@@ -181,8 +181,8 @@ def test_property_drifted_search_applies(start, length, indent, blank, outer):
 # --- apply_reply --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["diff", "full", "fix", "crossover"])
-@pytest.mark.parametrize("reply", ["", "   \n ", "I am not sure what you want me to do here.\n"
-                                   "Could you clarify the task for me please?"])
+@pytest.mark.parametrize("reply", ["", "   \n ", ("I am not sure what you want me to do here.\n"
+                                                   "Could you clarify the task for me please?")])
 def test_empty_and_prose_replies_fail_with_reason(mode, reply):
     res = apply_reply(PY_SINGLE, reply, mode)
     assert not res.ok and res.code is None and res.reason
@@ -239,3 +239,21 @@ def test_unified_diff():
     assert diff.startswith("--- parent\n+++ child\n") and "-    total = 0.5 * n\n+    total = 0.6 * n\n" in diff
     assert unified_diff("a", "b").endswith("\\ No newline at end of file\n")
     assert unified_diff(PY_SINGLE, PY_SINGLE) == ""
+
+
+_FRAGMENTS = st.sampled_from([
+    "<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE", "```python", "```", "# EVOLVE-BLOCK-START",
+    "# EVOLVE-BLOCK-END", "    total = 0.5 * n", "total = 0.7 * n", "def pack(n):", "import math",
+    "    return total", "Here is the fix:", "", "   ", "pass", "\t\tx = (", "<<<", ">>>", "===",
+])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_FRAGMENTS, st.text(max_size=20)), max_size=14),
+       st.sampled_from(["diff", "full", "fix", "crossover"]),
+       st.sampled_from([PY_SINGLE, PY_MULTI, CPP_MULTI]))
+def test_property_any_reply_never_raises_and_never_touches_outside(parts, mode, parent):
+    res = apply_reply(parent, "\n".join(parts), mode)
+    assert res.ok == (res.code is not None) and res.reason
+    if res.ok:
+        assert outside_blocks_equal(parent, res.code) and res.code != parent

@@ -138,7 +138,8 @@ def _sleeper(marker: str) -> str:
             "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)")
 
 
-def test_grandchild_is_killed_on_timeout(make_candidate, level):
+@pytest.mark.parametrize("use_cgroups", [True, False], ids=["cgroups", "no-cgroups"])
+def test_grandchild_is_killed_on_timeout(make_candidate, level, use_cgroups):
     marker = new_marker()
     cand = make_candidate(f"""
         import subprocess, time
@@ -146,7 +147,7 @@ def test_grandchild_is_killed_on_timeout(make_candidate, level):
             p = {_sleeper(marker)}
             open(pidfile, "w").write(str(p.pid))
             time.sleep(600)
-    """)
+    """, use_cgroups=use_cgroups)
     pidfile = str(cand.work_dir / "sleeper.pid")
     try:
         with pytest.raises(CandidateTimeout):
@@ -159,14 +160,15 @@ def test_grandchild_is_killed_on_timeout(make_candidate, level):
         kill_marked(marker)
 
 
-def test_grandchild_left_running_after_return_is_killed(make_candidate):
+@pytest.mark.parametrize("use_cgroups", [True, False], ids=["cgroups", "no-cgroups"])
+def test_grandchild_left_running_after_return_is_killed(make_candidate, use_cgroups):
     marker = new_marker()
     cand = make_candidate(f"""
         import subprocess
         def f():
             {_sleeper(marker)}
             return "done"
-    """)
+    """, use_cgroups=use_cgroups)
     try:
         assert cand.call("f", timeout=10) == "done"
         assert wait_gone(marker) == []

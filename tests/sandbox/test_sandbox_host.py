@@ -17,7 +17,12 @@ from sandbox_helpers import (
 
 from evoforge.errors import TaskError
 from evoforge.sandbox import (
-    Evaluation, IsolationLevel, Result, SandboxLimits, detect_isolation, evaluate_code,
+    Evaluation,
+    IsolationLevel,
+    Result,
+    SandboxLimits,
+    detect_isolation,
+    evaluate_code,
     load_evaluator_check,
 )
 
@@ -251,3 +256,14 @@ def test_load_evaluator_check(tmp_path):
     load_evaluator_check(tmp_path)  # static: the os._exit above never runs
     (tmp_path / "evaluate.py").write_text("from helpers import evaluate\n")
     load_evaluator_check(tmp_path)
+
+
+def test_concurrent_evaluations_from_threads(simple_task):
+    """The engine calls evaluate_code from several threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    codes = [f"def value():\n    print({i})\n    return {i}.5\n" for i in range(6)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        evaluations = list(pool.map(lambda c: evaluate_code(simple_task, c, timeout=120), codes))
+    assert [ev.score for ev in evaluations] == [i + 0.5 for i in range(6)]
+    assert [ev.artifacts["candidate_stdout"] for ev in evaluations] == [f"{i}\n" for i in range(6)]

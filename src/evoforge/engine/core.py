@@ -251,13 +251,10 @@ class Engine:
             self._temperature_boost[parent.id] = boost + 0.25
         return draft
 
-    def _cost(self, response: Any) -> float:
-        if getattr(response, "cost_usd", 0.0):
-            return float(response.cost_usd)
-        from ..llm.pricing import cost_usd
-
-        return cost_usd(response.model, response.input_tokens, response.output_tokens, response.reasoning_tokens,
-                        overrides=self.cfg.llm.prices or None)
+    @staticmethod
+    def _cost(response: Any) -> float:
+        """Providers price their own calls (they know whether a model is local and free)."""
+        return float(getattr(response, "cost_usd", 0.0) or 0.0)
 
     # -- tell ----------------------------------------------------------------------------
     def tell(self, proposal: Proposal, evaluation: Evaluation) -> Attempt:

@@ -43,7 +43,6 @@ def _say(log: Callable[[str], None] | None, text: str) -> None:
 def build_providers(models: list[str], llm_cfg: Any, log: Callable[[str], None] | None) -> tuple[dict[str, Any], Any]:
     """Create one retrying provider per model string, and a bandit over them if several."""
     from ..llm.registry import EMBEDDED_NOTICE, create_provider, default_model_spec
-    from ..llm.retry import RetryingProvider
 
     specs = list(models) or [default_model_spec()]
     providers: dict[str, Any] = {}
@@ -53,9 +52,13 @@ def build_providers(models: list[str], llm_cfg: Any, log: Callable[[str], None] 
         options: dict[str, Any] = {}
         if llm_cfg.reasoning_effort:
             options["reasoning_effort"] = llm_cfg.reasoning_effort
-        inner = create_provider(spec, **options)
-        providers[spec] = RetryingProvider(
-            inner, max_attempts=llm_cfg.max_attempts, call_budget_s=llm_cfg.timeout_s, max_concurrency=llm_cfg.concurrency,
+        if llm_cfg.prices:
+            options["price_overrides"] = {m: tuple(p) for m, p in llm_cfg.prices.items()}
+        providers[spec] = create_provider(
+            spec,
+            retry={"max_attempts": llm_cfg.max_attempts, "call_budget_s": llm_cfg.timeout_s,
+                   "max_concurrency": llm_cfg.concurrency},
+            **options,
         )
     chooser = None
     if len(providers) > 1:

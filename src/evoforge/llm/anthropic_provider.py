@@ -7,6 +7,7 @@ The SDK is imported lazily so ``pip install evoforge`` stays small; its own retr
 """
 from __future__ import annotations
 
+import inspect
 import time
 from typing import Any
 
@@ -57,8 +58,8 @@ def build_anthropic_request(
 def parse_anthropic_message(msg: Any, model: str, latency: float,
                             price_overrides: PriceOverrides | None = None) -> LLMResponse:
     """Text blocks → ``text``, thinking blocks → ``reasoning``. Anthropic's ``output_tokens``
-    already include thinking tokens, so they are counted once; the thinking share is not
-    reported separately by the API and is left at 0."""
+    already include thinking tokens, so they are billed once; the thinking share is taken
+    from ``usage.output_tokens_details.thinking_tokens`` where the SDK reports it."""
     text, reasoning = [], []
     for block in getattr(msg, "content", None) or []:
         kind = getattr(block, "type", "")
@@ -70,10 +71,12 @@ def parse_anthropic_message(msg: Any, model: str, latency: float,
     in_tok = sum(int(getattr(usage, k, 0) or 0) for k in
                  ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
     out_tok = int(getattr(usage, "output_tokens", 0) or 0)
+    thinking_tok = int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", 0) or 0)
     stop = getattr(msg, "stop_reason", "") or ""
     return LLMResponse(
         text="".join(text), model=model, input_tokens=in_tok, output_tokens=out_tok,
-        latency_s=latency, cost_usd=cost_usd(model, in_tok, out_tok, 0, price_overrides),
+        reasoning_tokens=thinking_tok, latency_s=latency,
+        cost_usd=cost_usd(model, in_tok, out_tok, thinking_tok, price_overrides),
         finish_reason=_STOP.get(stop, stop), reasoning="\n".join(reasoning),
     )
 
@@ -104,6 +107,12 @@ class AnthropicProvider:
         self.price_overrides = price_overrides
         self._has_key = bool(api_key)
         self._client = self._sdk.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
+        # SDK releases add and drop request fields (recent ones have no ``temperature``);
+        # send only what this SDK's ``messages.create`` accepts instead of failing with TypeError.
+        try:
+            self._accepted: set[str] | None = set(inspect.signature(self._client.messages.create).parameters)
+        except (TypeError, ValueError):
+            self._accepted = None
 
     def __repr__(self) -> str:
         return f"AnthropicProvider(name={self.name!r}, api_key={redact(self._has_key and 'x')})"
@@ -126,6 +135,8 @@ class AnthropicProvider:
                                       stop=stop, thinking_budget=self.thinking_budget)
         if timeout is not None:
             req["timeout"] = max(0.001, min(timeout, self.timeout))
+        if self._accepted is not None:
+            req = {k: v for k, v in req.items() if k in self._accepted}
         t0 = time.monotonic()
         try:
             msg = self._client.messages.create(**req)

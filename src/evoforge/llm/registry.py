@@ -47,6 +47,10 @@ _CONTEXT = {"ollama": 4096, "llamacpp": 8192, "vllm": 32768, "gemini": 1_000_000
 _FREE = {"ollama", "vllm", "llamacpp"}
 PREFIXES: tuple[str, ...] = (*_OPENAI_LIKE, "anthropic", "google", "local", "embedded")
 
+# Run-level settings that a config applies to every model of an ensemble: accepted by every
+# prefix. ``reasoning_effort`` only affects OpenAI-compatible reasoning models (o-series, gpt-5);
+# ``price_overrides`` also lets self-hosted models carry a notional cost.
+_UNIVERSAL = {"reasoning_effort", "price_overrides"}
 _COMMON = {"timeout", "context_length", "price_overrides", "api_key_env"}
 _OPTIONS: dict[str, set[str]] = {
     **{p: _COMMON | {"reasoning_effort", "extra_body", "default_headers", "supports_grammar"} for p in _OPENAI_LIKE},
@@ -146,10 +150,11 @@ def _suggest_bare(s: str) -> str:
 
 
 def _check_options(prefix: str, options: Mapping[str, Any]) -> None:
-    unknown = sorted(set(options) - _OPTIONS[prefix])
+    valid = _OPTIONS[prefix] | _UNIVERSAL
+    unknown = sorted(set(options) - valid)
     if unknown:
         raise ModelSpecError(f"unknown option(s) {', '.join(unknown)} for {prefix} models; "
-                             f"valid: {', '.join(sorted(_OPTIONS[prefix]))}")
+                             f"valid: {', '.join(sorted(valid))}")
 
 
 def _key(prefix: str, env_names: tuple[str, ...], options: dict[str, Any], required: bool) -> str | None:
@@ -178,6 +183,7 @@ def _build(spec: str, prefix: str, model: str, url: str | None, options: dict[st
         options.setdefault("supports_grammar", prefix == "llamacpp")
         return OpenAICompatProvider(model, base_url=base_url, api_key=key, name=name,
                                     pricing_model=f"{prefix}/{model}" if prefix in _FREE else model, **options)
+    options.pop("reasoning_effort", None)  # see _UNIVERSAL: only OpenAI-style reasoning models use it
     if prefix == "anthropic":
         from .anthropic_provider import AnthropicProvider
 

@@ -13,7 +13,9 @@ owns every policy decision:
   flight, never while sleeping);
 * cancellation: ``close()`` or a ``threading.Event`` aborts waits within ~50 ms, so shutting
   down a run never hangs behind a 30 s backoff.
-Non-retryable errors (auth, bad_request, truncated) are raised at once.
+Non-retryable errors (auth, bad_request, truncated) are raised at once. After an empty reply
+a seeded call is retried with ``seed + 1`` (still reproducible), since a deterministic backend
+would otherwise return the same empty reply every time.
 """
 from __future__ import annotations
 
@@ -127,12 +129,13 @@ class RetryingProvider:
         or the time budget run out, or the call is cancelled (``LLMError`` kind "cancelled")."""
         deadline = time.monotonic() + self.call_budget_s
         last: LLMError | None = None
+        call_seed = seed
         for attempt in range(1, self.max_attempts + 1):
             self._check_cancel(cancel, last)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": seed,
+            kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": call_seed,
                                       "grammar": grammar, "stop": stop}
             if self._inner_takes_timeout:
                 kwargs["timeout"] = remaining
@@ -149,6 +152,8 @@ class RetryingProvider:
                 self._semaphore.release()
             if not last.retryable or attempt == self.max_attempts:
                 raise last
+            if last.kind == "empty" and call_seed is not None:
+                call_seed += 1  # a seeded (deterministic) backend would repeat the same empty reply
             delay = self.backoff(attempt, last.retry_after)
             if time.monotonic() + delay >= deadline:
                 log.warning("%s: %s; not retrying, the %.0fs call budget would be exceeded",

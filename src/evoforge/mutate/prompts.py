@@ -14,7 +14,7 @@ import re
 
 from evoforge.mutate.blocks import find_blocks
 
-__all__ = ["build_messages", "retry_messages", "profile_for", "is_template_echo", "EXAMPLES"]
+__all__ = ["EXAMPLES", "build_messages", "is_template_echo", "profile_for", "retry_messages"]
 
 # Worked examples in code no task contains; the first one whose names the parent lacks is used.
 EXAMPLES: tuple[tuple[str, str], ...] = (
@@ -105,8 +105,8 @@ def _large(task: str, code: str, score: float | None, feedback: str, mode: str, 
            insights: list[str], direction: str, other: str | None, failure: str | None,
            fence: str) -> list[dict]:
     parts = [f"# Task\n{task.strip()}",
-             f"# Current program (score {_fmt_score(score)}, {_better(direction)})\n"
-             f"```{fence}\n{code.rstrip()}\n```"]
+             (f"# Current program (score {_fmt_score(score)}, {_better(direction)})\n"
+              f"```{fence}\n{code.rstrip()}\n```")]
     if feedback.strip():
         parts.append(f"# Evaluator feedback on it\n{_trim(feedback, 1500)}")
     if mode == "crossover" and other:

@@ -30,5 +30,5 @@ class EditResult:
     notes: list[str] = field(default_factory=list)
 
     @classmethod
-    def failed(cls, reason: str, n_edits: int = 0) -> "EditResult":
+    def failed(cls, reason: str, n_edits: int = 0) -> EditResult:
         return cls(None, False, reason, n_edits)

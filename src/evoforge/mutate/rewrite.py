@@ -12,7 +12,13 @@ import re
 import textwrap
 
 from evoforge.errors import TaskError
-from evoforge.mutate.blocks import find_blocks, marker_kind, replace_blocks, segments, split_lines
+from evoforge.mutate.blocks import (
+    find_blocks,
+    marker_kind,
+    replace_blocks,
+    segments,
+    split_lines,
+)
 from evoforge.mutate.result import EditError
 
 _FENCE_OPEN = re.compile(r"^\s*```[\w+#.\-]*\s*$")
@@ -21,7 +27,6 @@ _CODE_START = re.compile(
     r"^(import|from|return|for|while|if|elif|else|def|class|with|pass|raise|yield|assert|del|"
     r"global|nonlocal|try|except|finally|print|async|await|lambda|break|continue)\b"
 )
-_PROSE_LINE = re.compile(r"^[A-Za-z][\w'’,\-]*(\s+[\w'’,.;:!?()\-/]+){3,}$")
 
 
 def fenced_blocks(text: str) -> list[str]:
@@ -43,10 +48,13 @@ def fenced_blocks(text: str) -> list[str]:
 
 
 def _is_prose(line: str) -> bool:
+    """A sentence rather than code: words without code punctuation, and either at least
+    four of them or a sentence end (models wrap code in "Here you go." lines)."""
     s = re.sub(r"^([-*]|\d+[.)])\s+", "", line.strip())  # markdown bullets
-    if not s or _CODE_START.match(s) or s[0] in "#/;":
+    if not s or _CODE_START.match(s) or s[0] in "#/;" or re.search(r"[=(){}\[\]<>+*%;]|\w\.\w", s):
         return False
-    return bool(_PROSE_LINE.match(s)) and not re.search(r"[=(){}\[\]<>+*%]|\w\.\w", s)
+    words = re.findall(r"[A-Za-z']+", s)
+    return len(words) >= 4 or (len(words) >= 2 and s[-1] in ".!?:")
 
 
 def _strip_prose_edges(lines: list[str]) -> list[str]:

@@ -166,7 +166,7 @@ class Cgroup:
         """Kill what is left, then remove the directories (deepest first)."""
         self.kill()
         for _, top in self.dirs:
-            for attempt in range(50):
+            for _attempt in range(50):
                 try:
                     for directory, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
                         os.rmdir(directory)

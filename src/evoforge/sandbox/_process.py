@@ -118,14 +118,10 @@ def run_process(
     except BaseException:
         if result_pipe:
             os.close(result_r)
-            os.close(result_w)
         raise
     finally:
-        if result_pipe and result_w >= 0:
-            try:
-                os.close(result_w)
-            except OSError:
-                pass
+        if result_pipe:
+            os.close(result_w)  # only the child writes to it
     pgid = proc.pid
     captures = {"stdout": _Capture(max_output), "stderr": _Capture(max_output)}
     result = bytearray()

@@ -112,7 +112,7 @@ class Candidate:
     """
 
     def __init__(self, code: str, root: Path, *, filename: str = "initial.py",
-                 language: str | None = None, isolation: IsolationLevel = IsolationLevel.NONE,
+                 language: str | None = None, isolation: str | IsolationLevel = "auto",
                  limits: SandboxLimits | None = None) -> None:
         self.code = code
         self.root = Path(root)
@@ -126,7 +126,8 @@ class Candidate:
         self._worker = self.runtime_dir / "evoforge_call_worker.py"
         shutil.copyfile(_call_worker.__file__, self._worker)
         self.language = language or _LANGUAGES.get(self.path.suffix.lower(), "text")
-        self.isolation = isolation
+        self.isolation = (isolation if isinstance(isolation, IsolationLevel)
+                          else resolve_isolation(isolation))
         self.limits = limits or SandboxLimits()
         self.last_stdout = ""
         self.last_stderr = ""

@@ -13,15 +13,13 @@ import hashlib
 import io
 import re
 import tokenize
-import zlib
 from collections import Counter, OrderedDict, defaultdict
 
 import numpy as np
 
-__all__ = ["normalized_ast_hash", "minhash_signature", "jaccard_estimate", "NoveltyFilter"]
+__all__ = ["NoveltyFilter", "jaccard_estimate", "minhash_signature", "normalized_ast_hash"]
 
-_PRIME = np.uint64((1 << 61) - 1)
-_PARAMS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+_SEEDS: dict[int, np.ndarray] = {}
 _SKIP_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 
 
@@ -30,7 +28,8 @@ class _Renamer(ast.NodeTransformer):
     by first appearance; free names (builtins, imports, functions the evaluator calls) stay."""
 
     def __init__(self, bound: set[str]) -> None:
-        self.bound, self.names = bound, {}  # type: dict[str, str]
+        self.bound = bound
+        self.names: dict[str, str] = {}
 
     def _n(self, name: str) -> str:
         return self.names.setdefault(name, f"v{len(self.names)}") if name in self.bound else name
@@ -110,15 +109,22 @@ def _tokens(code: str) -> list[str]:
         return re.findall(r"\w+|[^\w\s]", text)
 
 
-def _perm_params(num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """Fixed (a, b) of the universal hashes h(x) = (a·x + b) mod (2^61 − 1); a, x < 2^32 so
-    a·x fits in uint64. Seeded, so signatures are comparable across processes and runs."""
-    if num_perm not in _PARAMS:
+def _seeds(num_perm: int) -> np.ndarray:
+    """Fixed per-slot seeds (so signatures are comparable across processes and runs)."""
+    if num_perm not in _SEEDS:
         rng = np.random.default_rng(0x5EED)
-        a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
-        b = rng.integers(0, (1 << 61) - 1, size=num_perm, dtype=np.uint64)
-        _PARAMS[num_perm] = (a, b)
-    return _PARAMS[num_perm]
+        _SEEDS[num_perm] = rng.integers(0, np.iinfo(np.uint64).max, size=num_perm, dtype=np.uint64,
+                                        endpoint=True)
+    return _SEEDS[num_perm]
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finalizer (wrapping uint64 arithmetic): a strong bit mixer, so the slots
+    behave like independent random permutations. A linear ``(a·x + b) mod p`` family does
+    not when ``a·x`` rarely wraps: the slots then all pick the same minimum."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
 
 
 def _signature(code: str, num_perm: int, shingle: int) -> np.ndarray:
@@ -126,11 +132,11 @@ def _signature(code: str, num_perm: int, shingle: int) -> np.ndarray:
     width = max(1, min(shingle, len(tokens)))
     grams = {"\x1f".join(tokens[i:i + width]) for i in range(len(tokens) - width + 1)}
     if not grams:
-        return np.full(num_perm, _PRIME, dtype=np.uint64)
-    x = np.fromiter((zlib.crc32(g.encode("utf-8")) for g in grams), dtype=np.uint64, count=len(grams))
-    a, b = _perm_params(num_perm)
-    hashed = ((a[:, None] * x[None, :]) % _PRIME + b[:, None]) % _PRIME
-    return hashed.min(axis=1)
+        return np.full(num_perm, np.iinfo(np.uint64).max, dtype=np.uint64)
+    x = np.fromiter((int.from_bytes(hashlib.blake2b(g.encode("utf-8"), digest_size=8).digest(), "little")
+                     for g in grams), dtype=np.uint64, count=len(grams))
+    with np.errstate(over="ignore"):
+        return _mix(x[None, :] ^ _seeds(num_perm)[:, None]).min(axis=1)
 
 
 def minhash_signature(code: str, num_perm: int = 64, shingle: int = 5) -> list[int]:

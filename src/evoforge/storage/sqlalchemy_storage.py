@@ -1,0 +1,293 @@
+"""PostgreSQL storage through SQLAlchemy 2 Core and psycopg 3, for runs shared by machines.
+
+Why a server database: several controller processes, on different machines, can write one
+run at once (Optuna-style). So every write is one short transaction, rows are written with
+``INSERT … ON CONFLICT … DO UPDATE`` (never read-modify-write in Python), a pool of connections
+serves the engine's worker threads, and the schema is created and migrated under an advisory
+lock at open time (`evoforge.storage.migrations`). Semantics mirror the SQLite backend exactly;
+the shared conformance suite (tests/storage/test_conformance.py) runs against both.
+
+Passwords: prefer ``~/.pgpass`` or ``PGPASSWORD`` over a password in the URL, because the URL
+is shown in logs and written into the run folder; error messages here always mask it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from typing import Any, Callable, TypeVar
+
+from ..errors import StorageError, require
+from ..program import Attempt, AttemptStatus, LLMCallRecord, new_id
+from .base import RunInfo
+from .sqlite import ATTEMPT_COLUMNS, LIGHT_COLUMNS, _finite_or_none, _safe_json
+
+T = TypeVar("T")
+_HEAVY = ("code", "prompt", "response", "stdout", "stderr", "diff")
+_TEXT_COLUMNS = ("feedback", "reason", "diff", "prompt", "response", "stdout", "stderr", "code", "mutation", "model")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    return re.sub(r"(://[^/:@]+:)[^@/]*@", r"\1***@", url)
+
+
+def driver_url(url: str) -> str:
+    """``postgresql://…`` / ``postgres://…`` -> ``postgresql+psycopg://…`` (psycopg 3)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise StorageError(f"bad PostgreSQL URL {mask_url(url)!r}: expected postgresql://USER@HOST/DB")
+    base = scheme.split("+", 1)[0].lower()
+    if base not in ("postgresql", "postgres"):
+        raise StorageError(f"not a PostgreSQL URL: {mask_url(url)!r}")
+    return f"postgresql+psycopg://{rest}"
+
+
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL TEXT cannot hold NUL characters (SQLite can): candidate output sometimes
+    does, so they become U+FFFD rather than failing the whole write."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+class SQLAlchemyStorage:
+    """`Storage` on a PostgreSQL database. Thread-safe: a connection pool, one transaction per write."""
+
+    def __init__(self, url: str, *, read_only: bool = False, create: bool = True,
+                 pool_size: int = 4, max_overflow: int = 12) -> None:
+        sa = require("sqlalchemy", "postgres", "PostgreSQL storage")
+        require("psycopg", "postgres", "PostgreSQL storage")
+        from .migrations import postgres as schema
+
+        self._sa, self._schema, self._t = sa, schema, schema.TABLES
+        self.url = url
+        self.read_only = read_only
+        self._shown = mask_url(url)
+        self._closed = threading.Event()
+        connect_args: dict[str, Any] = {"application_name": "evoforge", "connect_timeout": 10}
+        if read_only:  # defence in depth: the server refuses writes on these connections too
+            connect_args["options"] = "-c default_transaction_read_only=on"
+        try:
+            self._engine = sa.create_engine(
+                driver_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
+                pool_recycle=1800, connect_args=connect_args,
+            )
+            with self._engine.begin() as conn:
+                found = schema.schema_version(conn) if read_only or not create else schema.migrate(conn)
+        except StorageError:
+            raise
+        except RuntimeError as exc:  # schema newer than this code
+            raise StorageError(f"cannot open {self._shown}: {exc}") from None
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"cannot open the PostgreSQL database {self._shown}: {self._why(exc)}") from None
+        if (read_only or not create) and found == 0:
+            self._engine.dispose()
+            raise StorageError(f"no evoforge database at {self._shown} (no schema found)")
+
+    # -- helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _why(exc: BaseException) -> str:
+        orig = getattr(exc, "orig", None) or exc
+        return " ".join(str(orig).split())[:500]
+
+    def _write(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(connection)` in one transaction: committed whole or not at all."""
+        if self.read_only:
+            raise StorageError("this storage was opened read-only")
+        try:
+            with self._engine.begin() as conn:
+                return fn(conn)
+        except self._sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"cannot write to {self._shown}: {self._why(exc)}") from None
+
+    def _read(self, stmt: Any) -> list[Any]:
+        try:
+            with self._engine.connect() as conn:
+                return list(conn.execute(stmt).mappings().all())
+        except self._sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"cannot read from {self._shown}: {self._why(exc)}") from None
+
+    def _upsert(self, table: Any, values: dict[str, Any], keys: list[str]) -> Any:
+        from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(table).values(**values)
+        return stmt.on_conflict_do_update(
+            index_elements=[table.c[k] for k in keys],
+            set_={c: stmt.excluded[c] for c in values if c not in keys},
+        )
+
+    # -- runs ----------------------------------------------------------------------------
+    def create_run(self, name: str, config: dict[str, Any], task_path: str, meta: dict[str, Any] | None = None) -> RunInfo:
+        info = RunInfo(id=new_id(), name=name, created_at=time.time(), config=config, task_path=task_path, meta=meta or {})
+        runs = self._t["runs"]
+        from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(runs).values(
+            id=info.id, name=name, created_at=info.created_at, config=_safe_json(config),
+            task_path=_no_nul(task_path), meta=_safe_json(info.meta),
+        ).on_conflict_do_nothing(index_elements=[runs.c.name]).returning(runs.c.id)
+        if self._write(lambda c: c.execute(stmt).first()) is None:  # atomic: two controllers cannot both create it
+            raise StorageError(f"a run named {name!r} already exists in {self._shown}")
+        return info
+
+    @staticmethod
+    def _run_from_row(row: Any) -> RunInfo:
+        return RunInfo(id=row["id"], name=row["name"], created_at=row["created_at"], config=json.loads(row["config"]),
+                       task_path=row["task_path"], meta=json.loads(row["meta"]))
+
+    def get_run(self, name_or_id: str) -> RunInfo | None:
+        runs = self._t["runs"]
+        rows = self._read(self._sa.select(runs).where((runs.c.id == name_or_id) | (runs.c.name == name_or_id))
+                          .order_by((runs.c.id == name_or_id).desc()).limit(1))
+        return self._run_from_row(rows[0]) if rows else None
+
+    def list_runs(self) -> list[RunInfo]:
+        runs = self._t["runs"]
+        return [self._run_from_row(r) for r in self._read(self._sa.select(runs).order_by(runs.c.created_at, runs.c.id))]
+
+    def update_run_meta(self, run_id: str, meta: dict[str, Any]) -> None:
+        runs = self._t["runs"]
+        self._write(lambda c: c.execute(runs.update().where(runs.c.id == run_id).values(meta=_safe_json(meta))))
+
+    # -- attempts ------------------------------------------------------------------------
+    def save_attempt(self, attempt: Attempt) -> None:
+        d = attempt.to_dict()
+        d["score"] = _finite_or_none(attempt.score)
+        d["private_score"] = _finite_or_none(attempt.private_score)
+        d["metrics"] = _safe_json(attempt.metrics)
+        d["inspiration_ids"] = json.dumps(attempt.inspiration_ids)
+        values = {c: (_no_nul(d[c]) if c in _TEXT_COLUMNS else d[c]) for c in ATTEMPT_COLUMNS}
+        stmt = self._upsert(self._t["attempts"], values, ["id"])
+        self._write(lambda c: c.execute(stmt))
+
+    @staticmethod
+    def _attempt_from_row(row: Any) -> Attempt:
+        d = dict(row)
+        for missing in _HEAVY:
+            d.setdefault(missing, None if missing == "code" else "")
+        d["metrics"] = json.loads(d["metrics"]) if d.get("metrics") else {}
+        d["inspiration_ids"] = json.loads(d["inspiration_ids"]) if d.get("inspiration_ids") else []
+        return Attempt.from_dict(d)
+
+    def _columns(self, with_code: bool = True) -> list[Any]:
+        a = self._t["attempts"]
+        return [a.c[c] for c in (ATTEMPT_COLUMNS if with_code else LIGHT_COLUMNS)]
+
+    def get_attempt(self, attempt_id: str) -> Attempt | None:
+        a, sa = self._t["attempts"], self._sa
+        rows = self._read(sa.select(*self._columns()).where(a.c.id == attempt_id))
+        if not rows:  # allow unique id prefixes, as git does
+            prefix = attempt_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            rows = self._read(sa.select(*self._columns()).where(a.c.id.like(prefix + "%", escape="\\")).limit(2))
+            if len(rows) != 1:
+                return None
+        return self._attempt_from_row(rows[0])
+
+    def attempts(
+        self, run_id: str, *, status: AttemptStatus | None = None, island: int | None = None,
+        since_index: int | None = None, limit: int | None = None, with_code: bool = True,
+    ) -> list[Attempt]:
+        a = self._t["attempts"]
+        stmt = self._sa.select(*self._columns(with_code)).where(a.c.run_id == run_id)
+        if status is not None:
+            stmt = stmt.where(a.c.status == AttemptStatus(status).value)
+        if island is not None:
+            stmt = stmt.where(a.c.island == island)
+        if since_index is not None:
+            stmt = stmt.where(a.c.proposal_index >= since_index)
+        stmt = stmt.order_by(a.c.proposal_index, a.c.created_at, a.c.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [self._attempt_from_row(r) for r in self._read(stmt)]
+
+    def count_attempts(self, run_id: str, status: AttemptStatus | None = None) -> int:
+        a, sa = self._t["attempts"], self._sa
+        stmt = sa.select(sa.func.count()).select_from(a).where(a.c.run_id == run_id)
+        if status is not None:
+            stmt = stmt.where(a.c.status == AttemptStatus(status).value)
+        return int(self._scalar(stmt))
+
+    def _scalar(self, stmt: Any) -> Any:
+        try:
+            with self._engine.connect() as conn:
+                return conn.execute(stmt).scalar_one()
+        except self._sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"cannot read from {self._shown}: {self._why(exc)}") from None
+
+    def best_attempts(self, run_id: str, n: int = 1, *, maximize: bool = True, island: int | None = None) -> list[Attempt]:
+        a = self._t["attempts"]
+        stmt = self._sa.select(*self._columns()).where(
+            a.c.run_id == run_id, a.c.status == AttemptStatus.OK.value, a.c.score.is_not(None))
+        if island is not None:
+            stmt = stmt.where(a.c.island == island)
+        order = a.c.score.desc() if maximize else a.c.score.asc()
+        stmt = stmt.order_by(order, a.c.proposal_index.asc(), a.c.created_at, a.c.id).limit(n)
+        return [self._attempt_from_row(r) for r in self._read(stmt)]
+
+    def find_by_hash(self, run_id: str, code_hash: str) -> Attempt | None:
+        a = self._t["attempts"]
+        stmt = (self._sa.select(*self._columns())
+                .where(a.c.run_id == run_id, a.c.code_hash == code_hash,
+                       a.c.status.not_in([AttemptStatus.PENDING.value, AttemptStatus.DUPLICATE.value]))
+                .order_by(a.c.proposal_index, a.c.created_at, a.c.id).limit(1))
+        rows = self._read(stmt)
+        return self._attempt_from_row(rows[0]) if rows else None
+
+    # -- llm usage -----------------------------------------------------------------------
+    def add_llm_call(self, record: LLMCallRecord) -> None:
+        values = {
+            "id": record.id, "run_id": record.run_id, "attempt_id": record.attempt_id, "model": _no_nul(record.model),
+            "purpose": record.purpose, "input_tokens": record.input_tokens, "output_tokens": record.output_tokens,
+            "reasoning_tokens": record.reasoning_tokens, "latency_s": record.latency_s, "cost_usd": record.cost_usd,
+            "error": _no_nul(record.error), "created_at": record.created_at,
+        }
+        stmt = self._t["llm_calls"].insert().values(**values)
+        self._write(lambda c: c.execute(stmt))
+
+    def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
+        t = self._t["llm_calls"]
+        cols = [c for c in t.c if c.name != "seq"]
+        rows = self._read(self._sa.select(*cols).where(t.c.run_id == run_id).order_by(t.c.created_at, t.c.seq))
+        return [LLMCallRecord(**dict(r)) for r in rows]
+
+    def usage_totals(self, run_id: str) -> dict[str, float]:
+        t, sa = self._t["llm_calls"], self._sa
+        total = lambda col: sa.func.coalesce(sa.func.sum(col), 0)  # noqa: E731
+        stmt = sa.select(sa.func.count().label("calls"), total(t.c.input_tokens).label("input_tokens"),
+                         total(t.c.output_tokens).label("output_tokens"),
+                         total(t.c.reasoning_tokens).label("reasoning_tokens"),
+                         total(t.c.cost_usd).label("cost_usd")).where(t.c.run_id == run_id)
+        row = self._read(stmt)[0]
+        # SUM(bigint) is NUMERIC in PostgreSQL: hand back the same int/float types as SQLite
+        return {"calls": int(row["calls"]), "input_tokens": int(row["input_tokens"]),
+                "output_tokens": int(row["output_tokens"]), "reasoning_tokens": int(row["reasoning_tokens"]),
+                "cost_usd": float(row["cost_usd"])}
+
+    # -- engine state and events -----------------------------------------------------------
+    def set_state(self, run_id: str, key: str, value: Any) -> None:
+        stmt = self._upsert(self._t["state"], {"run_id": run_id, "key": key, "value": _safe_json(value)}, ["run_id", "key"])
+        self._write(lambda c: c.execute(stmt))
+
+    def get_state(self, run_id: str, key: str, default: Any = None) -> Any:
+        t = self._t["state"]
+        rows = self._read(self._sa.select(t.c.value).where(t.c.run_id == run_id, t.c.key == key))
+        return json.loads(rows[0]["value"]) if rows else default
+
+    def add_event(self, run_id: str, kind: str, payload: dict[str, Any]) -> None:
+        stmt = self._t["events"].insert().values(run_id=run_id, created_at=time.time(), kind=kind,
+                                                 payload=_safe_json(payload))
+        self._write(lambda c: c.execute(stmt))
+
+    def events(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        t = self._t["events"]
+        stmt = self._sa.select(t).where(t.c.run_id == run_id)
+        if kind:
+            stmt = stmt.where(t.c.kind == kind)
+        rows = self._read(stmt.order_by(t.c.id))
+        return [{"id": r["id"], "created_at": r["created_at"], "kind": r["kind"], "payload": json.loads(r["payload"])}
+                for r in rows]
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            self._engine.dispose()

@@ -1,0 +1,115 @@
+"""Which runs the dashboard shows: the storages named on the command line, opened read-only.
+
+A reference names either one run (a run folder whose ``storage.url`` pins a run, or
+``URL#RUN_NAME``) or a whole storage (a ``run.db`` file, a bare storage URL); a whole storage is
+re-listed on every request so that runs started after the dashboard still appear.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import UserError
+from ..storage import RunInfo, Storage, open_storage, sqlite_url_for
+
+
+@dataclass
+class RunHandle:
+    """One run and the (shared, read-only) storage that holds it."""
+
+    key: str
+    storage: Storage
+    info: RunInfo
+    source: str
+
+    @property
+    def maximize(self) -> bool:
+        return str(self.info.config.get("direction", "maximize")) != "minimize"
+
+
+@dataclass
+class _Source:
+    ref: str
+    storage: Storage
+    pinned: str | None  # a run name or id when the reference names one run
+
+
+def _split(ref: str) -> tuple[str, str | None]:
+    """Turn a reference into (storage URL, pinned run name or None)."""
+    if "://" in ref:
+        url, _, name = ref.partition("#")
+        return url, (name or None)
+    path = Path(ref)
+    if path.is_dir():
+        marker = path / "storage.url"
+        if marker.is_file():
+            lines = marker.read_text(encoding="utf-8").split("\n")
+            name = lines[1].strip() if len(lines) > 1 and lines[1].strip() else None
+            return lines[0].strip(), name
+        if (path / "run.db").is_file():
+            return sqlite_url_for(path / "run.db"), None
+        raise UserError(f"{path} is not a run folder (no run.db or storage.url in it)")
+    if path.is_file():
+        return sqlite_url_for(path), None
+    raise UserError(f"no run at {path}: give a run folder, a run.db file or a storage URL")
+
+
+def default_refs(root: Path = Path("runs")) -> list[str]:
+    """Run folders under ``runs/`` (what ``evoforge run`` creates), newest last."""
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and ((p / "run.db").is_file() or (p / "storage.url").is_file())]
+    return [str(p) for p in sorted(found, key=lambda p: p.stat().st_mtime)]
+
+
+class RunRegistry:
+    """The runs behind one dashboard. Thread-safe; storages are opened once and shared."""
+
+    def __init__(self, refs: Iterable[str]) -> None:
+        self._lock = threading.Lock()
+        self._sources: list[_Source] = []
+        self._stores: list[Storage] = []
+        by_url: dict[str, Storage] = {}
+        refs = list(refs)
+        if not refs:
+            raise UserError("no run to show: give a run folder, a run.db file or a storage URL (none found under runs/)")
+        try:
+            for ref in refs:
+                url, pinned = _split(ref)
+                store = by_url.get(url)
+                if store is None:
+                    store = open_storage(url, read_only=True, create=False)
+                    by_url[url] = store
+                    self._stores.append(store)
+                if pinned is not None and store.get_run(pinned) is None:
+                    raise UserError(f"no run named {pinned!r} in {url}")
+                self._sources.append(_Source(ref, store, pinned))
+        except BaseException:
+            self.close()
+            raise
+
+    def runs(self) -> list[RunHandle]:
+        """Every run, in creation order, each once (two references may name the same run)."""
+        out: dict[str, RunHandle] = {}
+        with self._lock:
+            for src in self._sources:
+                infos = [src.storage.get_run(src.pinned)] if src.pinned else src.storage.list_runs()
+                for info in infos:
+                    if info is not None and info.id not in out:
+                        out[info.id] = RunHandle(info.id, src.storage, info, src.ref)
+        return sorted(out.values(), key=lambda h: h.info.created_at)
+
+    def get(self, key: str) -> RunHandle | None:
+        for handle in self.runs():
+            if handle.key == key or handle.info.name == key:
+                return handle
+        return None
+
+    def close(self) -> None:
+        for store in self._stores:
+            try:
+                store.close()
+            except Exception:  # pragma: no cover - closing is best effort
+                pass
