@@ -95,6 +95,7 @@ class Config:
     program: str = "initial.py"
     language: str = "python"
     seed: int = 0
+    strategy: str = "default"        # or a path to a strategy .py file (see evoforge.strategy)
     evaluator: EvaluatorConfig = field(default_factory=EvaluatorConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     search: SearchConfig = field(default_factory=SearchConfig)

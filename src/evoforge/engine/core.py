@@ -21,6 +21,7 @@ from ..search.kinds import LLM_KINDS, KindPolicy
 from ..search.novelty import NoveltyFilter, normalized_ast_hash
 from ..search.population import Population
 from ..storage.base import RunInfo, Storage
+from ..strategy import load_strategy
 from ..task import Task
 from .budget import Budget, Usage
 from .proposer import LLMCall, ModelRequest, ParentView, model_child, operator_child
@@ -56,13 +57,15 @@ class Engine:
         self.providers = providers
         self.model_chooser = model_chooser
         self.population = Population(self.cfg.search.islands, maximize=task.maximize)
-        self.kinds = KindPolicy(self.cfg.mutation.weights, adaptive=self.cfg.mutation.adaptive)
+        self.strategy = load_strategy(self.cfg.strategy, task.path)
+        weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights))
+        self.kinds = KindPolicy(weights, adaptive=self.cfg.mutation.adaptive)
         self.novelty = NoveltyFilter(threshold=self.cfg.search.novelty_threshold)
         self.budget = Budget(self.cfg.budget)
         self._lock = threading.RLock()
         self._next_index = 0
         self._seen_replies: dict[str, set[str]] = {}
-        self._temperature_boost: dict[str, float] = {}
+        self._repeats: dict[str, int] = {}
         self._last_failure: dict[str, str] = {}
         self._pending: list[Attempt] = []
         self.listeners: list[Callable[[Attempt], None]] = []
@@ -171,7 +174,10 @@ class Engine:
             broken = self.population.pick_broken(rng)
             return {"kind": "fix" if kind in LLM_KINDS else kind, "island": island, "parent": broken, "fitness": None,
                     "generation": 1, "inspirations": [], "index": index}
-        insp = self.population.inspirations(island, member.id, rng, self.cfg.search.inspirations)
+        k = self.cfg.search.inspirations
+        pool = self.population.inspirations(island, member.id, rng, 3 * k)
+        candidates = [{"id": i, "fitness": self.population.fitness_of(i)} for i in pool]
+        insp = [i for i in self.strategy.choose_inspirations(candidates, k, rng) if i in pool][:k]
         return {"kind": kind, "island": island, "parent": member.id, "fitness": member.fitness,
                 "generation": member.generation + 1, "inspirations": insp, "index": index}
 
@@ -231,12 +237,12 @@ class Engine:
         )
         if profile == "small":
             inspirations = inspirations[:1]
-        boost = self._temperature_boost.get(parent.id, 0.0)
+        repeats = self._repeats.get(parent.id, 0)
         req = ModelRequest(
             kind=kind if kind != "crossover" or other is not None else "full",
             parent=parent, inspirations=inspirations, other=other if kind == "crossover" else None,
             task_description=self.cfg.description, direction=self.cfg.direction, language=self.cfg.language,
-            profile=profile, temperature=min(1.5, llm.temperature + boost),
+            profile=profile, temperature=self.strategy.temperature(llm.temperature, repeats),
             max_tokens=min(llm.max_tokens, 384) if profile == "small" else llm.max_tokens,
             seed=(self.cfg.seed * 7_919 + index * 17) % (2**31 - 1), constrained=constrained,
             insights=[], failure_note=self._last_failure.get(parent.id), diff_retries=self.cfg.mutation.diff_retries,
@@ -245,10 +251,10 @@ class Engine:
         draft = model_child(
             req, provider, cost_of=self._cost, allow_extra_call=lambda: self.budget.try_extra_llm_call(),
             on_call=lambda c: self.budget.record_llm_call(c.input_tokens + c.output_tokens, c.cost_usd),
-            seen_replies=seen,
+            seen_replies=seen, strategy=self.strategy,
         )
-        if draft.status is AttemptStatus.DUPLICATE:
-            self._temperature_boost[parent.id] = boost + 0.25
+        if draft.status is AttemptStatus.DUPLICATE:  # the model repeats itself: vary the sampling
+            self._repeats[parent.id] = repeats + 1
         return draft
 
     @staticmethod

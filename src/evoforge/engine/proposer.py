@@ -120,12 +120,15 @@ def model_child(
     allow_extra_call: Callable[[], bool],
     on_call: Callable[[LLMCall], None],
     seen_replies: set[str],
+    strategy: Any = None,
 ) -> ChildDraft:
     """Ask the model for an edit and apply it, with one in-conversation retry for a bad diff."""
     from ..llm.base import LLMError
 
     mode = "full" if req.kind in ("full", "crossover") else "diff"
-    messages = prompts.build_messages(
+    build = strategy.build_messages if strategy is not None else prompts.build_messages
+    retry = strategy.retry_messages if strategy is not None else prompts.retry_messages
+    messages = build(
         task_description=req.task_description,
         parent_code=req.parent.code,
         parent_score=req.parent.score,
@@ -184,6 +187,6 @@ def model_child(
         draft.reason = result.reason or "the reply held no usable edit"
         if mode != "diff":
             return draft
-        messages = prompts.retry_messages(messages, reply, draft.reason)
+        messages = retry(messages, reply, draft.reason)
         draft.prompt = _render(messages)
     return draft

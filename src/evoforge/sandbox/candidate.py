@@ -143,7 +143,7 @@ class Candidate:
         """Write `code` into a fresh directory under `parent_dir` (default: the temp dir)."""
         level = isolation if isinstance(isolation, IsolationLevel) else resolve_isolation(
             isolation)
-        root = Path(tempfile.mkdtemp(prefix="evoforge-cand-", dir=parent_dir))
+        root = Path(tempfile.mkdtemp(prefix=f"evoforge-cand-{os.getpid()}-", dir=parent_dir))
         os.chmod(root, 0o700)
         try:
             return cls(code, root, filename=filename, language=language, isolation=level,

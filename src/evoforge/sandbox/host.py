@@ -129,7 +129,7 @@ def evaluate_code(
     if not (task_dir / "evaluate.py").is_file():
         return Evaluation("error", reason=f"evaluate.py not found in {task_dir}",
                           isolation=level.name.lower())
-    scratch = Path(tempfile.mkdtemp(prefix="evoforge-eval-"))
+    scratch = Path(tempfile.mkdtemp(prefix=f"evoforge-eval-{os.getpid()}-"))
     os.chmod(scratch, 0o700)
     spec = {
         "task_dir": str(task_dir), "code": code, "program_filename": program_filename,

@@ -144,6 +144,13 @@ class Population:
             rng.shuffle(others)
             return (chosen + others)[:k]
 
+    def fitness_of(self, pid: str) -> float | None:
+        for isl in self.islands:
+            m = isl.members.get(pid)
+            if m is not None:
+                return m.fitness
+        return None
+
     def pick_broken(self, rng: random.Random) -> str | None:
         with self._lock:
             return self.broken[-1] if self.broken else None
