@@ -6,6 +6,7 @@ import argparse
 import importlib
 
 EXTRA_COMMAND_MODULES = (
+    "evoforge.safety.cli",
     "evoforge.llm.serve_cli",
     "evoforge.ui.cli",
     "evoforge.rsi.cli",

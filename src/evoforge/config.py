@@ -18,6 +18,15 @@ from .errors import ConfigError
 
 
 @dataclass
+class StageConfig:
+    """One cascade stage: ``evaluate(candidate, **args)``; a score below `threshold` stops there."""
+
+    name: str = "stage"
+    args: dict[str, Any] = field(default_factory=dict)
+    threshold: float | None = None
+
+
+@dataclass
 class EvaluatorConfig:
     """How candidates are evaluated."""
 
@@ -28,6 +37,9 @@ class EvaluatorConfig:
     memory_mb: int = 2048           # address-space limit per candidate process
     cpu_seconds: int = 0            # 0 = derived from the timeout
     max_output_kb: int = 256        # stdout/stderr kept per candidate
+    stages: list[StageConfig] = field(default_factory=list)  # cascade: cheap stages first
+    score_bounds: list[float | None] = field(default_factory=list)  # [low, high]; outside = invalid
+    reevaluate_top: int = 0         # re-evaluate this many elites with fresh seeds at the end
 
 
 @dataclass
@@ -86,6 +98,18 @@ class MutationConfig:
 
 
 @dataclass
+class SafetyConfig:
+    """Checks inside the loop (see evoforge.safety)."""
+
+    lint: Literal["flag", "block", "off"] = "flag"   # static lint of candidate code for cheating patterns
+    quarantine_jumps: bool = True    # a score far beyond the trend is held for audit, not crowned
+    jump_factor: float = 20.0        # ...when the gain exceeds this many typical gains
+    min_history: int = 5             # improvements seen before jumps are judged
+    overfit_gap: float = 0.2         # relative public-private gap that raises an alert
+    integrity: bool = True           # stop the run if the evaluator or task files change
+
+
+@dataclass
 class Config:
     """Everything about one run. Task fields sit at the top level of ``task.yaml``."""
 
@@ -101,6 +125,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
     mutation: MutationConfig = field(default_factory=MutationConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -221,6 +246,10 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"mutation.weights.{kind}: must be ≥ 0, got {w}")
     if not any(w > 0 for w in weights.values()):
         raise ConfigError("mutation.weights: at least one kind needs a positive weight")
+    bounds = cfg.evaluator.score_bounds
+    if bounds and (len(bounds) != 2 or (None not in bounds and bounds[0] > bounds[1])):
+        raise ConfigError(f"evaluator.score_bounds: expected [low, high] (null for open), got {bounds!r}")
+    positive("safety.jump_factor", cfg.safety.jump_factor)
     for model, price in cfg.llm.prices.items():
         if len(price) != 2:
             raise ConfigError(f"llm.prices.{model}: expected [usd_per_1M_input, usd_per_1M_output], got {price!r}")

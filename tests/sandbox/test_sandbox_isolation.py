@@ -5,9 +5,10 @@ import logging
 import os
 import shutil
 import sys
+import time
 
 import pytest
-from sandbox_helpers import AVAILABLE, HAS_BWRAP, needs_bwrap
+from sandbox_helpers import AVAILABLE, HAS_BWRAP, HAS_CGROUPS, needs_bwrap
 
 from evoforge.errors import UserError
 from evoforge.sandbox import Candidate, detect_isolation
@@ -139,3 +140,42 @@ def test_all_levels_run_python():
         with Candidate.create("def f():\n    return 'hi'\n", isolation=level) as cand:
             assert cand.call("f", timeout=30) == "hi"
     assert HAS_BWRAP or IsolationLevel.BWRAP not in AVAILABLE
+
+
+def test_abandoned_scratch_dirs_are_swept(tmp_path):
+    """A SIGKILLed engine cannot clean up; the next process removes what it left."""
+    from evoforge.sandbox._scratch import Scratch, sweep_stale
+
+    abandoned = tmp_path / "evoforge-eval-99999999-abc"
+    (abandoned / "evoforge-cand-1-x" / "program").mkdir(parents=True)
+    live = Scratch("eval", tmp_path)
+    other = tmp_path / "unrelated"
+    other.mkdir()
+    old = time.time() - 3600
+    for path in (abandoned, live.path, other):
+        os.utime(path, (old, old))
+    assert sweep_stale(tmp_path) == 1
+    assert not abandoned.exists() and live.path.exists() and other.exists()
+    live.remove()
+    assert not live.path.exists()
+
+
+@pytest.mark.skipif(not HAS_CGROUPS, reason="needs a writable cgroup hierarchy")
+def test_abandoned_cgroups_are_swept():
+    import subprocess
+
+    from evoforge.sandbox._cgroup import Cgroup, sweep_stale
+    from evoforge.sandbox.limits import make_preexec
+
+    empty, busy = Cgroup.create(), Cgroup.create()
+    proc = subprocess.Popen(["sleep", "30"], preexec_fn=make_preexec(
+        [], cgroup_procs=busy.procs_files))
+    try:
+        time.sleep(2.1)  # names carry whole seconds
+        sweep_stale(min_age=1)
+        assert not any(d.exists() for _, d in empty.dirs)
+        assert all(d.exists() for _, d in busy.dirs)
+    finally:
+        busy.remove()
+        proc.wait()
+    assert not any(d.exists() for _, d in busy.dirs)

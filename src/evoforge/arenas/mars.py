@@ -72,6 +72,7 @@ class RoundResult:
     cycles: int
     stats: list[WarriorStats]
     samples: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    executed: int = 0  # instructions executed, all warriors together
 
     @property
     def winner(self) -> int | None:
@@ -127,12 +128,19 @@ class Simulation:
         self.stats_every = stats_every
         self.samples: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
         self._next_sample = self.steps_left
+        self.skipped = 0  # budget removed by pMARS's rule when a warrior dies
         self.finished = False
 
     # -- inspection ---------------------------------------------------------------------------
     @property
+    def executed(self) -> int:
+        """Instructions executed so far in this round (all warriors together)."""
+        return self.total_steps - self.steps_left - self.skipped
+
+    @property
     def cycle(self) -> int:
-        return (self.total_steps - self.steps_left) // len(self.warriors)
+        """Cycles so far: instructions executed / warriors at the start of the round."""
+        return self.executed // len(self.warriors)
 
     def instruction(self, addr: int) -> Instruction:
         a = addr % self.config.coresize
@@ -156,7 +164,7 @@ class Simulation:
         stats = [WarriorStats(self.spawned[w], self.maxq[w], self.covs[w].count(1),
                               self.died_at[w]) for w in range(len(self.warriors))]
         return RoundResult(self.positions, self.starter, sorted(self.ring), self.cycle, stats,
-                           self.samples)
+                           self.samples, self.executed)
 
     # -- the inner loop -----------------------------------------------------------------------
     def run(self, max_steps: int | None = None) -> bool:  # noqa: C901 - one idea, kept flat
@@ -482,8 +490,10 @@ class Simulation:
     def _kill(self, w: int, cur: int, i: int, steps_left: int,
               nring: int) -> tuple[int, int, int]:
         """Remove warrior `w` (its last process died); pMARS's cycle-budget rule."""
-        self.died_at[w] = (self.total_steps - steps_left) // len(self.warriors)
-        steps_left = steps_left - steps_left // nring - 1
+        self.died_at[w] = (self.total_steps - steps_left - self.skipped) // len(self.warriors)
+        cut = steps_left // nring + 1
+        self.skipped += cut
+        steps_left -= cut
         self.ring.pop(cur)
         nring -= 1
         if i > cur:

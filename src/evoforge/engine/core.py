@@ -15,7 +15,9 @@ from typing import Any, Callable
 from ..config import Config
 from ..mutate.edits import unified_diff
 from ..mutate.prompts import profile_for
+from ..errors import UserError
 from ..program import Attempt, AttemptStatus, LLMCallRecord
+from ..safety import ResultGuard, TaskIntegrity, lint_new_findings
 from ..sandbox import Evaluation
 from ..search.kinds import LLM_KINDS, KindPolicy
 from ..search.novelty import NoveltyFilter, normalized_ast_hash
@@ -72,7 +74,21 @@ class Engine:
         self.best: Attempt | None = None
         self.in_flight = 0
         self.stop_reason = ""
+        self.guard = ResultGuard(self.cfg)
+        self.integrity = TaskIntegrity(task.path) if self.cfg.safety.integrity else None
+        self._check_fingerprint()
         self._restore()
+
+    def _check_fingerprint(self) -> None:
+        if self.integrity is None:
+            return
+        stored = self.storage.get_state(self.run.id, "task_fingerprint")
+        current = self.integrity.fingerprint()
+        if stored is None:
+            self.storage.set_state(self.run.id, "task_fingerprint", current)
+        elif stored != current:
+            raise UserError(f"the task files of run {self.run.name} ({self.task.path}) changed since the run started; "
+                            "its scores would not be comparable. Start a new run instead.")
 
     # -- state ---------------------------------------------------------------------------
     def _restore(self) -> None:
@@ -86,6 +102,8 @@ class Engine:
             self.population.add(a)
         for a in self.storage.attempts(self.run.id, status=AttemptStatus.OK):
             self.novelty.add(a.code or "", a.id)
+            if a.score is not None:
+                self.guard.observe_trusted(a.score)
         usage = self.storage.usage_totals(self.run.id)
         proposals = sum(1 for a in attempts if a.mutation != "initial" and a.status is not AttemptStatus.PENDING)
         operators = sum(1 for a in attempts if a.model is None and a.mutation not in ("initial",) and a.status is not AttemptStatus.PENDING)
@@ -202,6 +220,8 @@ class Engine:
         if attempt.code is not None:
             attempt.diff = unified_diff(parent.code, attempt.code)
         if attempt.status is AttemptStatus.PENDING:
+            self._lint(attempt, parent.code)
+        if attempt.status is AttemptStatus.PENDING:
             self._novelty_check(attempt)
         self.budget.record_proposal(operator=not needs_llm)
         for call in draft.calls:
@@ -214,6 +234,18 @@ class Engine:
         if attempt.status is not AttemptStatus.PENDING:
             self._finish(attempt, plan["fitness"])
         return Proposal(attempt, plan["fitness"])
+
+    def _lint(self, attempt: Attempt, parent_code: str) -> None:
+        mode = self.cfg.safety.lint
+        if mode == "off" or self.cfg.language != "python":
+            return
+        findings = lint_new_findings(attempt.code or "", parent_code)
+        if not findings:
+            return
+        attempt.metrics["lint"] = [str(f) for f in findings]
+        if mode == "block":
+            attempt.status = AttemptStatus.INVALID
+            attempt.reason = "blocked by the safety lint: " + "; ".join(str(f) for f in findings[:3])
 
     def _novelty_check(self, attempt: Attempt) -> None:
         previous = self.storage.find_by_hash(self.run.id, attempt.code_hash or "")
@@ -272,10 +304,20 @@ class Engine:
         result = evaluation.result
         if result is not None:
             a.feedback = result.feedback or ""
-            a.metrics = dict(result.metrics or {})
+            a.metrics = {**a.metrics, **dict(result.metrics or {})}
             a.private_score = result.private_score
             if a.status is AttemptStatus.OK:
                 a.score = result.score
+        if a.status is AttemptStatus.OK and a.score is not None:
+            verdict = self.guard.judge(a.score, a.private_score, initial=a.mutation == "initial")
+            if verdict.status == "invalid":
+                a.status, a.reason, a.metrics["rejected_score"], a.score = AttemptStatus.INVALID, verdict.reason, a.score, None
+            elif verdict.status == "quarantined":
+                a.status, a.reason = AttemptStatus.QUARANTINED, verdict.reason
+                a.metrics["quarantined_score"] = a.score
+                self.storage.add_event(self.run.id, "quarantine", {"id": a.id, "score": a.score, "reason": verdict.reason})
+            if verdict.alert:
+                self.storage.add_event(self.run.id, "alert", {"kind": "overfitting", "id": a.id, "message": verdict.alert})
         self.storage.save_attempt(a)
         self._finish(a, proposal.parent_fitness)
         return a

@@ -9,9 +9,11 @@ import time
 import traceback
 from typing import Callable
 
-from ..executors.base import Executor, request_for
+from ..executors.base import Executor
+from ..safety import IntegrityError
 from ..sandbox import Evaluation
 from .core import Engine
+from .evaluation import evaluate_staged
 
 
 def _executor_failure(exc: BaseException) -> Evaluation:
@@ -28,6 +30,8 @@ def run_workers(engine: Engine, executor: Executor, workers: int, *, stop: threa
     def worker() -> None:
         try:
             while not stop.is_set():
+                if engine.integrity is not None:
+                    engine.integrity.check()  # raises IntegrityError: the run stops
                 proposal = engine.ask()
                 if proposal is None:
                     if engine.stop_reason:
@@ -36,10 +40,14 @@ def run_workers(engine: Engine, executor: Executor, workers: int, *, stop: threa
                     continue
                 if proposal.needs_evaluation:
                     try:
-                        evaluation = executor.evaluate(request_for(engine.task, proposal.attempt.code or ""))
+                        evaluation = evaluate_staged(engine.task, executor, proposal.attempt.code or "")
                     except Exception as exc:  # an executor bug must not lose the attempt
                         evaluation = _executor_failure(exc)
                     engine.tell(proposal, evaluation)
+        except IntegrityError as exc:
+            engine.stop_reason = f"integrity check failed: {exc}"
+            engine.storage.add_event(engine.run.id, "alert", {"kind": "integrity", "message": str(exc)})
+            stop.set()
         except BaseException as exc:  # surfaced to the caller after the other workers stop
             errors.append(exc)
             stop.set()

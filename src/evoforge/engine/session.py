@@ -109,6 +109,10 @@ def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | Non
         display = ProgressDisplay(engine)
     try:
         reason = run_workers(engine, runner_executor, task.config.evaluator.workers)
+        if task.config.evaluator.reevaluate_top > 0 and reason != "interrupted":
+            from .reevaluate import reevaluate_elites
+
+            reevaluate_elites(engine, runner_executor, task.config.evaluator.reevaluate_top, log=log)
     finally:
         if display:
             display.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+import re
 from typing import Any
 
 from evoforge.mutate.blocks import find_blocks
@@ -24,6 +25,9 @@ __all__ = ["gbnf_literal", "search_replace_grammar", "validate_gbnf"]
 _FIRST = r"[^\x00-\x20<=>`\x7F]"
 _REST = r"[^\x00-\x08\x0A-\x1F\x7F]"
 _NL = r'"\n"'  # the GBNF literal for one newline
+# Python lines a SEARCH may not start with: comments, docstring lines, def/class/decorators.
+# A tiny model rewriting from the ``def`` line runs out of lines and breaks the function.
+_POOR_ANCHOR = re.compile(r"""^\s*(#|@|def\s|async\s+def\s|class\s|[rbuRBU]*(\"\"\"|\'\'\'|"|'))""")
 
 
 def gbnf_literal(text: str) -> str:
@@ -62,17 +66,27 @@ def _nested(item: str, count: int, sep: str = "") -> str:
     return text
 
 
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip(" \t"))]
+
+
 def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_lines: int = 3,
-                           max_replace_lines: int = 6) -> str:
+                           max_replace_lines: int = 6, max_line_chars: int = 100,
+                           language: str = "python") -> str:
     """A GBNF grammar (root rule ``root``) for 1..``max_edits`` edits of ``parent_code``.
 
     SEARCH: a run of 1..``max_search_lines`` consecutive non-blank block lines (blank lines
     in between are skipped, which the blank-tolerant matcher accepts). REPLACE:
-    1..``max_replace_lines`` lines. Lines containing a surrogate or starting like a marker
-    cannot be literals and are left out. Raises ValueError when no block line is usable.
+    1..``max_replace_lines`` lines of at most ``max_line_chars`` characters after the
+    indentation. The first REPLACE line has exactly the indentation of the first SEARCH line
+    and later ones at least the run's smallest indentation: SmolLM2-135M's commonest broken
+    edit was a replacement shifted by one level. For Python, REPLACE lines cannot hold ``#``
+    (tiny models ramble in comments until they hit the token limit), and a SEARCH cannot start
+    at a comment, docstring, decorator, ``def`` or ``class`` line. Lines with a surrogate
+    or starting like a marker are left out. Raises ValueError when no block line is usable.
     """
-    if max_edits < 1 or max_search_lines < 1 or max_replace_lines < 1:
-        raise ValueError("max_edits, max_search_lines and max_replace_lines must be >= 1")
+    if min(max_edits, max_search_lines, max_replace_lines, max_line_chars) < 1:
+        raise ValueError("max_edits, max_search_lines, max_replace_lines, max_line_chars must be >= 1")
     runs: list[list[str]] = []  # per block, its usable non-blank lines in order
     for block in find_blocks(parent_code):
         usable = []
@@ -85,10 +99,13 @@ def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_line
         runs.append(usable)
     if not any(runs):
         raise ValueError("no non-blank line inside the EVOLVE-BLOCKs to anchor a SEARCH")
+    python = language.lower() in ("python", "py")
+    if python and not any(not _POOR_ANCHOR.match(ln) for run in runs for ln in run):
+        python = False  # nothing but comments/defs: let those be anchors after all
     rules: list[str] = []
     literal_ids: dict[str, int] = {}
-    tops: list[str] = []
-    seen_tops: set[tuple[str, ...]] = set()
+    groups: dict[tuple[str, str], list[str]] = {}  # (first indent, min indent) -> run rules
+    seen: set[tuple[str, ...]] = set()
     for b, lines in enumerate(runs):
         ids = []
         for line in lines:
@@ -97,27 +114,39 @@ def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_line
                 rules.append(f"l{literal_ids[line]} ::= {gbnf_literal(line + chr(10))}")
             ids.append(literal_ids[line])
         for i in range(len(ids)):
+            if python and _POOR_ANCHOR.match(lines[i]):
+                continue  # still allowed inside a run, just not as its first line
             # run rule: this line, then optionally the next (max_search_lines - 1) lines
             depth = min(max_search_lines, len(ids) - i)
             key = tuple(lines[i:i + depth])
-            if key in seen_tops:
+            if key in seen:
                 continue
-            seen_tops.add(key)
+            seen.add(key)
             chain = f"l{ids[i + depth - 1]}"
             for j in range(i + depth - 2, i - 1, -1):
                 chain = f"l{ids[j]} ({chain})?"
-            name = f"s{b}-{i}"
-            rules.append(f"{name} ::= {chain}")
-            tops.append(name)
-    replace_line = f'rl ::= [ \\t]* {_FIRST} {_REST}* "\\n" | "\\n"'
+            rules.append(f"s{b}-{i} ::= {chain}")
+            group = (_indent(key[0]), min((_indent(x) for x in key), key=len))
+            groups.setdefault(group, []).append(f"s{b}-{i}")
+    rest = _REST[:-1] + ("#]" if language.lower() in ("python", "py") else "]")
+    line_tail = f"{_FIRST} {rest}{{0,{max_line_chars}}} \"\\n\""
+    bodies, head_rules = [], []
+    for k, ((first, low), names) in enumerate(groups.items()):
+        lead_first = f"{gbnf_literal(first)} " if first else ""
+        lead_low = f"{gbnf_literal(low)} " if low else ""
+        head_rules += [
+            f"search-{k} ::= " + " | ".join(names),
+            f"replace-{k} ::= first-{k} " + (f"({_nested(f'more-{k}', max_replace_lines - 1)})?"
+                                             if max_replace_lines > 1 else ""),
+            f"first-{k} ::= {lead_first}{line_tail}",
+            f'more-{k} ::= {lead_low}[ \\t]* {line_tail} | "\\n"',
+        ]
+        bodies.append(f'search-{k} "=======\\n" replace-{k}')
     head = [
         "root ::= " + _nested("edit", max_edits, sep=_NL),
-        'edit ::= "<<<<<<< SEARCH\\n" search "=======\\n" replace ">>>>>>> REPLACE"',
-        "search ::= " + " | ".join(tops),
-        f"replace ::= {_nested('rl', max_replace_lines)}",
-        replace_line,
+        'edit ::= "<<<<<<< SEARCH\\n" (' + " | ".join(bodies) + ') ">>>>>>> REPLACE"',
     ]
-    return "\n".join(head + rules) + "\n"
+    return "\n".join(head + head_rules + rules) + "\n"
 
 
 # --- validation ---------------------------------------------------------------------------

@@ -105,7 +105,9 @@ class Cgroup:
     def create(cls, max_pids: int | None = None) -> "Cgroup | None":
         """Make the cgroup(s), or return None when cgroups are not usable here."""
         dirs: list[tuple[str, Path]] = []
-        name = f"evoforge-{os.getpid()}-{next(_counter)}-{os.urandom(3).hex()}"
+        # The creation time is in the name: cgroupfs (kernfs) only gives a directory its
+        # timestamps when it is first looked at, so st_mtime cannot tell its age.
+        name = f"evoforge-{os.getpid()}-{int(time.time())}-{next(_counter)}-{os.urandom(3).hex()}"
         for kind, parent in hierarchies():
             directory = parent / name
             try:
@@ -177,6 +179,38 @@ class Cgroup:
                     time.sleep(0.01)
             else:  # pragma: no cover - depends on the kernel
                 log.debug("could not remove cgroup %s", top)
+
+
+def sweep_stale(min_age: float = 60.0) -> int:
+    """Remove empty evoforge cgroups left behind by killed processes; returns how many.
+
+    A cgroup of ours is only empty for milliseconds while in use (between mkdir and the child
+    joining, and between its exit and `remove()`), so an empty one older than `min_age`
+    seconds (by the time in its name) is garbage.
+    """
+    removed = 0
+    now = time.time()
+    for _, parent in hierarchies():
+        try:
+            entries = [e for e in os.scandir(parent) if e.name.startswith("evoforge-")
+                       and e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        for entry in entries:
+            parts = entry.name.split("-")
+            if len(parts) != 5 or not parts[2].isdigit() or now - int(parts[2]) < min_age:
+                continue
+            stale = Cgroup([("stale", Path(entry.path))])
+            if stale.pids():
+                continue
+            for directory, _, _ in sorted(os.walk(entry.path), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(directory)
+                except OSError:
+                    break
+            else:
+                removed += 1
+    return removed
 
 
 def join_in_child(procs_files: list[bytes]) -> None:

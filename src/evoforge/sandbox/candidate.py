@@ -13,9 +13,7 @@ import json
 import os
 import shutil
 import signal
-import stat
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from evoforge.errors import EvoforgeError
 from evoforge.sandbox import _call_worker
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, ProcessOutcome, run_process
+from evoforge.sandbox._scratch import Scratch, sweep_once
 from evoforge.sandbox.isolation import (
     IsolationLevel,
     clean_env,
@@ -92,30 +91,18 @@ def _signal_name(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-def _remove_tree(path: Path) -> None:
-    """rmtree that also copes with directories the candidate made unreadable."""
-    def fix(func: Any, target: str, _exc: Any) -> None:
-        try:
-            os.chmod(os.path.dirname(target), stat.S_IRWXU)
-            os.chmod(target, stat.S_IRWXU)
-            func(target)
-        except OSError:
-            pass
-
-    shutil.rmtree(path, onerror=fix)
-
-
 class Candidate:
     """One candidate program, materialised in a fresh private directory.
 
-    Build it with `Candidate.create(code, ...)` (a context manager) rather than directly.
+    Build it with `Candidate.create(code, ...)` (also a context manager).
     """
 
-    def __init__(self, code: str, root: Path, *, filename: str = "initial.py",
+    def __init__(self, code: str, scratch: Scratch, *, filename: str = "initial.py",
                  language: str | None = None, isolation: str | IsolationLevel = "auto",
                  limits: SandboxLimits | None = None) -> None:
         self.code = code
-        self.root = Path(root)
+        self._scratch = scratch
+        self.root = scratch.path
         self.work_dir = self.root / "program"
         self.runtime_dir = self.root / "runtime"
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -143,20 +130,21 @@ class Candidate:
         """Write `code` into a fresh directory under `parent_dir` (default: the temp dir)."""
         level = isolation if isinstance(isolation, IsolationLevel) else resolve_isolation(
             isolation)
-        root = Path(tempfile.mkdtemp(prefix=f"evoforge-cand-{os.getpid()}-", dir=parent_dir))
-        os.chmod(root, 0o700)
+        if parent_dir is None:
+            sweep_once()  # directories left by killed processes
+        scratch = Scratch("cand", parent_dir)
         try:
-            return cls(code, root, filename=filename, language=language, isolation=level,
+            return cls(code, scratch, filename=filename, language=language, isolation=level,
                        limits=limits)
         except BaseException:
-            _remove_tree(root)
+            scratch.remove()
             raise
 
     def close(self) -> None:
         """Remove the candidate's directory (and everything the candidate wrote)."""
         if not self._closed:
             self._closed = True
-            _remove_tree(self.root)
+            self._scratch.remove()
 
     def __enter__(self) -> "Candidate":
         return self

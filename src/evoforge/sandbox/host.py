@@ -18,7 +18,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,8 @@ from evoforge.errors import TaskError
 from evoforge.sandbox._call_worker import dumps
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, run_process
-from evoforge.sandbox.candidate import _remove_tree, _tail
+from evoforge.sandbox._scratch import Scratch, sweep_once
+from evoforge.sandbox.candidate import _tail
 from evoforge.sandbox.isolation import recipe_for, resolve_isolation
 from evoforge.sandbox.limits import SandboxLimits, make_preexec
 from evoforge.sandbox.result import Result
@@ -129,17 +129,17 @@ def evaluate_code(
     if not (task_dir / "evaluate.py").is_file():
         return Evaluation("error", reason=f"evaluate.py not found in {task_dir}",
                           isolation=level.name.lower())
-    scratch = Path(tempfile.mkdtemp(prefix=f"evoforge-eval-{os.getpid()}-"))
-    os.chmod(scratch, 0o700)
+    sweep_once()  # scratch dirs and cgroups left behind by killed engine processes
+    scratch = Scratch("eval")
     spec = {
         "task_dir": str(task_dir), "code": code, "program_filename": program_filename,
         "isolation": level.name, "recipe": recipe_for(level), "limits": limits.to_json(),
-        "stage_args": dict(stage_args or {}), "scratch": str(scratch),
+        "stage_args": dict(stage_args or {}), "scratch": str(scratch.path),
     }
     try:
         request = dumps(spec)
     except (TypeError, ValueError) as exc:
-        _remove_tree(scratch)
+        scratch.remove()
         raise TypeError(f"stage_args must be JSON data: {exc}") from None
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC_DIR, env.get("PYTHONPATH")) if p)
@@ -153,7 +153,7 @@ def evaluate_code(
     finally:
         if cgroup is not None:
             cgroup.remove()  # also kills candidate sandboxes nested under the host's cgroup
-        _remove_tree(scratch)
+        scratch.remove()
     stdout = out.stdout.decode("utf-8", errors="replace")
     stderr = out.stderr.decode("utf-8", errors="replace")
     common = {"stdout": stdout, "stderr": stderr, "seconds": out.seconds,

@@ -181,8 +181,10 @@ const App = {
       b.addEventListener("click", () => this.go("attempt", best.id));
     }
     const last = rows.length ? Math.max(...rows.map((r) => r.created_at)) : 0;
-    const running = rows.some((r) => r.status === "pending") || Date.now() / 1000 - last < 30;
-    const stop = (info.meta || {}).last_stop_reason;
+    const meta = info.meta || {};
+    const finished = meta.finished_at && meta.finished_at >= last;
+    const running = rows.some((r) => r.status === "pending") || (!finished && Date.now() / 1000 - last < 60);
+    const stop = finished ? meta.last_stop_reason : null;
     live.replaceChildren(h("span", { class: running ? "dot on" : "dot" }), running ? "live" : (stop ? `stopped: ${stop}` : "idle"));
   },
 

@@ -79,6 +79,12 @@ const Plot = (() => {
     return lerpColor(VIRIDIS[i], VIRIDIS[i + 1], x - i);
   }
 
+  function isDark(hex) {
+    if (typeof hex !== "string" || hex[0] !== "#" || hex.length < 7) return false;
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    return 0.299 * r + 0.587 * g + 0.114 * b < 140;
+  }
+
   function frame(container, opts, margin) {
     const width = Math.max(320, opts.width || container.clientWidth || 720);
     const height = opts.height || 300;
@@ -205,7 +211,7 @@ const Plot = (() => {
   function heatmap(container, opts) {
     const cols = opts.xLabels.length, rows = opts.yLabels.length;
     const height = opts.height || Math.min(520, 70 + rows * Math.max(22, Math.min(44, 360 / Math.max(1, rows))));
-    const f = frame(container, Object.assign({}, opts, { height }), { left: 90, bottom: 56 });
+    const f = frame(container, Object.assign({}, opts, { height }), { left: 100, bottom: 56 });
     const cw = f.iw / Math.max(1, cols), ch = f.ih / Math.max(1, rows);
     for (let y = 0; y < rows; y++) {
       text(f.svg, f.m.left - 6, f.m.top + (rows - y - 0.5) * ch + 4, opts.yLabels[y], { class: "tick", "text-anchor": "end" });
@@ -221,7 +227,7 @@ const Plot = (() => {
         }
         if (opts.showValues && v !== null && v !== undefined && cw > 34 && ch > 14) {
           text(f.svg, f.m.left + (x + 0.5) * cw, f.m.top + (rows - y - 0.5) * ch + 4, (opts.format || fmt)(v),
-            { class: "cell-label", "text-anchor": "middle" });
+            { class: "cell-label", "text-anchor": "middle", fill: isDark(opts.color(v)) ? "#ffffff" : "#111827" });
         }
       }
     }
@@ -230,7 +236,10 @@ const Plot = (() => {
       if (x % every === 0) text(f.svg, f.m.left + (x + 0.5) * cw, f.m.top + f.ih + 16, label, { class: "tick", "text-anchor": "middle" });
     });
     if (opts.xLabel) text(f.svg, f.m.left + f.iw / 2, f.height - 8, opts.xLabel, { class: "label", "text-anchor": "middle" });
-    if (opts.yLabel) text(f.svg, 10, f.m.top - 8, opts.yLabel, { class: "label" });
+    if (opts.yLabel) {
+      text(f.svg, 14, f.m.top + f.ih / 2, opts.yLabel,
+        { class: "label", "text-anchor": "middle", transform: `rotate(-90 14 ${f.m.top + f.ih / 2})` });
+    }
     return f.svg;
   }
 
