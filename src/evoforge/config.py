@@ -54,17 +54,34 @@ class BudgetConfig:
 
 
 @dataclass
+class AxisConfig:
+    """One MAP-Elites axis: an evaluator metric or a built-in descriptor (code_length, edit_size)."""
+
+    name: str = "code_length"
+    min: float = 0.0
+    max: float = 5000.0
+    bins: int = 8
+
+
+@dataclass
 class SearchConfig:
     """Population and parent selection."""
 
     islands: int = 2
-    parent_selection: Literal["weighted", "power_law", "hill_climb", "uniform", "best"] = "weighted"
+    parent_selection: Literal["weighted", "power_law", "hill_climb", "uniform", "best", "beam", "map_elites",
+                              "best_first"] = "weighted"
     sharpness: float = 10.0          # lambda in sigmoid(lambda * (score - median) / MAD)
     inspirations: int = 2
     migration_interval: int = 10     # proposals between migrations (0 = never)
     novelty: bool = True
-    novelty_threshold: float = 0.97  # MinHash similarity at or above which a child is a duplicate
+    novelty_threshold: float = 0.99  # MinHash similarity at or above which a model edit is a duplicate
     max_novelty_resamples: int = 2
+    archive_size: int = 40           # programs kept per island (MAP-Elites cell owners are never trimmed)
+    beam_width: int = 4              # parent_selection: beam picks among this many best
+    expansions_per_node: int = 3     # parent_selection: best_first expands a node this many times
+    map_elites: list[AxisConfig] = field(default_factory=list)   # empty = no grid
+    stagnation_limit: int = 0        # proposals without improvement before an island restarts from the best (0 = never)
+    insights_interval: int = 0       # proposals between meta-scratchpad summaries (0 = off)
 
 
 @dataclass

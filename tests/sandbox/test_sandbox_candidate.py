@@ -151,7 +151,7 @@ def test_grandchild_is_killed_on_timeout(make_candidate, level, use_cgroups):
     pidfile = str(cand.work_dir / "sleeper.pid")
     try:
         with pytest.raises(CandidateTimeout):
-            cand.call("f", pidfile, timeout=2.0)
+            cand.call("f", pidfile, timeout=4.0)
         assert wait_gone(marker) == []
         if level == IsolationLevel.NONE:  # same pid namespace: the pid file is meaningful
             pid = int(open(pidfile).read())

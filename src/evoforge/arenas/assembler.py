@@ -117,8 +117,9 @@ class _Parser:
         tok = self.take()
         if tok == "(":
             node = self.expr(depth + 1)
-            if self.take() != ")":
+            if self.peek() != ")":
                 raise ValueError(f"missing ')' in expression {self.text!r}")
+            self.take()
             return node
         if tok.isdigit():
             return int(tok)

@@ -21,7 +21,7 @@ from ..safety import ResultGuard, TaskIntegrity, lint_new_findings
 from ..sandbox import Evaluation
 from ..search.kinds import LLM_KINDS, KindPolicy
 from ..search.novelty import NoveltyFilter, normalized_ast_hash
-from ..search.population import Population
+from ..search.population import Axis, Population
 from ..storage.base import RunInfo, Storage
 from ..strategy import load_strategy
 from ..task import Task
@@ -58,7 +58,9 @@ class Engine:
         self.run = run
         self.providers = providers
         self.model_chooser = model_chooser
-        self.population = Population(self.cfg.search.islands, maximize=task.maximize)
+        axes = [Axis(a.name, a.min, a.max, a.bins) for a in self.cfg.search.map_elites]
+        self.population = Population(self.cfg.search.islands, maximize=task.maximize,
+                                     archive_size=self.cfg.search.archive_size, axes=axes)
         self.strategy = load_strategy(self.cfg.strategy, task.path)
         weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights))
         self.kinds = KindPolicy(weights, adaptive=self.cfg.mutation.adaptive)
@@ -68,6 +70,7 @@ class Engine:
         self._next_index = 0
         self._seen_replies: dict[str, set[str]] = {}
         self._repeats: dict[str, int] = {}
+        self._ast_hashes: dict[str, str] = {}
         self._last_failure: dict[str, str] = {}
         self._pending: list[Attempt] = []
         self.listeners: list[Callable[[Attempt], None]] = []
@@ -102,6 +105,7 @@ class Engine:
             self.population.add(a)
         for a in self.storage.attempts(self.run.id, status=AttemptStatus.OK):
             self.novelty.add(a.code or "", a.id)
+            self._ast_hashes.setdefault(normalized_ast_hash(a.code or ""), a.id)
             if a.score is not None:
                 self.guard.observe_trusted(a.score)
         usage = self.storage.usage_totals(self.run.id)
@@ -187,7 +191,8 @@ class Engine:
 
     def _plan(self, kind: str, rng: random.Random, index: int) -> dict[str, Any]:
         island = self.population.choose_island(rng, index)
-        member = self.population.select_parent(island, rng, self.cfg.search.parent_selection, self.cfg.search.sharpness)
+        member = self.population.select_parent(island, rng, self.cfg.search.parent_selection, self.cfg.search.sharpness,
+                                               beam_width=self.cfg.search.beam_width)
         if member is None:
             broken = self.population.pick_broken(rng)
             return {"kind": "fix" if kind in LLM_KINDS else kind, "island": island, "parent": broken, "fitness": None,
@@ -248,6 +253,10 @@ class Engine:
             attempt.reason = "blocked by the safety lint: " + "; ".join(str(f) for f in findings[:3])
 
     def _novelty_check(self, attempt: Attempt) -> None:
+        """Reject before paying for an evaluation: identical code, the same normalised AST
+        (renames, comments, formatting), and — for model edits — near-duplicates by MinHash.
+        Operators are exempt from the near-duplicate test: a one-constant change is exactly
+        how they make progress."""
         previous = self.storage.find_by_hash(self.run.id, attempt.code_hash or "")
         if previous is not None:
             attempt.status = AttemptStatus.DUPLICATE
@@ -255,9 +264,18 @@ class Engine:
             return
         if not self.cfg.search.novelty:
             return
-        novel, why = self.novelty.check(attempt.code or "")
-        if not novel:
-            attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
+        code = attempt.code or ""
+        with self._lock:
+            ast_hash = normalized_ast_hash(code)
+            owner = self._ast_hashes.get(ast_hash)
+        if owner is not None:
+            attempt.status = AttemptStatus.DUPLICATE
+            attempt.reason = f"same program as {owner} up to names, comments and formatting"
+            return
+        if attempt.model is not None:
+            novel, why = self.novelty.check(code)
+            if not novel:
+                attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
 
     def _ask_model(self, kind, parent, inspirations, other, index, rng):
         model = self.model_chooser.choose(rng) if self.model_chooser else next(iter(self.providers))
@@ -308,6 +326,10 @@ class Engine:
             a.private_score = result.private_score
             if a.status is AttemptStatus.OK:
                 a.score = result.score
+        if a.code is not None:  # built-in behaviour descriptors, kept so a resumed run rebuilds its grid
+            a.metrics.setdefault("code_length", len(a.code))
+            a.metrics.setdefault("edit_size", sum(1 for line in a.diff.splitlines()
+                                                  if line[:1] in "+-" and not line.startswith(("+++", "---"))))
         if a.status is AttemptStatus.OK and a.score is not None:
             verdict = self.guard.judge(a.score, a.private_score, initial=a.mutation == "initial")
             if verdict.status == "invalid":
@@ -326,6 +348,9 @@ class Engine:
         with self._lock:
             self.in_flight -= 1
             self.population.add(a)
+            if a.code is not None and a.status in (AttemptStatus.OK, AttemptStatus.INVALID, AttemptStatus.ERROR,
+                                                   AttemptStatus.TIMEOUT, AttemptStatus.QUARANTINED):
+                self._ast_hashes.setdefault(normalized_ast_hash(a.code), a.id)
             if a.is_program:
                 self.novelty.add(a.code or "", a.id)
                 if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
@@ -340,6 +365,10 @@ class Engine:
                     self.kinds.update(kind, valid=a.is_program, improved=improved)
                 if self.model_chooser is not None and a.model:
                     self.model_chooser.update(a.model, 1.0 if improved else (0.2 if a.is_program else 0.0))
+            for index in self.population.stagnant_islands(self.cfg.search.stagnation_limit):
+                seed_id = self.population.reset_island(index)
+                if seed_id:
+                    self.storage.add_event(self.run.id, "island_reset", {"island": index, "from": seed_id})
             interval = self.cfg.search.migration_interval
             if interval and a.proposal_index > 0 and a.proposal_index % interval == 0:
                 moves = self.population.migrate(random.Random(a.proposal_index))

@@ -128,8 +128,8 @@ def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_line
             rules.append(f"s{b}-{i} ::= {chain}")
             group = (_indent(key[0]), min((_indent(x) for x in key), key=len))
             groups.setdefault(group, []).append(f"s{b}-{i}")
-    rest = _REST[:-1] + ("#]" if language.lower() in ("python", "py") else "]")
-    line_tail = f"{_FIRST} {rest}{{0,{max_line_chars}}} \"\\n\""
+    no_hash = "#]" if language.lower() in ("python", "py") else "]"
+    line_tail = f"{_FIRST[:-1] + no_hash} {_REST[:-1] + no_hash}{{0,{max_line_chars}}} \"\\n\""
     bodies, head_rules = [], []
     for k, ((first, low), names) in enumerate(groups.items()):
         lead_first = f"{gbnf_literal(first)} " if first else ""
