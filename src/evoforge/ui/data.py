@@ -57,6 +57,7 @@ class CallIndex:
     times: list[float] = field(default_factory=list)
     prefix: list[float] = field(default_factory=list)  # prefix[i] = cost of calls[:i]
     by_attempt: dict[str, float] = field(default_factory=dict)
+    calls_of: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # attempt -> [(time, cost)]
 
     def refresh(self, handle: RunHandle, count: int) -> None:
         if count == self.count:
@@ -65,16 +66,23 @@ class CallIndex:
         self.calls, self.count = calls, count
         self.times = [c.created_at for c in calls]
         self.prefix = [0.0]
-        by_attempt: dict[str, float] = defaultdict(float)
+        calls_of: dict[str, list[tuple[float, float]]] = defaultdict(list)
         for c in calls:
             self.prefix.append(self.prefix[-1] + float(c.cost_usd or 0.0))
             if c.attempt_id:
-                by_attempt[c.attempt_id] += float(c.cost_usd or 0.0)
-        self.by_attempt = dict(by_attempt)
+                calls_of[c.attempt_id].append((c.created_at, float(c.cost_usd or 0.0)))
+        self.calls_of = dict(calls_of)
+        self.by_attempt = {k: sum(cost for _, cost in v) for k, v in calls_of.items()}
 
     def cost_until(self, t: float) -> float:
         """Dollars spent on model calls made at or before time `t`."""
         return self.prefix[bisect.bisect_right(self.times, t)]
+
+    def spent_by(self, attempt: Attempt) -> float:
+        """The run's spend once `attempt` exists: every call made before it was created, plus its
+        own calls (made after its creation time, while its edit was being written)."""
+        late = sum(cost for t, cost in self.calls_of.get(attempt.id, ()) if t > attempt.created_at)
+        return self.cost_until(attempt.created_at) + late
 
 
 class CallCache:
@@ -98,14 +106,14 @@ def attempt_row(a: Attempt, calls: CallIndex) -> dict[str, Any]:
     ``cum_cost`` is the run's model spend up to this attempt, including its own calls, so
     "score against cost" is a monotone x axis even when calls are not linked to attempts."""
     own = calls.by_attempt.get(a.id, 0.0)
-    cum = calls.cost_until(a.created_at)
+    cum = calls.spent_by(a)
     return {
         "id": a.id, "parent_id": a.parent_id, "inspiration_ids": list(a.inspiration_ids or []),
         "index": a.proposal_index, "island": a.island, "generation": a.generation, "status": a.status.value,
         "mutation": a.mutation, "model": a.model, "score": clean(a.score), "private_score": clean(a.private_score),
         "metrics": scalar_metrics(a.metrics), "reason": (a.reason or "")[:REASON_CHARS],
         "input_tokens": a.input_tokens, "output_tokens": a.output_tokens, "eval_seconds": clean(a.eval_seconds),
-        "created_at": a.created_at, "cost": own, "cum_cost": max(cum, own),
+        "created_at": a.created_at, "cost": own, "cum_cost": cum,
     }
 
 
