@@ -45,3 +45,18 @@ def test_broken_strategy_is_a_clear_error(value_task, tmp_path, capsys):
     assert code == 2 and "failed to load" in err and "boom" in err
     code = main(["run", str(value_task), "--set", "strategy=missing.py", "--quiet", "--run-dir", str(tmp_path / "r2")])
     assert code == 2 and "no file" in capsys.readouterr().err
+
+
+def test_meta_scratchpad_records_insights_and_feeds_prompts(value_task, llm_server, tmp_path):
+    llm_server.push("garbage one", "garbage two", "garbage three")
+    result = evoforge.run(value_task, llm=f"openai/gpt-4o@{llm_server.base_url}", budget=8, run_dir=tmp_path / "r",
+                          overrides={"mutation.weights": {"diff": 1.0}, "search.insights_interval": 4,
+                                     "mutation.diff_retries": 0})
+    s = open_storage(result.storage_url, read_only=True)
+    events = s.events(result.run_id, "insight")
+    purposes = {c.purpose for c in s.llm_calls(result.run_id)}
+    s.close()
+    assert events and any("failed" in line for e in events for line in e["payload"]["insights"])
+    assert "meta_insight" in purposes  # a capable model also writes recommendations
+    later_prompts = [r["messages"][-1]["content"] for r in llm_server.requests[-2:]]
+    assert any("failed" in p for p in later_prompts)

@@ -111,7 +111,7 @@ def test_executor_timeout_cancels_the_task_and_kills_the_evaluation(ray_cluster,
         worker = ex.history[-1]["pid"]
         assert _wait_dead(worker), "the Ray worker was not killed"
         assert _wait_dead(int(pidfile.read_text())), "the evaluator outlived its cancelled worker"
-        assert ex.evaluate(_request(make_task(tmp_path / "ok", SCORE_VALUE))).status == "ok"  # the cluster goes on
+        assert ex.evaluate(_request(make_task(tmp_path / "ok", SCORE_VALUE), timeout=60)).status == "ok"  # goes on
     finally:
         ex.close()
 

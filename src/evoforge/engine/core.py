@@ -27,6 +27,7 @@ from ..strategy import load_strategy
 from ..task import Task
 from .budget import Budget, Usage
 from .proposer import LLMCall, ModelRequest, ParentView, model_child, operator_child
+from .scratchpad import Scratchpad
 
 STATUS_OF_EVALUATION = {
     "ok": AttemptStatus.OK,
@@ -78,6 +79,8 @@ class Engine:
         self.in_flight = 0
         self.stop_reason = ""
         self.guard = ResultGuard(self.cfg)
+        self.scratchpad = Scratchpad(self.cfg.search.insights_interval, storage, run.id)
+        self._insights_busy = False
         self.integrity = TaskIntegrity(task.path) if self.cfg.safety.integrity else None
         self._check_fingerprint()
         self._restore()
@@ -170,12 +173,47 @@ class Engine:
             self._next_index += 1
             self.in_flight += 1
             plan = self._plan(kind, rng, index)
+            update_insights = self.scratchpad.due(index) and not self._insights_busy
+            self._insights_busy = self._insights_busy or update_insights
         try:
+            if update_insights:
+                self._update_insights(index)
             return self._produce(plan, rng, needs_llm)
         except BaseException:
             with self._lock:
                 self.in_flight -= 1
             raise
+
+    def _update_insights(self, index: int) -> None:
+        """Refresh the meta-scratchpad (a model summary only for capable models, within budget)."""
+        try:
+            spec = next(iter(self.providers))
+            provider = self.providers[spec]
+            llm = self.cfg.llm
+            profile = llm.profile if llm.profile != "auto" else profile_for(provider.context_length, provider.name)
+            model_call = None
+            if profile == "large" and self.budget.try_extra_llm_call():
+                def model_call(messages):
+                    from ..llm.base import LLMError
+
+                    try:
+                        resp = provider.complete(messages, temperature=0.3, max_tokens=300)
+                    except LLMError as exc:
+                        self.budget.record_llm_call(0, 0.0)
+                        self.storage.add_llm_call(LLMCallRecord(run_id=self.run.id, model=spec, purpose="meta_insight",
+                                                                error=f"{exc.kind}: {exc}"))
+                        return ""
+                    self.budget.record_llm_call(resp.input_tokens + resp.output_tokens, self._cost(resp))
+                    self.storage.add_llm_call(LLMCallRecord(
+                        run_id=self.run.id, model=spec, purpose="meta_insight", input_tokens=resp.input_tokens,
+                        output_tokens=resp.output_tokens, reasoning_tokens=resp.reasoning_tokens,
+                        latency_s=resp.latency_s, cost_usd=self._cost(resp)))
+                    return resp.text
+            best_feedback = self.best.feedback if self.best else ""
+            self.scratchpad.update(index, self.task.maximize, model_call=model_call,
+                                   task_description=self.cfg.description, best_feedback=best_feedback)
+        finally:
+            self._insights_busy = False
 
     def _initial(self) -> Proposal:
         self._next_index = 1
@@ -295,7 +333,8 @@ class Engine:
             profile=profile, temperature=self.strategy.temperature(llm.temperature, repeats),
             max_tokens=min(llm.max_tokens, 384) if profile == "small" else llm.max_tokens,
             seed=(self.cfg.seed * 7_919 + index * 17) % (2**31 - 1), constrained=constrained,
-            insights=[], failure_note=self._last_failure.get(parent.id), diff_retries=self.cfg.mutation.diff_retries,
+            insights=list(self.scratchpad.insights), failure_note=self._last_failure.get(parent.id),
+            diff_retries=self.cfg.mutation.diff_retries,
         )
         seen = self._seen_replies.setdefault(parent.id, set())
         draft = model_child(
@@ -340,6 +379,8 @@ class Engine:
                 self.storage.add_event(self.run.id, "quarantine", {"id": a.id, "score": a.score, "reason": verdict.reason})
             if verdict.alert:
                 self.storage.add_event(self.run.id, "alert", {"kind": "overfitting", "id": a.id, "message": verdict.alert})
+        if a.is_program and proposal.parent_fitness is not None:
+            a.metrics["improved_parent"] = self.population.fitness(a.score) > proposal.parent_fitness
         self.storage.save_attempt(a)
         self._finish(a, proposal.parent_fitness)
         return a
