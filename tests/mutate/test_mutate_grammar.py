@@ -14,7 +14,16 @@ from mutate_fixtures import CPP_MULTI, PY_MULTI, PY_SINGLE
 from evoforge.mutate.blocks import find_blocks, outside_blocks_equal
 from evoforge.mutate.edits import apply_reply
 from evoforge.mutate.gbnf import GBNFSyntaxError, gbnf_to_regex, parse_gbnf
-from evoforge.mutate.grammar import gbnf_literal, search_replace_grammar, validate_gbnf
+from evoforge.mutate.grammar import (
+    _POOR_ANCHOR,
+    gbnf_literal,
+    search_replace_grammar,
+    validate_gbnf,
+)
+
+
+def _indent(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
 
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 TRICKY = [
@@ -48,7 +57,7 @@ def test_literal_escapes_exactly():
 def test_grammar_accepts_real_lines_and_consecutive_runs():
     rx = gbnf_to_regex(search_replace_grammar(TRICKY_CODE))
     for line in TRICKY:
-        assert rx.fullmatch(_reply([line], ["y = 2"])), line
+        assert rx.fullmatch(_reply([line], [_indent(line) + "y = 2"])), line
     assert rx.fullmatch(_reply(TRICKY[0:3], ["a = 1", "", "    b = 2"]))
     assert not rx.fullmatch(_reply([TRICKY[0], TRICKY[2]], ["y = 2"]))  # not consecutive
     assert not rx.fullmatch(_reply(TRICKY[0:4], ["y = 2"]))             # longer than 3 lines
@@ -85,7 +94,7 @@ def test_grammar_rejects_blockless_content_and_bad_args():
         search_replace_grammar(PY_SINGLE, max_edits=0)
 
 
-_ANY_REPLACE = st.lists(st.sampled_from(["pass", "y = 1", "    z = 2", "", "total += 1"]), min_size=1, max_size=4)
+_STMTS = st.sampled_from(["pass", "y = 1", "total += 1", "z = f(x) * 2.5"])
 
 
 @settings(max_examples=100, deadline=None)
@@ -93,17 +102,53 @@ _ANY_REPLACE = st.lists(st.sampled_from(["pass", "y = 1", "    z = 2", "", "tota
 def test_property_every_grammar_reply_parses_and_applies(code, data):
     """Whatever the grammar lets through applies (SEARCH always matches) and keeps the
     outside bytes; the only way it fails is leaving the code unchanged."""
-    rx = gbnf_to_regex(search_replace_grammar(code))
+    language = "cpp" if code is CPP_MULTI else "python"
+    rx = gbnf_to_regex(search_replace_grammar(code, language=language))
     block = data.draw(st.sampled_from([b for b in find_blocks(code) if b.text.strip()]))
     lines = [ln for ln in block.lines if ln.strip()]
-    i = data.draw(st.integers(0, len(lines) - 1))
+    starts = [i for i, ln in enumerate(lines) if language != "python" or not _POOR_ANCHOR.match(ln)]
+    i = data.draw(st.sampled_from(starts))
     n = data.draw(st.integers(1, min(3, len(lines) - i)))
-    reply = _reply(lines[i:i + n], data.draw(_ANY_REPLACE))
-    assert rx.fullmatch(reply)
+    run = lines[i:i + n]
+    first_indent = _indent(run[0])
+    low = min((_indent(x) for x in run), key=len)
+    replace = [first_indent + data.draw(_STMTS)]
+    for _ in range(data.draw(st.integers(0, 3))):
+        extra = data.draw(st.sampled_from(["", "    "]))
+        replace.append(data.draw(st.sampled_from(["", low + extra + data.draw(_STMTS)])))
+    reply = _reply(run, replace)
+    assert rx.fullmatch(reply), reply
     res = apply_reply(code, reply, "diff")
     assert res.ok or "unchanged" in res.reason, res.reason
     if res.ok:
         assert outside_blocks_equal(code, res.code)
+
+
+def test_grammar_pins_replacement_indentation():
+    rx = gbnf_to_regex(search_replace_grammar(PY_SINGLE))
+    search = ["        if i % 2 == 0:", "            total += step * 0.1"]
+    assert rx.fullmatch(_reply(search, ["        if i % 3 == 0:", "            total += 1"]))
+    assert not rx.fullmatch(_reply(search, ["            if i % 3 == 0:"]))  # first line shifted
+    assert not rx.fullmatch(_reply(search, ["    if i % 3 == 0:"]))
+    assert not rx.fullmatch(_reply(search, ["        x = 1", "    y = 2"]))  # below the run
+    assert rx.fullmatch(_reply(["        else:", "            total -= 2"], ["        else:", "", "            total -= 3"]))
+
+
+def test_python_grammar_forbids_comments_and_weak_anchors():
+    rx = gbnf_to_regex(search_replace_grammar(PY_SINGLE))
+    assert not rx.fullmatch(_reply(["    total = 0.5 * n"], ["    total = 0.6 * n  # better"]))
+    assert not rx.fullmatch(_reply(["def pack(n):"], ["def pack(m):"]))
+    assert not rx.fullmatch(_reply(['    """Return a score for n."""'], ["    pass"]))
+    # still fine inside a run, and C++ grammars keep '#' and every anchor
+    assert rx.fullmatch(_reply(["    total = 0.5 * n", '    step = total + 1.25  # tune me: 3'], ["    total = 1"]))
+    cpp = gbnf_to_regex(search_replace_grammar(CPP_MULTI, language="cpp"))
+    assert cpp.fullmatch(_reply(["double gain(double x) {"], ["double gain(double x) { // #1"]))
+
+
+def test_grammar_line_length_cap():
+    rx = gbnf_to_regex(search_replace_grammar(PY_SINGLE, max_line_chars=20))
+    assert rx.fullmatch(_reply(["    total = 0.5 * n"], ["    total = 0.6 * n"]))
+    assert not rx.fullmatch(_reply(["    total = 0.5 * n"], ["    total = " + "1 + " * 10 + "n"]))
 
 
 def test_grammar_for_100_line_block_is_small_and_fast():
@@ -159,4 +204,11 @@ def test_smollm2_with_grammar_always_yields_applicable_edits():
     out = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=600, check=False,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert out.returncode == 0, f"probe crashed (rc={out.returncode}): {out.stderr[-2000:]}"
-    assert "APPLIED 5/5" in out.stdout, out.stdout
+    assert "APPLIED 5/5" in out.stdout, out.stdout  # every grammar reply applies (or is a no-op)
+
+
+def test_runs_never_skip_a_line_that_cannot_be_a_literal():
+    code = "# EVOLVE-BLOCK-START\nx = 1\n```weird\ny = 2\nz = 3\n# EVOLVE-BLOCK-END\n"
+    rx = gbnf_to_regex(search_replace_grammar(code))
+    assert not rx.fullmatch(_reply(["x = 1", "y = 2"], ["q = 1"]))  # would not match the code
+    assert rx.fullmatch(_reply(["y = 2", "z = 3"], ["q = 1"]))

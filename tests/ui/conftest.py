@@ -6,21 +6,19 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
-
 import ui_rundb
+
 from evoforge.engine.session import locate_run
 from evoforge.testing.openai_server import ScriptedOpenAIServer
 from evoforge.ui.server import DashboardServer, start_in_thread
 from evoforge.ui.sources import RunRegistry
 
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "artifacts" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
@@ -40,7 +38,9 @@ def ui_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
     root = tmp_path_factory.mktemp("ui_runs")
     task = ui_rundb.write_task(root / "task")
     with ScriptedOpenAIServer(responder=ui_rundb.make_responder(0)) as srv:
-        first = ui_rundb.llm_run(task, root / "main", srv.base_url, calls=20, seed=0)
+        first = ui_rundb.llm_run(task, root / "main", srv.base_url, calls=20, seed=0, **{
+            "search.map_elites": [{"name": "value", "min": 0.0, "max": 20.0, "bins": 10},
+                                  {"name": "spread", "min": 0.0, "max": 2.0, "bins": 4}]})
     with ScriptedOpenAIServer(responder=ui_rundb.make_responder(1)) as srv:
         second = ui_rundb.llm_run(task, root / "other", srv.base_url, calls=10, seed=1)
     ui_rundb.add_events(root / "main" / "run.db", first.run_id)
@@ -99,40 +99,3 @@ def browser() -> Iterator[Any]:
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
-
-
-def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll `condition(driver)` until truthy; fail with `what` and the browser's console."""
-    deadline = time.monotonic() + timeout
-    last_exc: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = condition(driver)
-            if value:
-                return value
-        except Exception as exc:  # stale elements while the app re-renders
-            last_exc = exc
-        time.sleep(0.1)
-    logs = [e.get("message") for e in driver.get_log("browser")] if hasattr(driver, "get_log") else []
-    raise AssertionError(f"timed out waiting for {what} (last error: {last_exc}; console: {logs})")
-
-
-def screenshot(driver: Any, name: str) -> Path:
-    """Save a full-page screenshot of the current view under artifacts/screenshots/."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1300, min(3200, max(1000, int(height) + 20)))
-    time.sleep(0.2)
-    path = SCREENSHOTS / f"{name}.png"
-    driver.save_screenshot(str(path))
-    driver.set_window_size(1300, 1000)
-    return path
-
-
-def open_view(driver: Any, server: DashboardServer, hash_: str) -> None:
-    """Load the app at a route and wait until the view has drawn."""
-    driver.get(server.url + "#/" + hash_.lstrip("#/"))
-    driver.execute_script("window.location.reload()")
-    wait_for(driver, lambda d: d.execute_script(
-        "const v = document.querySelector('#view .view, #view .attempt-page');"
-        "return !!v && !document.querySelector('#view .loading');"), what=f"view {hash_} to draw")

@@ -5,7 +5,6 @@ import http.client
 import json
 import re
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -192,3 +191,26 @@ def test_registry_accepts_urls_and_dedupes(ui_runs):
 def test_served_over_real_urllib(dashboard):
     with urllib.request.urlopen(dashboard.url + "api/health", timeout=10) as res:
         assert json.loads(res.read()) == {"ok": True}
+
+
+def test_evoforge_ui_command_serves_and_stops_on_ctrl_c(ui_runs):
+    """The real command line: prints its address, serves the API, exits 0 on Ctrl-C."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "evoforge", "ui", str(ui_runs.main), str(ui_runs.other), "--port", "0"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+        assert match, line
+        assert "main" in line and "other" in line
+        with urllib.request.urlopen(match.group(1) + "api/runs", timeout=10) as res:
+            assert len(json.loads(res.read())["runs"]) == 2
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import random
 import re
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import evoforge
 from evoforge.storage import open_storage

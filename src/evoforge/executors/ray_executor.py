@@ -8,7 +8,9 @@ Why Ray tasks, and why this shape:
 - The task is a generator that first yields "started": the timeout clock starts when the
   evaluation starts, not when it is queued, so a busy cluster does not turn waiting into
   timeouts. After ``timeout + grace`` the task is cancelled with ``force=True`` (its worker
-  process is killed) and a "timeout" Evaluation is returned.
+  process is killed) and a "timeout" Evaluation is returned. The evaluation host asked the kernel
+  to kill it when its parent dies (``PR_SET_PDEATHSIG`` in `evoforge.sandbox.limits`), and
+  candidates die with their host, so nothing of a cancelled evaluation survives its worker.
 - A worker or node that dies (`WorkerCrashedError`, `NodeDiedError`, lost objects, Ray's OOM
   killer, any other Ray system error) loses only its in-flight evaluations; each is resubmitted
   up to ``max_retries`` times, then becomes an "error" Evaluation that says what happened.
@@ -51,67 +53,6 @@ _OPTION_TYPES = {"cpus": float, "gpus": float, "memory_mb": int, "max_retries": 
 
 
 # -- what runs on the worker -----------------------------------------------------------------
-# The evaluation host runs in its own session (so a timeout can kill its whole tree), which also
-# means it outlives a Ray worker killed by `ray.cancel(force=True)` or by a crash. One watchdog
-# process per worker notices the worker's death and kills the process groups that were below it.
-_WATCHDOG_CODE = r"""
-import os, select, signal, sys
-parent, me = int(sys.argv[1]), os.getpid()
-own = {os.getpgid(parent), os.getpgid(0)}
-try:
-    fd = os.pidfd_open(parent)
-except (AttributeError, OSError):
-    fd = -1
-def below():
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as fh:
-                    f = fh.read().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            kids.setdefault(int(f[1]), []).append((int(d), int(f[2])))
-    out, todo = [], [parent]
-    while todo:
-        for pid, pgid in kids.get(todo.pop(), []):
-            if pid != me:
-                out.append((pid, pgid))
-                todo.append(pid)
-    return out
-seen = []
-while True:
-    if fd >= 0:
-        if select.select([fd], [], [], 0.5)[0]:
-            break
-    elif os.getppid() != parent:
-        break
-    else:
-        select.select([], [], [], 0.5)
-    seen = below()
-for pid, pgid in seen:
-    try:
-        os.kill(pid, signal.SIGKILL) if pgid in own else os.killpg(pgid, signal.SIGKILL)
-    except OSError:
-        pass
-"""
-_watchdog: Any = None
-
-
-def _ensure_watchdog() -> None:
-    """Start this worker's watchdog once (again if it died); best effort, Linux only."""
-    global _watchdog
-    if _watchdog is not None and _watchdog.poll() is None:
-        return
-    import subprocess
-    import sys
-
-    if not Path("/proc/self/stat").exists():
-        return
-    _watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG_CODE, str(os.getpid())], start_new_session=True,
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
 def _materialize(task_path: str, digest: str, blob: list[Any]) -> str:
     """Unpack the shipped task folder into this node's cache (once per digest) and return it."""
     import ray
@@ -144,7 +85,6 @@ def _evaluate_on_worker(request: dict[str, Any], ship: str, digest: str | None, 
 
     from .local import run_request
 
-    _ensure_watchdog()
     ctx = ray.get_runtime_context()
     yield {"event": "started", "pid": os.getpid(), "node_id": ctx.get_node_id(),
            "resources": ctx.get_assigned_resources(), "t": time.time()}

@@ -58,8 +58,8 @@ def gbnf_literal(text: str) -> str:
 
 
 def _nested(item: str, count: int, sep: str = "") -> str:
-    """``item (sep item (sep item)?)?`` with ``count`` items at most (no {m,n}: older
-    llama.cpp builds lack it)."""
+    """``item (sep item (sep item)?)?``: at most ``count`` items, spelled out so the rule reads
+    the same in every llama.cpp version (``{m,n}`` is only used for line lengths)."""
     text = item
     for _ in range(count - 1):
         text = f"{item} ({sep}{text})?" if not sep else f"{item} ({sep} {text})?"
@@ -87,16 +87,17 @@ def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_line
     """
     if min(max_edits, max_search_lines, max_replace_lines, max_line_chars) < 1:
         raise ValueError("max_edits, max_search_lines, max_replace_lines, max_line_chars must be >= 1")
-    runs: list[list[str]] = []  # per block, its usable non-blank lines in order
+    runs: list[list[str]] = [[]]  # stretches of consecutive usable non-blank lines
     for block in find_blocks(parent_code):
-        usable = []
+        runs.append([])  # a run never crosses a block boundary...
         for line in block.lines:
-            if not line.strip() or any(0xD800 <= ord(c) <= 0xDFFF for c in line):
+            if not line.strip():
                 continue
-            if line.lstrip()[:3] in ("<<<", "===", ">>>") or line.lstrip().startswith("```"):
+            if any(0xD800 <= ord(c) <= 0xDFFF for c in line) or line.lstrip()[:3] in (
+                    "<<<", "===", ">>>", "```"):
+                runs.append([])  # ...nor skips a line that cannot be a literal
                 continue
-            usable.append(line)
-        runs.append(usable)
+            runs[-1].append(line)
     if not any(runs):
         raise ValueError("no non-blank line inside the EVOLVE-BLOCKs to anchor a SEARCH")
     python = language.lower() in ("python", "py")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable

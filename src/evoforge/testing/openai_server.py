@@ -104,7 +104,10 @@ class ScriptedOpenAIServer:
         responder: Responder | None = None,
         model: str = "scripted-model",
         api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
+        self.host, self.requested_port = host, port
         self.script: list[ScriptItem] = list(script)
         self.responder = responder
         self.model = model
@@ -121,7 +124,7 @@ class ScriptedOpenAIServer:
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> ScriptedOpenAIServer:
         handler = type("_Handler", (_Handler,), {"owner": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = ThreadingHTTPServer((self.host, self.requested_port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="scripted-openai", daemon=True)

@@ -37,7 +37,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: "argparse._SubParsersAction") -> None:
+def add_commands(sub: argparse._SubParsersAction) -> None:
     u = sub.add_parser("ui", help="live dashboard of one or more runs in the browser (local, read-only)")
     u.add_argument("runs", nargs="*", metavar="RUN",
                    help="run folder, run.db or storage URL[#RUN_NAME]; several to compare (default: run folders under runs/)")

@@ -76,6 +76,10 @@ def bar_plot(labels: list[str], values: list[float], title: str, xlabel: str, co
     ax.barh(ys, values, color=color, height=0.65)
     ax.set_yticks(ys, [label if len(label) <= 48 else label[:47] + "…" for label in labels], fontsize=8)
     _style(ax, xlabel, "", title)
+    if all(float(v).is_integer() for v in values):
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, axis="x", color="#e5e7eb")
     ax.grid(False, axis="y")
     return fig
@@ -127,8 +131,9 @@ def tree_plot(rows: list[dict[str, Any]], best_id: str | None, maximize: bool = 
         if r["parent_id"] in pos and r["id"] in pos:
             (x0, y0), (x1, y1) = pos[r["parent_id"]], pos[r["id"]]
             on = r["id"] in path and r["parent_id"] in path
-            ax.plot([x0, x0, x1], [y0, (y0 + y1) / 2, y1], color=BEST_COLOR if on else "#d1d5db",
-                    linewidth=1.6 if on else 0.6, zorder=1)
+            mid = (y0 + y1) / 2
+            ax.plot([x0, x0, x1, x1], [y0, mid, mid, y1], color=BEST_COLOR if on else "#d1d5db",
+                    linewidth=1.6 if on else 0.6, zorder=1.5 if on else 1)
     ok = [r for r in rows if r["status"] == "ok" and r["score"] is not None and r["id"] in pos]
     bad = [r for r in rows if r not in ok and r["id"] in pos]
     ax.scatter([pos[r["id"]][0] for r in bad], [pos[r["id"]][1] for r in bad], s=10, color=FAIL_COLOR, zorder=2, label="failed")
@@ -160,7 +165,7 @@ def island_plot(rows: list[dict[str, Any]], maximize: bool) -> Any:
     return fig
 
 
-_METADATA = re.compile(r"<metadata>.*?</metadata>", re.S)
+_METADATA = re.compile(r"<metadata>.*?</metadata>", re.DOTALL)
 
 
 def render(fig: Any) -> tuple[str, bytes]:

@@ -157,23 +157,40 @@ def _events_section(handle: RunHandle) -> str:
     events = data.events(handle)
     out = ["<h2>Safety</h2>"]
     safety = [e for e in events if e["kind"] in ("alert", "quarantine")]
-    out.append(_table(["when", "kind", "details"],
-                      [[time.strftime("%H:%M:%S", time.localtime(e["created_at"])), e["kind"], _summary(e["payload"])] for e in safety],
+    out.append(_table(["when", "kind", "details", "attempt"],
+                      [[_when(e), e["kind"], _summary(e["payload"]), _attempt_of(e["payload"])] for e in safety],
                       empty="no safety alert and nothing quarantined"))
     out.append("<h2>Insights</h2>")
     insights = [e for e in events if e["kind"] == "insight"]
-    out.append(_table(["when", "insight"],
-                      [[time.strftime("%H:%M:%S", time.localtime(e["created_at"])), _summary(e["payload"])] for e in insights],
+    out.append(_table(["when", "after proposal", "insight"],
+                      [[_when(e), (e["payload"] or {}).get("index", "") if isinstance(e["payload"], dict) else "",
+                        _summary(e["payload"])] for e in insights],
                       empty="no insight recorded"))
     return "".join(out)
 
 
-def _summary(payload: Any) -> str:
+_REFERENCE_KEYS = ("id", "attempt_id", "index")
+
+
+def _when(event: dict[str, Any]) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(event["created_at"]))
+
+
+def _attempt_of(payload: Any) -> str:
     if isinstance(payload, dict):
+        return str(payload.get("attempt_id") or payload.get("id") or "")
+    return ""
+
+
+def _summary(payload: Any) -> str:
+    """The human text of an event payload (its other fields after it, references left out)."""
+    if isinstance(payload, dict):
+        rest = {k: v for k, v in payload.items() if k not in _REFERENCE_KEYS}
         for key in ("text", "message", "insight", "reason"):
-            if isinstance(payload.get(key), str):
-                rest = {k: v for k, v in payload.items() if k != key}
-                return payload[key] + (f"  {rest}" if rest else "")
+            if isinstance(rest.get(key), str):
+                more = {k: v for k, v in rest.items() if k != key}
+                return rest[key] + (f"  {more}" if more else "")
+        return ", ".join(f"{k}: {v}" for k, v in rest.items())
     return str(payload)
 
 

@@ -13,10 +13,11 @@ import json
 import re
 import socket
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ..errors import UserError
@@ -44,7 +45,7 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        addrs = {info[4][0] for info in socket.getaddrinfo(host, None)}
+        addrs = {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except OSError:
         return False
     return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
@@ -123,10 +124,10 @@ def _int(text: str, name: str) -> int:
 class Handler(BaseHTTPRequestHandler):
     """GET only: the app shell, assets and the JSON API."""
 
-    server: "DashboardServer"
+    server: DashboardServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.log is not None:
             self.server.log(f"{self.address_string()} {format % args}")
 
@@ -158,10 +159,10 @@ class Handler(BaseHTTPRequestHandler):
             return f"unexpected Host header {host!r}: open the dashboard through 127.0.0.1 or localhost"
         return None
 
-    def do_HEAD(self) -> None:  # noqa: N802 - stdlib name
+    def do_HEAD(self) -> None:
         self.do_GET()
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         refusal = self._allowed()
         if refusal:
             self._json(HTTPStatus.FORBIDDEN, {"error": refusal})
@@ -175,7 +176,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._json(exc.status, {"error": str(exc)})
             except UserError as exc:
                 self._json(400, {"error": str(exc)})
-            except Exception as exc:  # keep serving; the message helps more than a reset connection
+            except Exception as exc:  # noqa: BLE001 - keep serving; a message helps more than a reset connection
                 self._json(500, {"error": f"{type(exc).__name__}: {exc}"})
             return
         name = "index.html" if path in ("/", "/index.html") else path[len("/assets/"):] if path.startswith("/assets/") else ""
@@ -186,10 +187,10 @@ class Handler(BaseHTTPRequestHandler):
         suffix = name[name.rfind("."):] if "." in name else ""
         self._send(200, body, CONTENT_TYPES.get(suffix, "application/octet-stream"), cache=name != "index.html")
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         self._json(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "the dashboard is read-only"})
 
-    do_PUT = do_DELETE = do_PATCH = do_POST  # noqa: N815
+    do_PUT = do_DELETE = do_PATCH = do_POST
 
 
 def _is_ip_loopback(name: str) -> bool:
@@ -217,7 +218,8 @@ class DashboardServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{name}]" if ":" in name else name
         return f"http://{shown}:{port}/"
 
 

@@ -6,10 +6,11 @@ re-listed on every request so that runs started after the dashboard still appear
 """
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import UserError
 from ..storage import RunInfo, Storage, open_storage, sqlite_url_for
@@ -39,8 +40,8 @@ class _Source:
 def _split(ref: str) -> tuple[str, str | None]:
     """Turn a reference into (storage URL, pinned run name or None)."""
     if "://" in ref:
-        url, _, name = ref.partition("#")
-        return url, (name or None)
+        url, _, pinned = ref.partition("#")
+        return url, (pinned or None)
     path = Path(ref)
     if path.is_dir():
         marker = path / "storage.url"
@@ -109,7 +110,5 @@ class RunRegistry:
 
     def close(self) -> None:
         for store in self._stores:
-            try:
+            with contextlib.suppress(Exception):  # closing is best effort
                 store.close()
-            except Exception:  # pragma: no cover - closing is best effort
-                pass

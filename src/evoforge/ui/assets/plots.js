@@ -104,7 +104,9 @@ const Plot = (() => {
       el("line", { x1: f.m.left, x2: f.m.left + f.iw, y1: y, y2: y, class: "grid" }, g);
       text(g, f.m.left - 6, y + 4, fmt(v), { class: "tick", "text-anchor": "end" });
     }
-    for (const v of ticks(xs.lo, xs.hi, Math.max(2, Math.floor(f.iw / 90)))) {
+    let xTicks = ticks(xs.lo, xs.hi, Math.max(2, Math.floor(f.iw / 90)));
+    if (opts.xInteger) xTicks = xTicks.filter((v) => Number.isInteger(v));
+    for (const v of xTicks) {
       const x = xs.map(v);
       el("line", { x1: x, x2: x, y1: f.m.top + f.ih, y2: f.m.top + f.ih + 4, class: "axis" }, g);
       text(g, x, f.m.top + f.ih + 17, (opts.xFormat || fmt)(v), { class: "tick", "text-anchor": "middle" });
@@ -142,7 +144,10 @@ const Plot = (() => {
     const f = frame(container, opts);
     const data = opts.series.filter((s) => s.kind !== "rug");
     const xsAll = [], ysAll = [];
-    for (const s of opts.series) for (const p of s.points) xsAll.push(p.x);
+    for (const s of opts.series) {
+      for (const p of s.points) xsAll.push(p.x);
+      if (s.extendTo !== undefined && s.points.length) xsAll.push(s.extendTo);
+    }
     for (const s of data) for (const p of s.points) ysAll.push(p.y);
     const [xlo, xhi] = extent(xsAll, 0.02);
     const [ylo, yhi] = extent(ysAll, 0.06);

@@ -104,7 +104,7 @@ Views.overview = (root, app) => {
     checkbox("show private scores (held-out, never shown to the model)", UI.showPrivate, (v) => { UI.showPrivate = v; app.render(true); }, "toggle-private")));
   const dir = app.maximize() ? "higher is better" : "lower is better";
   const p1 = panel(null);
-  scorePlot(p1, app, "index", { id: "plot-progress", title: `Scores against proposals (${dir}; click a dot to open it)`, xLabel: "proposal" });
+  scorePlot(p1, app, "index", { id: "plot-progress", title: `Scores against proposals (${dir}; click a dot to open it)`, xLabel: "proposal", xInteger: true });
   root.append(p1);
   const p2 = panel(null);
   if ((usage.cost_usd || 0) > 0) {
@@ -166,10 +166,11 @@ Views.tree = (root, app) => {
   const path = lineage(rows, best);
   const color = scoreColorer(rows, max);
   const edges = Plot.el("g", { class: "edges" }, svg);
-  for (const r of rows) {
+  const onPath = (r) => path.has(r.id) && path.has(r.parent_id);
+  for (const r of rows.filter((x) => !onPath(x)).concat(rows.filter(onPath))) {  // lineage drawn last, on top
     if (!r.parent_id || !pos.has(r.parent_id) || !pos.has(r.id)) continue;
     const a = pos.get(r.parent_id), b = pos.get(r.id);
-    const on = path.has(r.id) && path.has(r.parent_id);
+    const on = onPath(r);
     const ym = (sy(a.d) + sy(b.d)) / 2;
     Plot.el("path", { d: `M${sx(a.x)},${sy(a.d)}V${ym}H${sx(b.x)}V${sy(b.d)}`, class: on ? "edge lineage" : "edge" }, edges);
   }
@@ -200,7 +201,7 @@ Views.islands = (root, app) => {
   });
   root.append(panel("Islands", table(["island", "attempts", "programs", "best", "best program", "mean score"], stats)));
   const p = panel(null);
-  Plot.scatter(p, { id: "plot-islands", width: viewWidth(), height: 260, title: "Best score per island", xLabel: "proposal", yLabel: "best score",
+  Plot.scatter(p, { id: "plot-islands", width: viewWidth(), height: 260, title: "Best score per island", xLabel: "proposal", yLabel: "best score", xInteger: true,
     series: islands.map((i) => ({ name: `island ${i}`, kind: "step", color: Plot.ISLAND_COLORS[i % 10],
       points: bestSoFar(okRows(rows.filter((r) => r.island === i)).map((r) => ({ x: r.index, y: r.score })), max),
       extendTo: rows.length ? rows[rows.length - 1].index : undefined })) });
@@ -217,15 +218,24 @@ Views.islands = (root, app) => {
   root.append(mapElites(app, ok, max));
 };
 
-/** MAP-Elites view: the best score in each cell of two chosen descriptors (metrics, island, generation). */
+const BUILTIN_DESCRIPTORS = ["code_length", "edit_size"];
+
+/** MAP-Elites view: the best score in each cell of two descriptors. Defaults to the run's own grid
+ * (search.map_elites axes, binned exactly as the engine bins them); any two metrics can be chosen. */
 function mapElites(app, ok, max) {
+  const configured = ((((app.store().info || {}).config || {}).search || {}).map_elites || []);
+  const axisCfg = new Map(configured.map((a) => [a.name, a]));
   const keys = new Set();
   for (const r of ok) for (const [k, v] of Object.entries(r.metrics || {})) if (typeof v === "number") keys.add(k);
-  const choices = Array.from(keys).sort().concat(["island", "generation", "index"]);
+  const metricKeys = Array.from(keys).sort((a, b) => BUILTIN_DESCRIPTORS.includes(a) - BUILTIN_DESCRIPTORS.includes(b) || a.localeCompare(b));
+  const choices = metricKeys.concat(["island", "generation", "index"]);
   const value = (r, k) => (k === "island" || k === "generation" || k === "index" ? r[k] : (r.metrics || {})[k]);
-  if (!UI.mapX || !choices.includes(UI.mapX)) UI.mapX = choices[0];
-  if (!UI.mapY || !choices.includes(UI.mapY)) UI.mapY = keys.size > 1 ? choices[1] : "island";
-  const p = panel("MAP-Elites grid: best score per cell",
+  const fallbackY = metricKeys.filter((k) => k !== UI.mapX && !BUILTIN_DESCRIPTORS.includes(k))[0] || "island";
+  if (!UI.mapX || !choices.includes(UI.mapX)) UI.mapX = configured.length ? configured[0].name : choices[0];
+  if (!UI.mapY || !choices.includes(UI.mapY)) UI.mapY = configured.length > 1 ? configured[1].name : fallbackY;
+  const title = configured.length ? `MAP-Elites grid (${configured.map((a) => a.name).join(" × ")} configured): best score per cell`
+    : "MAP-Elites view: best score per cell of two descriptors";
+  const p = panel(title,
     h("div", { class: "controls" },
       select("x:", choices, UI.mapX, (v) => { UI.mapX = v; app.render(true); }, "map-x"),
       select("y:", choices, UI.mapY, (v) => { UI.mapY = v; app.render(true); }, "map-y"),
@@ -233,8 +243,14 @@ function mapElites(app, ok, max) {
   const pts = ok.filter((r) => typeof value(r, UI.mapX) === "number" && typeof value(r, UI.mapY) === "number");
   if (!pts.length) { p.append(emptyState("No program has both descriptors.")); return p; }
   const axis = (k) => {
+    const cfg = axisCfg.get(k);
+    if (cfg && cfg.max > cfg.min) {  // the engine's own bins: clamp into [min, max)
+      const n = Math.max(1, cfg.bins), w = (cfg.max - cfg.min) / n;
+      return { n, idx: (v) => Math.min(n - 1, Math.max(0, Math.floor((v - cfg.min) / w))),
+        labels: Array.from({ length: n }, (_, b) => Plot.fmt(cfg.min + w * (b + 0.5), 3)) };
+    }
     const vs = pts.map((r) => value(r, k)), lo = Math.min(...vs), hi = Math.max(...vs);
-    const distinct = new Set(vs).size, n = Math.max(1, Math.min(10, distinct));
+    const n = Math.max(1, Math.min(10, new Set(vs).size));
     return { n, idx: (v) => (hi > lo ? Math.min(n - 1, Math.floor(((v - lo) / (hi - lo)) * n)) : 0),
       labels: Array.from({ length: n }, (_, b) => Plot.fmt(hi > lo ? lo + ((hi - lo) * (b + 0.5)) / n : lo, 3)) };
   };

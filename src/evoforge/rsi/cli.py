@@ -1,0 +1,129 @@
+"""CLI commands of the self-improvement modes: ``self-improve``, ``audit`` and ``dgm``.
+
+Registered by `evoforge.cli_extra` when this module is present. User errors raise
+`evoforge.errors.UserError` (exit code 2, one message)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _overrides(pairs: list[str] | None) -> dict[str, Any]:
+    from ..config import parse_override
+
+    return dict(parse_override(p) for p in pairs or [])
+
+
+def cmd_self_improve(args: argparse.Namespace) -> int:
+    from .outer import SelfImproveOptions, self_improve
+
+    opts = SelfImproveOptions(
+        tasks=args.tasks, holdout=args.holdout, out=args.out, llm=args.llm, inner_budget=args.inner_budget,
+        seeds=args.seeds, holdout_seeds=args.holdout_seeds, outer_budget=args.budget,
+        outer_proposals=args.proposals, alpha=args.alpha, margin=args.margin, approval=args.approval,
+        seed=args.seed, initial=args.initial, isolation=args.isolation, outer_overrides=_overrides(args.set))
+    report = self_improve(opts, log=None if args.quiet else _log, progress=not args.quiet)
+    p = report.promotion
+    print(f"outer run: {report.run_dir} ({report.stop_reason})")
+    print(f"incumbent train score {report.incumbent_train}; best candidate train score {report.candidate_train}")
+    print(f"promotion {p['id']}: {p['status']} — {p['reason']}")
+    if p["status"] == "pending":
+        print(f"approve with: evoforge audit {report.out_dir} --approve {p['id']}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .promotion import PromotionLog, review
+
+    out = Path(args.out)
+    if not out.is_dir():
+        raise UserError(f"{out} is not a self-improve output folder")
+    if args.approve and args.reject:
+        raise UserError("give --approve or --reject, not both")
+    if args.approve or args.reject:
+        p = review(out, args.approve or args.reject, approve=bool(args.approve), note=args.note or "")
+        print(f"promotion {p.id}: {p.status}")
+        return 0
+    items = PromotionLog(out).load()
+    if args.json:
+        print(json.dumps([p.to_dict() for p in items], indent=2, default=str))
+        return 0
+    if not items:
+        print(f"no promotion decisions recorded in {out}")
+    for p in items:
+        mark = "*" if p.status == "pending" else " "
+        test = p.test or {}
+        numbers = (f"n={test.get('n')} mean diff {test.get('mean_diff', 0):+.4g} p={test.get('p_value', 1):.4g} "
+                   f"α={test.get('alpha')}") if test else "no held-out test"
+        print(f"{mark} {p.id}  {p.status:<17} {numbers}  {p.reason}")
+    pending = [p for p in items if p.status == "pending"]
+    if pending:
+        print(f"{len(pending)} pending: evoforge audit {out} --approve ID | --reject ID")
+    return 0
+
+
+def cmd_dgm(args: argparse.Namespace) -> int:
+    from .dgm.loop import DGMOptions, run_dgm
+
+    opts = DGMOptions(bench=args.bench, out=args.out, llm=args.llm, iterations=args.iterations, seed=args.seed,
+                      agent_calls=args.agent_calls, self_mod_calls=args.self_mod_calls, threshold=args.threshold,
+                      isolation=args.isolation, agent_timeout=args.agent_timeout)
+    report = run_dgm(opts, log=None if args.quiet else _log)
+    print(f"archive: {report['archive_size']} working agent(s) of {report['agents']} ({report['failed']} failed); "
+          f"best {report['best_id']} score {report['best_score']:.3f}")
+    print(f"output: {report['out_dir']}")
+    return 0
+
+
+def add_commands(sub: "argparse._SubParsersAction") -> None:
+    si = sub.add_parser("self-improve", help="evolve the search strategy on training tasks; promote only on held-out evidence")
+    si.add_argument("--tasks", nargs="+", required=True, metavar="TASK", help="training task folders")
+    si.add_argument("--holdout", nargs="+", required=True, metavar="TASK", help="held-out task folders (promotion test)")
+    si.add_argument("--llm", help="model string for the outer and the inner runs")
+    si.add_argument("--inner-budget", type=int, default=3, help="model calls per inner run (default 3)")
+    si.add_argument("--seeds", type=int, default=1, help="seeds per training task (default 1)")
+    si.add_argument("--holdout-seeds", type=int, default=5, help="seeds per held-out task (default 5)")
+    si.add_argument("--budget", type=int, default=10, help="model calls of the outer run (default 10)")
+    si.add_argument("--proposals", type=int, help="proposals of the outer run (default 2 × --budget)")
+    si.add_argument("--alpha", type=float, default=0.05, help="significance level of the promotion test (default 0.05)")
+    si.add_argument("--margin", type=float, default=0.0, help="required mean held-out gain (normalised) (default 0)")
+    si.add_argument("--approval", choices=("auto", "human"), default="auto", help="human: promotions wait for evoforge audit")
+    si.add_argument("--initial", help="strategy file to start from (default: evoforge's default strategy)")
+    si.add_argument("--isolation", default="auto", help="sandbox level for strategies: auto, bwrap, unshare, none")
+    si.add_argument("--seed", type=int, default=0)
+    si.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key of the outer run")
+    si.add_argument("--out", required=True, help="output folder (created)")
+    si.add_argument("--quiet", action="store_true")
+    si.set_defaults(func=cmd_self_improve)
+
+    name = "audit" if "audit" not in sub.choices else "rsi-audit"  # another module may own 'audit'
+    au = sub.add_parser(name, help="list self-improve promotions; approve or reject pending ones")
+    au.add_argument("out", help="a self-improve output folder")
+    au.add_argument("--approve", metavar="ID")
+    au.add_argument("--reject", metavar="ID")
+    au.add_argument("--note", help="why (kept with the decision)")
+    au.add_argument("--json", action="store_true")
+    au.set_defaults(func=cmd_audit)
+
+    dg = sub.add_parser("dgm", help="Darwin Gödel Machine: self-modifying coding agents on a benchmark")
+    dg.add_argument("--bench", default="coding_bench", help="benchmark folder or the name of a shipped one")
+    dg.add_argument("--llm", help="model string")
+    dg.add_argument("--iterations", type=int, default=4, help="children to create (default 4)")
+    dg.add_argument("--agent-calls", type=int, default=4, help="model calls per task attempt (default 4)")
+    dg.add_argument("--self-mod-calls", type=int, default=6, help="model calls per self-modification (default 6)")
+    dg.add_argument("--threshold", type=float, help="stage-1 solve rate needed for the full evaluation")
+    dg.add_argument("--agent-timeout", type=float, default=300.0, help="seconds per agent process (default 300)")
+    dg.add_argument("--isolation", default="auto", help="sandbox level for agents: auto, bwrap, unshare, none")
+    dg.add_argument("--seed", type=int, default=0)
+    dg.add_argument("--out", required=True, help="output folder")
+    dg.add_argument("--quiet", action="store_true")
+    dg.set_defaults(func=cmd_dgm)
