@@ -4,6 +4,9 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import signal
+import subprocess
+import sys
 import urllib.request
 from typing import Any
 
@@ -195,10 +198,6 @@ def test_served_over_real_urllib(dashboard):
 
 def test_evoforge_ui_command_serves_and_stops_on_ctrl_c(ui_runs):
     """The real command line: prints its address, serves the API, exits 0 on Ctrl-C."""
-    import signal
-    import subprocess
-    import sys
-
     proc = subprocess.Popen([sys.executable, "-m", "evoforge", "ui", str(ui_runs.main), str(ui_runs.other), "--port", "0"],
                             stderr=subprocess.PIPE, text=True)
     try:

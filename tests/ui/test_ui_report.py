@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import importlib.util
 import re
 import sys
 
@@ -12,7 +13,8 @@ from evoforge.errors import MissingExtraError, UserError
 from evoforge.storage import open_storage, sqlite_url_for
 from evoforge.ui.report import write_report
 
-pytest.importorskip("matplotlib", reason="the report's plots need matplotlib (extra 'dashboard')")
+needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="the report's plots need matplotlib (pip install 'evoforge[dashboard]')")
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -25,6 +27,7 @@ def external_references(page: str) -> list[str]:
     return [r for r in refs if not r.startswith("#") and not r.startswith("data:")]
 
 
+@needs_matplotlib
 def test_report_is_self_contained_and_complete(ui_runs, storage_of, tmp_path):
     out = write_report(str(ui_runs.main), tmp_path / "share" / "report.html")
     page = out.read_text(encoding="utf-8")
@@ -44,6 +47,7 @@ def test_report_is_self_contained_and_complete(ui_runs, storage_of, tmp_path):
         assert (tmp_path / "share" / "report_plots" / name).read_bytes().startswith(PNG_MAGIC)
 
 
+@needs_matplotlib
 def test_report_cli_defaults_to_the_run_folder(ui_runs, capsys):
     assert cli_main(["report", str(ui_runs.other), "--no-png"]) == 0
     page = (ui_runs.other / "report.html").read_text(encoding="utf-8")

@@ -93,7 +93,8 @@ class Scratchpad:
             source = "model" if recommendations else "stats"
         self.insights = (recommendations + observations)[:MAX_INSIGHTS]
         self.last_index = next_index
-        self.storage.add_event(self.run_id, "insight", {"index": next_index, "insights": self.insights, "source": source})
+        self.storage.add_event(self.run_id, "insight", {"index": next_index, "insights": self.insights, "source": source,
+                                                        "text": "\n".join(self.insights)})
         return self.insights
 
 

@@ -138,6 +138,91 @@ class _Retry(Exception):
     """A system failure of the worker (not of the candidate): the evaluation may be resubmitted."""
 
 
+class _Dispatcher:
+    """Submit one evaluation as a streaming task, time it from its start, retry system failures.
+    Runs in the controller, or inside a supervisor task in the cluster when the controller is a
+    Ray Client (which cannot stream). Returns the `Evaluation` as JSON and appends what happened
+    to each attempt (pid, node, resources, queue time, outcome) to `records`."""
+
+    def __init__(self, ray: Any, *, max_retries: int, grace_s: float, queue_timeout_s: float | None, ship: str,
+                 closed: threading.Event | None = None) -> None:
+        self.ray, self.max_retries, self.grace_s = ray, max_retries, grace_s
+        self.queue_timeout_s, self.ship = queue_timeout_s, ship
+        self.closed = closed or threading.Event()
+        self.remote = ray.remote(_evaluate_on_worker)
+
+    def run(self, payload: dict[str, Any], options: dict[str, Any], digest: str | None, blob: list[Any] | None,
+            records: list[dict[str, Any]]) -> dict[str, Any]:
+        failures: list[str] = []
+        for attempt in range(self.max_retries + 1):
+            try:
+                return self._attempt(payload, options, digest, blob, attempt, records)
+            except _Retry as exc:
+                failures.append(str(exc))
+        return Evaluation("error", reason=f"the Ray worker failed {len(failures)} times (max_retries="
+                                         f"{self.max_retries}); last: {failures[-1]}").to_json()
+
+    def _wait(self, ref: Any, timeout: float | None) -> bool:
+        """Wait for `ref` (or a generator's next item), waking up to notice `close()`."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self.closed.is_set():
+            step = 1.0 if end is None else max(0.0, min(1.0, end - time.monotonic()))
+            if self.ray.wait([ref], timeout=step)[0]:
+                return True
+            if end is not None and time.monotonic() >= end:
+                return False
+        return False
+
+    def _attempt(self, payload: dict[str, Any], options: dict[str, Any], digest: str | None, blob: list[Any] | None,
+                 attempt: int, records: list[dict[str, Any]]) -> dict[str, Any]:
+        ray, errors = self.ray, self.ray.exceptions
+        submitted = time.monotonic()
+        gen = self.remote.options(**options).remote(payload, self.ship, digest, blob)
+        record: dict[str, Any] = {"attempt": attempt, "submitted": time.time()}
+        closed = Evaluation("error", reason="the Ray executor is closed").to_json()
+        try:
+            if not self._wait(gen, self.queue_timeout_s):
+                ray.cancel(gen, force=True)
+                return closed if self.closed.is_set() else Evaluation("error", reason=(
+                    f"no Ray worker started the evaluation within {self.queue_timeout_s}s")).to_json()
+            started = ray.get(next(gen))
+            record.update(pid=started["pid"], node_id=started["node_id"], resources=started["resources"],
+                          queued_s=time.monotonic() - submitted)
+            records.append(record)
+            limit = float(payload["timeout"]) + self.grace_s
+            if not self._wait(gen, limit):
+                ray.cancel(gen, force=True)
+                if self.closed.is_set():
+                    return closed
+                record["outcome"] = "timeout"
+                return Evaluation("timeout", seconds=limit, reason=(
+                    f"evaluation timed out after {payload['timeout']:.1f}s: no answer from the Ray worker within "
+                    f"the timeout plus {self.grace_s:.0f}s grace; the task was cancelled and its worker killed")).to_json()
+            done = ray.get(next(gen))
+            record["outcome"] = done["evaluation"]["status"]
+            return done["evaluation"]
+        except errors.TaskCancelledError:
+            return Evaluation("error", reason="the Ray task was cancelled").to_json()
+        except errors.RayTaskError as exc:  # our task body raised: a bug or a broken worker environment
+            record["outcome"] = "RayTaskError"
+            raise _Retry(f"the Ray task raised on the worker: {_last_line(exc)}") from None
+        except errors.RayError as exc:  # worker crashed, node died, object lost, OOM-killed...
+            record["outcome"] = type(exc).__name__
+            raise _Retry(f"{type(exc).__name__}: {_last_line(exc)}") from None
+        except StopIteration:
+            raise _Retry("the Ray task ended without an answer") from None
+
+
+def _supervise(payload: dict[str, Any], options: dict[str, Any], settings: dict[str, Any], digest: str | None,
+               blob: list[Any] | None) -> dict[str, Any]:
+    """A Ray task (0 CPUs) that runs `_Dispatcher` inside the cluster for a Ray Client controller."""
+    import ray
+
+    records: list[dict[str, Any]] = []
+    evaluation = _Dispatcher(ray, **settings).run(payload, options, digest, blob, records)
+    return {"evaluation": evaluation, "history": records}
+
+
 class RayExecutor:
     """`Executor` on a Ray cluster: started here (``address=None``) or joined (``ray://HOST:PORT``,
     ``auto``, ``HOST:PORT``). Thread-safe: the engine's worker threads call `evaluate` at once."""
@@ -166,6 +251,10 @@ class RayExecutor:
         self._closed = threading.Event()
         if address and address.startswith("ray://"):
             require("grpc", "ray", "connecting to a Ray cluster with a ray:// address (pip install 'ray[client]')")
+            token = os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or \
+                (Path.home() / ".ray" / "auth_token").is_file()
+            if token and "RAY_AUTH_MODE" not in os.environ:  # Ray Client sends the token only when told to
+                os.environ["RAY_AUTH_MODE"] = "token"
         ray = self._ray = require("ray", "ray", "the Ray executor")
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a controller should not phone home
         self._owns_connection = not ray.is_initialized()
@@ -181,7 +270,10 @@ class RayExecutor:
             except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError...
                 raise UserError(f"cannot start or join the Ray cluster at {address!r}: {exc}") from None
         self.started_cluster = self._owns_connection and (address == "local")
-        self._remote = ray.remote(_evaluate_on_worker)
+        self.client_mode = bool(ray.util.client.ray.is_connected())
+        self._dispatcher = _Dispatcher(ray, max_retries=self.max_retries, grace_s=self.grace_s,
+                                       queue_timeout_s=self.queue_timeout_s, ship=self.ship_task, closed=self._closed)
+        self._supervisor = ray.remote(num_cpus=0, max_retries=0)(_supervise)
 
     # -- resources ---------------------------------------------------------------------
     def task_options(self, request: EvaluationRequest) -> dict[str, Any]:
@@ -241,64 +333,33 @@ class RayExecutor:
             return Evaluation("error", reason=why)
         digest, blob = self._ship(request.task_path)
         payload = {f.name: getattr(request, f.name) for f in dataclasses.fields(EvaluationRequest)}
+        records: list[dict[str, Any]] = []
+        if not self.client_mode:
+            result = self._dispatcher.run(payload, options, digest, blob, records)
+        else:
+            result = self._supervised(payload, options, digest, blob, records)
+        self.history.extend(records)
+        return Evaluation.from_json(result)
+
+    def _supervised(self, payload: dict[str, Any], options: dict[str, Any], digest: str | None,
+                    blob: list[Any] | None, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Ray Client mode: a supervisor task in the cluster streams and times the evaluation."""
+        settings = {"max_retries": self.max_retries, "grace_s": self.grace_s,
+                    "queue_timeout_s": self.queue_timeout_s, "ship": self.ship_task}
         failures: list[str] = []
-        for attempt in range(self.max_retries + 1):
+        for _ in range(self.max_retries + 1):
+            ref = self._supervisor.remote(payload, options, settings, digest, blob)
             try:
-                return self._attempt(request, options, payload, digest, blob, attempt)
-            except _Retry as exc:
-                failures.append(str(exc))
-        return Evaluation("error", reason=f"the Ray worker failed {len(failures)} times (max_retries="
-                                         f"{self.max_retries}); last: {failures[-1]}")
-
-    def _wait(self, gen: Any, timeout: float | None) -> bool:
-        """Wait for the generator's next item, waking up to notice `close()`."""
-        end = None if timeout is None else time.monotonic() + timeout
-        while not self._closed.is_set():
-            step = 1.0 if end is None else max(0.0, min(1.0, end - time.monotonic()))
-            ready, _ = self._ray.wait([gen], timeout=step)
-            if ready:
-                return True
-            if end is not None and time.monotonic() >= end:
-                return False
-        return False
-
-    def _attempt(self, request: EvaluationRequest, options: dict[str, Any], payload: dict[str, Any],
-                 digest: str | None, blob: list[Any] | None, attempt: int) -> Evaluation:
-        ray, errors = self._ray, self._ray.exceptions
-        submitted = time.monotonic()
-        gen = self._remote.options(**options).remote(payload, self.ship_task, digest, blob)
-        record: dict[str, Any] = {"attempt": attempt, "submitted": time.time()}
-        try:
-            if not self._wait(gen, self.queue_timeout_s):
-                ray.cancel(gen, force=True)
-                why = "the Ray executor is closed" if self._closed.is_set() else \
-                    f"no Ray worker started the evaluation within {self.queue_timeout_s}s"
-                return Evaluation("error", reason=why)
-            started = ray.get(next(gen))
-            record.update(pid=started["pid"], node_id=started["node_id"], resources=started["resources"],
-                          queued_s=time.monotonic() - submitted)
-            self.history.append(record)
-            limit = request.timeout + self.grace_s
-            if not self._wait(gen, limit):
-                ray.cancel(gen, force=True)
-                if self._closed.is_set():
-                    return Evaluation("error", reason="the Ray executor is closed")
-                record["outcome"] = "timeout"
-                return Evaluation("timeout", seconds=limit, reason=(
-                    f"evaluation timed out after {request.timeout:.1f}s: no answer from the Ray worker within "
-                    f"the timeout plus {self.grace_s:.0f}s grace; the task was cancelled and its worker killed"))
-            done = ray.get(next(gen))
-            record["outcome"] = done["evaluation"]["status"]
-            return Evaluation.from_json(done["evaluation"])
-        except errors.TaskCancelledError:
-            return Evaluation("error", reason="the Ray task was cancelled")
-        except errors.RayTaskError as exc:  # our task body raised: a bug or a broken worker environment
-            raise _Retry(f"the Ray task raised on the worker: {_last_line(exc)}") from None
-        except errors.RayError as exc:  # worker crashed, node died, object lost, OOM-killed...
-            record["outcome"] = type(exc).__name__
-            raise _Retry(f"{type(exc).__name__}: {_last_line(exc)}") from None
-        except StopIteration:
-            raise _Retry("the Ray task ended without an answer") from None
+                if not self._dispatcher._wait(ref, None):
+                    self._ray.cancel(ref, force=True)
+                    return Evaluation("error", reason="the Ray executor is closed").to_json()
+                answer = self._ray.get(ref)
+                records.extend(answer["history"])
+                return answer["evaluation"]
+            except self._ray.exceptions.RayError as exc:  # the supervisor's node died: submit again
+                failures.append(f"{type(exc).__name__}: {_last_line(exc)}")
+        return Evaluation("error", reason=f"the Ray supervisor task failed {len(failures)} times; "
+                                         f"last: {failures[-1]}").to_json()
 
     def close(self) -> None:
         """Stop waiting, and shut Ray down only if this executor connected it (a cluster started

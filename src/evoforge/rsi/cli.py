@@ -41,20 +41,19 @@ def cmd_self_improve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_audit(args: argparse.Namespace) -> int:
+def _audit(out: Path, *, approve: str | None, reject: str | None, note: str, as_json: bool) -> int:
     from .promotion import PromotionLog, review
 
-    out = Path(args.out)
     if not out.is_dir():
         raise UserError(f"{out} is not a self-improve output folder")
-    if args.approve and args.reject:
+    if approve and reject:
         raise UserError("give --approve or --reject, not both")
-    if args.approve or args.reject:
-        p = review(out, args.approve or args.reject, approve=bool(args.approve), note=args.note or "")
+    if approve or reject:
+        p = review(out, approve or reject or "", approve=bool(approve), note=note)
         print(f"promotion {p.id}: {p.status}")
         return 0
     items = PromotionLog(out).load()
-    if args.json:
+    if as_json:
         print(json.dumps([p.to_dict() for p in items], indent=2, default=str))
         return 0
     if not items:
@@ -69,6 +68,49 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if pending:
         print(f"{len(pending)} pending: evoforge audit {out} --approve ID | --reject ID")
     return 0
+
+
+def _single(value: Any) -> str | None:
+    """--reject may be a list where another module's 'audit' parser declared it with append."""
+    if isinstance(value, list):
+        if len(value) > 1:
+            raise UserError("review one promotion at a time")
+        return value[0] if value else None
+    return value
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    return _audit(Path(args.out), approve=args.approve, reject=args.reject, note=args.note or "", as_json=args.json)
+
+
+def is_self_improve_folder(path: str | Path) -> bool:
+    from .promotion import PROMOTIONS_FILE, REPORT_FILE
+
+    p = Path(path)
+    return p.is_dir() and ((p / PROMOTIONS_FILE).is_file() or (p / REPORT_FILE).is_file())
+
+
+def _extend_audit(parser: argparse.ArgumentParser) -> None:
+    """Teach an existing ``audit`` command (quarantine review) to review promotions too: given a
+    self-improve output folder it lists promotions and takes --approve/--reject ID."""
+    existing = parser.get_default("func")
+    dests = {a.dest for a in parser._actions}
+    if "run" not in dests or existing is None:
+        return
+    if "approve" not in dests:
+        parser.add_argument("--approve", metavar="ID", help="approve a pending self-improve promotion")
+    if "note" not in dests:
+        parser.add_argument("--note", help="why (kept with a promotion review)")
+
+    def dispatch(args: argparse.Namespace) -> int:
+        if is_self_improve_folder(args.run):
+            return _audit(Path(args.run), approve=getattr(args, "approve", None), reject=_single(getattr(args, "reject", None)),
+                          note=getattr(args, "note", None) or "", as_json=bool(getattr(args, "json", False)))
+        if getattr(args, "approve", None):
+            raise UserError("--approve reviews self-improve promotions; give a self-improve output folder")
+        return int(existing(args) or 0)
+
+    parser.set_defaults(func=dispatch)
 
 
 def cmd_dgm(args: argparse.Namespace) -> int:
@@ -105,8 +147,10 @@ def add_commands(sub: "argparse._SubParsersAction") -> None:
     si.add_argument("--quiet", action="store_true")
     si.set_defaults(func=cmd_self_improve)
 
-    name = "audit" if "audit" not in sub.choices else "rsi-audit"  # another module may own 'audit'
-    au = sub.add_parser(name, help="list self-improve promotions; approve or reject pending ones")
+    if "audit" in sub.choices:  # the safety module owns 'audit'; extend it, and keep a name of our own
+        _extend_audit(sub.choices["audit"])
+    au = sub.add_parser("audit" if "audit" not in sub.choices else "rsi-audit",
+                        help="list self-improve promotions; approve or reject pending ones")
     au.add_argument("out", help="a self-improve output folder")
     au.add_argument("--approve", metavar="ID")
     au.add_argument("--reject", metavar="ID")

@@ -132,6 +132,12 @@ class Handler(BaseHTTPRequestHandler):
             self.server.log(f"{self.address_string()} {format % args}")
 
     def _send(self, status: int, body: bytes, content_type: str, *, cache: bool = False) -> None:
+        try:
+            self._write(status, body, content_type, cache)
+        except ConnectionError:  # the browser navigated away mid-answer: nothing to tell it
+            self.close_connection = True
+
+    def _write(self, status: int, body: bytes, content_type: str, cache: bool) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -171,13 +177,14 @@ class Handler(BaseHTTPRequestHandler):
         path = url.path
         if path.startswith("/api/"):
             try:
-                self._json(200, self.server.api.handle(path, parse_qs(url.query)))
+                status, value = 200, self.server.api.handle(path, parse_qs(url.query))
             except ApiError as exc:
-                self._json(exc.status, {"error": str(exc)})
+                status, value = exc.status, {"error": str(exc)}
             except UserError as exc:
-                self._json(400, {"error": str(exc)})
+                status, value = 400, {"error": str(exc)}
             except Exception as exc:  # noqa: BLE001 - keep serving; a message helps more than a reset connection
-                self._json(500, {"error": f"{type(exc).__name__}: {exc}"})
+                status, value = 500, {"error": f"{type(exc).__name__}: {exc}"}
+            self._json(status, value)
             return
         name = "index.html" if path in ("/", "/index.html") else path[len("/assets/"):] if path.startswith("/assets/") else ""
         body = read_asset(name) if name else None

@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -26,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ...sandbox.candidate import _remove_tree
 from ...sandbox.isolation import IsolationLevel, clean_env, wrap_command
 from ...sandbox.limits import SandboxLimits, make_preexec, rlimits_for
 
@@ -77,6 +78,19 @@ def read_tree(root: Path) -> dict[str, str]:
             except (OSError, UnicodeDecodeError):
                 continue
     return dict(sorted(out.items()))
+
+
+def _remove_tree(path: Path) -> None:
+    """rmtree that also copes with folders the agent made unreadable."""
+    def fix(func: Any, target: str, _exc: Any) -> None:
+        try:
+            os.chmod(os.path.dirname(target), stat.S_IRWXU)
+            os.chmod(target, stat.S_IRWXU)
+            func(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=fix)
 
 
 class _Log:

@@ -132,6 +132,7 @@ const App = {
     const innerScroll = inner ? { l: inner.scrollLeft, t: inner.scrollTop } : null;
     try {
       const out = h("div", { class: "view view-" + this.route.view });
+      this.fullRender = !!full;
       view(out, this);
       root.replaceChildren(out);
     } catch (err) {
@@ -180,7 +181,7 @@ const App = {
       b.classList.add("clickable");
       b.addEventListener("click", () => this.go("attempt", best.id));
     }
-    const last = rows.length ? Math.max(...rows.map((r) => r.created_at)) : 0;
+    const last = rows.length ? Plot.maxOf(rows.map((r) => r.created_at)) : 0;
     const meta = info.meta || {};
     const finished = meta.finished_at && meta.finished_at >= last;
     const running = rows.some((r) => r.status === "pending") || (!finished && Date.now() / 1000 - last < 60);

@@ -56,6 +56,10 @@ const Plot = (() => {
     return out;
   }
 
+  /** Max/min of large arrays (spreading 100k values into Math.max overflows the call stack). */
+  function maxOf(values) { let m = -Infinity; for (const v of values) if (v > m) m = v; return m; }
+  function minOf(values) { let m = Infinity; for (const v of values) if (v < m) m = v; return m; }
+
   function extent(values, pad) {
     let lo = Infinity, hi = -Infinity;
     for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
@@ -248,5 +252,5 @@ const Plot = (() => {
     return f.svg;
   }
 
-  return { NS, el, text, title, fmt, ticks, extent, viridis, scatter, bars, heatmap, ISLAND_COLORS };
+  return { NS, el, text, title, fmt, ticks, extent, maxOf, minOf, viridis, scatter, bars, heatmap, ISLAND_COLORS };
 })();

@@ -24,7 +24,7 @@ function failedRows(rows) { return rows.filter((r) => r.status !== "ok" && r.sta
 /** Score -> colour, brightest for the best score in `rows`, whatever the direction. */
 function scoreColorer(rows, max) {
   const scores = okRows(rows).map((r) => r.score);
-  const lo = Math.min(...scores), hi = Math.max(...scores);
+  const lo = Plot.minOf(scores), hi = Plot.maxOf(scores);
   return (v) => {
     if (!(hi > lo)) return Plot.viridis(0.8);
     const t = (v - lo) / (hi - lo);
@@ -88,7 +88,7 @@ function scorePlot(container, app, xKey, opts) {
       points: ok.filter((r) => r.private_score !== null).map((r) => ({ x: r[xKey], y: r.private_score, id: r.id, tip: "private " + tip(r) })) });
   }
   const best = bestSoFar(ok.map((r) => ({ x: r[xKey], y: r.score })), max);
-  const last = rows.length ? Math.max(...rows.map((r) => r[xKey])) : undefined;
+  const last = rows.length ? Plot.maxOf(rows.map((r) => r[xKey])) : undefined;
   series.push({ name: "best so far", color: "#111827", kind: "step", points: best, extendTo: last });
   series.push({ name: "failed", color: "#9ca3af", kind: "rug",
     points: failedRows(rows).map((r) => ({ x: r[xKey], y: 0, id: r.id, tip: tip(r) })) });
@@ -159,7 +159,7 @@ Views.tree = (root, app) => {
     checkbox("show failed attempts", UI.treeFailed, (v) => { UI.treeFailed = v; app.render(true); }, "toggle-failed"),
     h("span", { class: "hint" }, "Colour: score (bright = better) · grey: failed · red ring: best · bold: its lineage · click a node to open its code")));
   const { pos, leaves, depth } = treeLayout(rows);
-  const W = Math.max(viewWidth(), leaves * 16 + 60), H = (depth + 1) * 48 + 30;
+  const gap = leaves > 400 ? 7 : 16, W = Math.max(viewWidth(), leaves * gap + 60), H = (depth + 1) * 48 + 30;
   const svg = Plot.el("svg", { class: "plot tree", id: "plot-tree", width: W, height: H, viewBox: `0 0 ${W} ${H}` });
   const sx = (x) => 30 + (leaves > 1 ? (x / (leaves - 1)) * (W - 60) : (W - 60) / 2);
   const sy = (d) => 20 + d * 48;
@@ -186,7 +186,15 @@ Views.tree = (root, app) => {
     c.addEventListener("click", () => app.go("attempt", r.id));
     if (rows.length <= 80) Plot.text(nodes, sx(p.x) + 8, sy(p.d) - 6, "#" + r.index, { class: "node-label" });
   }
-  root.append(panel(`Genealogy: ${rows.length} attempts, ${depth + 1} levels`, h("div", { class: "scroll-keep tree-box" }, svg)));
+  const box = h("div", { class: "scroll-keep tree-box" }, svg);
+  root.append(panel(`Genealogy: ${rows.length} attempts, ${depth + 1} levels`, box));
+  if (app.fullRender && best && pos.has(best)) {  // a big tree opens centred on the best program
+    const p = pos.get(best);
+    requestAnimationFrame(() => {
+      box.scrollLeft = Math.max(0, sx(p.x) - box.clientWidth / 2);
+      box.scrollTop = Math.max(0, sy(p.d) - box.clientHeight / 2);
+    });
+  }
 };
 
 Views.islands = (root, app) => {
@@ -206,7 +214,7 @@ Views.islands = (root, app) => {
       points: bestSoFar(okRows(rows.filter((r) => r.island === i)).map((r) => ({ x: r.index, y: r.score })), max),
       extendTo: rows.length ? rows[rows.length - 1].index : undefined })) });
   root.append(p);
-  const buckets = 10, [lo, hi] = [Math.min(...ok.map((r) => r.score)), Math.max(...ok.map((r) => r.score))];
+  const buckets = 10, [lo, hi] = [Plot.minOf(ok.map((r) => r.score)), Plot.maxOf(ok.map((r) => r.score))];
   const bucket = (v) => (hi > lo ? Math.min(buckets - 1, Math.floor(((v - lo) / (hi - lo)) * buckets)) : 0);
   const counts = islands.map((i) => { const c = Array(buckets).fill(null); for (const r of ok.filter((r) => r.island === i)) c[bucket(r.score)] = (c[bucket(r.score)] || 0) + 1; return c; });
   const maxCount = Math.max(1, ...counts.flat().filter((v) => v !== null));
@@ -249,7 +257,7 @@ function mapElites(app, ok, max) {
       return { n, idx: (v) => Math.min(n - 1, Math.max(0, Math.floor((v - cfg.min) / w))),
         labels: Array.from({ length: n }, (_, b) => Plot.fmt(cfg.min + w * (b + 0.5), 3)) };
     }
-    const vs = pts.map((r) => value(r, k)), lo = Math.min(...vs), hi = Math.max(...vs);
+    const vs = pts.map((r) => value(r, k)), lo = Plot.minOf(vs), hi = Plot.maxOf(vs);
     const n = Math.max(1, Math.min(10, new Set(vs).size));
     return { n, idx: (v) => (hi > lo ? Math.min(n - 1, Math.floor(((v - lo) / (hi - lo)) * n)) : 0),
       labels: Array.from({ length: n }, (_, b) => Plot.fmt(hi > lo ? lo + ((hi - lo) * (b + 0.5)) / n : lo, 3)) };
@@ -293,7 +301,7 @@ Views.compare = (root, app) => {
     const x = (r) => (UI.compareX === "seconds" ? r.created_at - t0 : r[UI.compareX]);
     return { name: run.name, kind: "step", color: Plot.ISLAND_COLORS[i % 10],
       points: bestSoFar(okRows(s.rows).map((r) => ({ x: x(r), y: r.score })), max),
-      extendTo: s.rows.length ? Math.max(...s.rows.map(x)) : undefined };
+      extendTo: s.rows.length ? Plot.maxOf(s.rows.map(x)) : undefined };
   });
   const p = panel(null);
   Plot.scatter(p, { id: "plot-compare", width: viewWidth(), height: 340, title: "Best score so far, per run",
