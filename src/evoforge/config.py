@@ -89,7 +89,11 @@ class LLMConfig:
     """Which models write proposals and how they are called."""
 
     models: list[str] = field(default_factory=list)   # empty = the embedded model
+    model_weights: dict[str, float] = field(default_factory=dict)  # prior weight per model (default equal)
+    model_selection: Literal["thompson", "ucb1", "fixed"] = "thompson"  # bandit over the ensemble
+    reward_per_cost: bool = False     # divide a model's reward by its cost per call
     temperature: float = 0.7
+    temperatures: list[float] = field(default_factory=list)        # sampled per call when given
     max_tokens: int = 512
     timeout_s: float = 180.0
     max_attempts: int = 4
@@ -267,6 +271,11 @@ def _validate(cfg: Config) -> None:
     if bounds and (len(bounds) != 2 or (None not in bounds and bounds[0] > bounds[1])):
         raise ConfigError(f"evaluator.score_bounds: expected [low, high] (null for open), got {bounds!r}")
     positive("safety.jump_factor", cfg.safety.jump_factor)
+    for model, w in cfg.llm.model_weights.items():
+        if model not in cfg.llm.models:
+            raise ConfigError(f"llm.model_weights.{model}: not one of llm.models {cfg.llm.models}")
+        if w < 0:
+            raise ConfigError(f"llm.model_weights.{model}: must be ≥ 0, got {w}")
     for model, price in cfg.llm.prices.items():
         if len(price) != 2:
             raise ConfigError(f"llm.prices.{model}: expected [usd_per_1M_input, usd_per_1M_output], got {price!r}")

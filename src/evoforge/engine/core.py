@@ -123,6 +123,8 @@ class Engine:
             ),
         )
         self.kinds.load_state(self.storage.get_state(self.run.id, "kinds"))
+        if self.model_chooser is not None:
+            self.model_chooser.load_state(self.storage.get_state(self.run.id, "models"))
         best = self.storage.best_attempts(self.run.id, 1, maximize=self.task.maximize)
         self.best = best[0] if best else None
         # pending attempts (in flight at a crash) are re-evaluated first: their model call was already paid
@@ -130,6 +132,8 @@ class Engine:
 
     def save_state(self) -> None:
         self.storage.set_state(self.run.id, "kinds", self.kinds.state())
+        if self.model_chooser is not None:
+            self.storage.set_state(self.run.id, "models", self.model_chooser.state())
         self.storage.set_state(self.run.id, "elapsed_s", self.budget.elapsed())
 
     # -- ask -----------------------------------------------------------------------------
@@ -330,7 +334,8 @@ class Engine:
             kind=kind if kind != "crossover" or other is not None else "full",
             parent=parent, inspirations=inspirations, other=other if kind == "crossover" else None,
             task_description=self.cfg.description, direction=self.cfg.direction, language=self.cfg.language,
-            profile=profile, temperature=self.strategy.temperature(llm.temperature, repeats),
+            profile=profile,
+            temperature=self.strategy.temperature(rng.choice(llm.temperatures) if llm.temperatures else llm.temperature, repeats),
             max_tokens=min(llm.max_tokens, 384) if profile == "small" else llm.max_tokens,
             seed=(self.cfg.seed * 7_919 + index * 17) % (2**31 - 1), constrained=constrained,
             insights=list(self.scratchpad.insights), failure_note=self._last_failure.get(parent.id),
@@ -339,12 +344,17 @@ class Engine:
         seen = self._seen_replies.setdefault(parent.id, set())
         draft = model_child(
             req, provider, cost_of=self._cost, allow_extra_call=lambda: self.budget.try_extra_llm_call(),
-            on_call=lambda c: self.budget.record_llm_call(c.input_tokens + c.output_tokens, c.cost_usd),
+            on_call=lambda c: self._on_model_call(c),
             seen_replies=seen, strategy=self.strategy,
         )
         if draft.status is AttemptStatus.DUPLICATE:  # the model repeats itself: vary the sampling
             self._repeats[parent.id] = repeats + 1
         return draft
+
+    def _on_model_call(self, call: LLMCall) -> None:
+        self.budget.record_llm_call(call.input_tokens + call.output_tokens, call.cost_usd)
+        if self.model_chooser is not None:
+            self.model_chooser.record_cost(call.model, call.cost_usd)
 
     @staticmethod
     def _cost(response: Any) -> float:

@@ -140,10 +140,13 @@ def model_child(
         direction=req.direction,
         other_parent_code=req.other.code if req.other else None,
         failure_note=req.failure_note,
+        language=req.language,
     )
-    grammar = search_replace_grammar(req.parent.code) if (req.constrained and mode == "diff") else None
+    grammar = (search_replace_grammar(req.parent.code, language=req.language)
+               if (req.constrained and mode == "diff") else None)
     draft = ChildDraft(None, prompt=_render(messages), model=provider.name)
     tries = 1 + max(0, req.diff_retries if mode == "diff" else 0)
+    broken_code: str | None = None
     for attempt_no in range(tries):
         if attempt_no > 0 and not allow_extra_call():
             break
@@ -175,18 +178,29 @@ def model_child(
             draft.status, draft.reason = AttemptStatus.DUPLICATE, "the model repeated a reply it already gave for this parent"
             return draft
         seen_replies.add(digest)
-        if prompts.is_template_echo(reply):
+        if prompts.is_template_echo(reply, parent_code=req.parent.code):
             draft.status, draft.reason = AttemptStatus.PARSE_FAILED, "the reply only echoed the example edit from the prompt"
-            return draft
+            if mode != "diff":
+                return draft
+            messages = retry(messages, reply, draft.reason)
+            draft.prompt = _render(messages)
+            continue
         result = edit_ops.apply_reply(req.parent.code, reply, mode)
         if result.ok and result.code is not None:
             draft.code, draft.status, draft.reason = result.code, AttemptStatus.PENDING, ""
-            return finish_checks(draft, req.parent.code, req.language)
-        failed_to_parse = result.n_edits == 0
-        draft.status = AttemptStatus.PARSE_FAILED if failed_to_parse else AttemptStatus.APPLY_FAILED
-        draft.reason = result.reason or "the reply held no usable edit"
-        if mode != "diff":
-            return draft
+            finish_checks(draft, req.parent.code, req.language)
+            if draft.status is AttemptStatus.PENDING or mode != "diff" or attempt_no + 1 >= tries:
+                return draft
+            # the edit applied but broke the program or changed nothing: say so and ask again
+            broken_code, draft.code = draft.code, None
+        else:
+            failed_to_parse = result.n_edits == 0
+            draft.status = AttemptStatus.PARSE_FAILED if failed_to_parse else AttemptStatus.APPLY_FAILED
+            draft.reason = result.reason or "the reply held no usable edit"
+            if mode != "diff":
+                return draft
         messages = retry(messages, reply, draft.reason)
         draft.prompt = _render(messages)
+    if draft.code is None and broken_code is not None and draft.status is AttemptStatus.SYNTAX_ERROR:
+        draft.code = broken_code  # keep what the model wrote: every attempt is kept, failures included
     return draft

@@ -62,9 +62,9 @@ def build_providers(models: list[str], llm_cfg: Any, log: Callable[[str], None] 
         )
     chooser = None
     if len(providers) > 1:
-        from ..llm.bandit import Bandit
+        from .ensemble import ModelChooser
 
-        chooser = Bandit(list(providers))
+        chooser = ModelChooser(list(providers), llm_cfg)
     return providers, chooser
 
 

@@ -1,0 +1,175 @@
+"""Engine overhead per proposal as the database grows (1k, 10k, 100k stored attempts).
+
+For each backend (SQLite; PostgreSQL when its server binaries are installed, started here in a
+temp folder) and each size N:
+1. insert N synthetic attempts through `Storage.save_attempt` (85% programs, 10% failed with
+   code, 5% failed before code, two islands) and report the cost of the last 1,000 inserts;
+2. time `Engine(...)` construction, which restores the population from storage (O(N) once, by
+   design: it reads every light row and the code of every program for the novelty index);
+3. time `ask()` + `tell()` of K zero-cost proposals (the `perturb` operator, an instant
+   synthetic evaluation): selection, edit, novelty check, duplicate lookup, stores, archive update;
+4. time the storage calls a proposal makes (get_attempt, find_by_hash, save_attempt) at size N.
+
+Selection and insertion must stay near constant per proposal as N grows. Run:
+``python benchmarks/bench_storage_scaling.py [--sizes 1000,10000,100000] [--proposals 200] [--backends sqlite,postgresql]``.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import scratch, start_postgres, table, write_task  # noqa: E402
+
+EXTRA_LINES = ["x = x * 2", "x = abs(x) + {c}", "y = [i * {c} for i in range(3)]", "z = max(x, {c})",
+               "if x > {c}:\n        x -= 1", "w = sum(range({n}))", "v = {c} ** 2", "u = (x, {c})"]
+
+
+def synthetic_code(rng: random.Random) -> str:
+    """A small, valid program with perturbable constants and some structural variety."""
+    lines = [f"x = {rng.uniform(-5, 5):.6f}"]
+    for _ in range(rng.randint(1, 4)):
+        lines.append(rng.choice(EXTRA_LINES).format(c=f"{rng.uniform(0, 9):.4f}", n=rng.randint(2, 50)))
+    body = "\n    ".join(lines)
+    return (f"# EVOLVE-BLOCK-START\ndef value():\n    {body}\n    VALUE = {rng.uniform(0, 100):.6f}\n"
+            f"    return VALUE\n# EVOLVE-BLOCK-END\n")
+
+
+def populate(store: Any, run_id: str, n: int, rng: random.Random) -> float:
+    """Insert n attempts; return the mean µs per insert over the last 1,000."""
+    from evoforge.program import Attempt, AttemptStatus
+
+    ok_ids: list[str] = []
+    tail: list[float] = []
+    for i in range(n):
+        r = rng.random()
+        status = AttemptStatus.OK if r < 0.85 or i == 0 else AttemptStatus.ERROR if r < 0.95 else AttemptStatus.PARSE_FAILED
+        code = None if status is AttemptStatus.PARSE_FAILED else synthetic_code(rng)
+        a = Attempt(run_id=run_id, code=code, status=status, island=i % 2, proposal_index=i,
+                    parent_id=rng.choice(ok_ids) if ok_ids else None, generation=1 + i // 1000,
+                    mutation="initial" if i == 0 else "perturb",
+                    score=rng.uniform(0, 100) if status is AttemptStatus.OK else None,
+                    reason="" if status is AttemptStatus.OK else "synthetic failure", stdout="out " * 20)
+        start = time.perf_counter()
+        store.save_attempt(a)
+        if i >= n - 1000:
+            tail.append(time.perf_counter() - start)
+        if status is AttemptStatus.OK:
+            ok_ids.append(a.id)
+    return statistics.fmean(tail) * 1e6
+
+
+def timed_ops(store: Any, run_id: str, rng: random.Random, reps: int = 200) -> dict[str, float]:
+    """Mean ms of the storage calls one proposal makes, at the current size."""
+    from evoforge.program import AttemptStatus
+
+    sample = store.attempts(run_id, status=AttemptStatus.OK, limit=reps * 4, with_code=True)
+    picks = [rng.choice(sample) for _ in range(reps)]
+    out: dict[str, float] = {}
+    for name, fn in (("get_attempt", lambda a: store.get_attempt(a.id)),
+                     ("find_by_hash", lambda a: store.find_by_hash(run_id, a.code_hash)),
+                     ("save_attempt", lambda a: store.save_attempt(a)),
+                     ("best(island)", lambda a: store.best_attempts(run_id, 1, island=a.island))):
+        start = time.perf_counter()
+        for a in picks:
+            fn(a)
+        out[name] = (time.perf_counter() - start) / reps * 1000
+    return out
+
+
+def proposals(engine: Any, k: int, rng: random.Random) -> tuple[list[float], list[float], int]:
+    """K ask/tell rounds with an instant synthetic evaluation; (ask ms, tell ms, duplicates)."""
+    from evoforge.sandbox import Evaluation, Result
+
+    asks, tells, dups = [], [], 0
+    for _ in range(k):
+        t0 = time.perf_counter()
+        p = engine.ask()
+        asks.append((time.perf_counter() - t0) * 1000)
+        if p is None:
+            raise RuntimeError(f"the engine stopped: {engine.stop_reason}")
+        if not p.needs_evaluation:
+            dups += 1
+            continue
+        ev = Evaluation("ok", result=Result(score=rng.uniform(0, 120), feedback="synthetic"))
+        t0 = time.perf_counter()
+        engine.tell(p, ev)
+        tells.append((time.perf_counter() - t0) * 1000)
+    return asks, tells, dups
+
+
+def measure(backend: str, url_factory: Callable[[], str], n: int, k: int, seed: int) -> list[Any]:
+    from evoforge.engine.core import Engine
+    from evoforge.storage import open_storage
+    from evoforge.task import load_task
+
+    rng = random.Random(seed)
+    root = scratch("evoforge-scale-")
+    task = load_task(write_task(root / "task"), {
+        "mutation.weights": {"perturb": 1.0}, "budget.llm_calls": None, "budget.proposals": None,
+        "evaluator.workers": 1})
+    store = open_storage(url_factory())
+    run = store.create_run(f"scale-{n}", task.config.to_dict(), str(task.path))
+    t0 = time.perf_counter()
+    insert_us = populate(store, run.id, n, rng)
+    fill_s = time.perf_counter() - t0
+    ops = timed_ops(store, run.id, rng)
+    gc.collect()
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    engine = Engine(task, store, run, {})
+    restore_s = time.perf_counter() - t0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    asks, tells, dups = proposals(engine, k, rng)
+    store.close()
+    q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]  # noqa: E731
+    return [backend, n, fill_s, insert_us, restore_s, (rss1 - rss0) / 1024, statistics.fmean(asks), q(asks, 0.95),
+            statistics.fmean(tells), q(tells, 0.95), dups, ops["get_attempt"], ops["find_by_hash"],
+            ops["save_attempt"], ops["best(island)"]]
+
+
+def main(argv: list[str] | None = None) -> str:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="1000,10000,100000")
+    p.add_argument("--proposals", type=int, default=200, help="ask/tell rounds timed at each size")
+    p.add_argument("--backends", default="sqlite,postgresql")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    rows: list[list[Any]] = []
+    pg = None
+    try:
+        for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            if backend == "sqlite":
+                factory: Callable[[], str] = lambda: f"sqlite:///{scratch('evoforge-scale-db-') / 'run.db'}"  # noqa: E731
+            elif backend == "postgresql":
+                pg = pg or start_postgres()
+                if pg is None:
+                    print("postgresql: skipped (server binaries, psycopg or sqlalchemy missing)", file=sys.stderr)
+                    continue
+                factory = pg[1]
+            else:
+                raise SystemExit(f"unknown backend {backend!r}")
+            for n in sizes:
+                rows.append(measure(backend, factory, n, args.proposals, args.seed))
+                print(f"  done: {backend} N={n}", file=sys.stderr, flush=True)
+    finally:
+        if pg is not None:
+            pg[0].stop()
+    header = ["backend", "N", "fill s", "insert us", "restore s", "restore MB", "ask ms", "ask p95", "tell ms",
+              "tell p95", "dups", "get ms", "hash ms", "save ms", "best ms"]
+    text = table(f"Engine overhead per proposal as the database grows ({args.proposals} proposals per size)",
+                 header, rows)
+    print(text)
+    return text
+
+
+if __name__ == "__main__":
+    main()
