@@ -110,7 +110,8 @@ def _new_number(text: str, rng: random.Random, scale: float) -> str | None:
 
 def perturb_constants(code: str, rng: random.Random, scale: float = 0.1,
                       language: str = "python") -> str | None:
-    """Scale 1-3 numeric literals inside the blocks by about ±``scale`` of their magnitude.
+    """Scale 1-3 numeric literals inside the blocks by about ±``scale`` of their magnitude
+    (the step is drawn log-uniformly between ``scale``/30 and 2·``scale`` per proposal).
 
     Floats move by a Gaussian relative step (keeping their precision plus a digit); ints stay
     ints and move by 1..``scale``·|n| (so 0 becomes 1, never 0 again). Floats are preferred
@@ -130,9 +131,12 @@ def perturb_constants(code: str, rng: random.Random, scale: float = 0.1,
     for _ in range(_TRIES):
         pool = floats if floats and rng.random() < 0.75 else spans
         chosen = rng.sample(pool, rng.randint(1, min(3, len(pool))))
+        # log-uniform step size: mostly fine tuning, sometimes a bold move (a fixed scale either
+        # stalls near an optimum or never gets there)
+        step = scale * 10 ** rng.uniform(-1.5, 0.3)
         new = code
         for start, end, text in sorted(chosen, reverse=True):
-            repl = _new_number(text, rng, scale)
+            repl = _new_number(text, rng, step)
             if repl is not None:
                 new = new[:start] + repl + new[end:]
         result = valid_child(code, new, language)

@@ -68,12 +68,17 @@ class SQLAlchemyStorage:
         if read_only:  # defence in depth: the server refuses writes on these connections too
             connect_args["options"] = "-c default_transaction_read_only=on"
         try:
+            # Autocommit: every write here is ONE statement, which PostgreSQL runs as its own
+            # transaction; that saves the BEGIN/COMMIT round trips (a read is one round trip).
+            # No pre-ping either: a dropped connection is retried once instead (see `_run`).
             self._engine = sa.create_engine(
-                driver_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
-                pool_recycle=1800, connect_args=connect_args,
+                driver_url(url), pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800,
+                isolation_level="AUTOCOMMIT", connect_args=connect_args,
             )
-            with self._engine.begin() as conn:
-                found = schema.schema_version(conn) if read_only or not create else schema.migrate(conn)
+            with self._engine.connect() as conn:  # migrations: one real transaction, under a lock
+                conn = conn.execution_options(isolation_level="READ COMMITTED")
+                with conn.begin():
+                    found = schema.schema_version(conn) if read_only or not create else schema.migrate(conn)
         except StorageError:
             raise
         except RuntimeError as exc:  # schema newer than this code
@@ -90,22 +95,34 @@ class SQLAlchemyStorage:
         orig = getattr(exc, "orig", None) or exc
         return " ".join(str(orig).split())[:500]
 
+    def _run(self, fn: Callable[[Any], T], doing: str) -> T:
+        """`fn(connection)` on a pooled connection; once more on a fresh one if the first was
+        dropped (server restart, network blip). Every write is idempotent (upserts, inserts
+        that ignore a repeated id) except `add_event`, which may then store an event twice."""
+        sa = self._sa
+        for attempt in (0, 1):
+            try:
+                with self._engine.connect() as conn:
+                    return fn(conn)
+            except sa.exc.DBAPIError as exc:
+                if attempt == 0 and exc.connection_invalidated:
+                    continue
+                raise StorageError(f"cannot {doing} {self._shown}: {self._why(exc)}") from None
+            except sa.exc.SQLAlchemyError as exc:
+                raise StorageError(f"cannot {doing} {self._shown}: {self._why(exc)}") from None
+        raise AssertionError("unreachable")
+
     def _write(self, fn: Callable[[Any], T]) -> T:
-        """Run `fn(connection)` in one transaction: committed whole or not at all."""
+        """One write statement: committed whole or not at all (autocommit = one transaction)."""
         if self.read_only:
             raise StorageError("this storage was opened read-only")
-        try:
-            with self._engine.begin() as conn:
-                return fn(conn)
-        except self._sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"cannot write to {self._shown}: {self._why(exc)}") from None
+        return self._run(fn, "write to")
 
     def _read(self, stmt: Any) -> list[Any]:
-        try:
-            with self._engine.connect() as conn:
-                return list(conn.execute(stmt).mappings().all())
-        except self._sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"cannot read from {self._shown}: {self._why(exc)}") from None
+        return self._run(lambda conn: list(conn.execute(stmt).mappings().all()), "read from")
+
+    def _scalar(self, stmt: Any) -> Any:
+        return self._run(lambda conn: conn.execute(stmt).scalar_one(), "read from")
 
     def _upsert(self, table: Any, values: dict[str, Any], keys: list[str]) -> Any:
         from sqlalchemy.dialects.postgresql import insert
@@ -207,13 +224,6 @@ class SQLAlchemyStorage:
             stmt = stmt.where(a.c.status == AttemptStatus(status).value)
         return int(self._scalar(stmt))
 
-    def _scalar(self, stmt: Any) -> Any:
-        try:
-            with self._engine.connect() as conn:
-                return conn.execute(stmt).scalar_one()
-        except self._sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"cannot read from {self._shown}: {self._why(exc)}") from None
-
     def best_attempts(self, run_id: str, n: int = 1, *, maximize: bool = True, island: int | None = None) -> list[Attempt]:
         a = self._t["attempts"]
         stmt = self._sa.select(*self._columns()).where(
@@ -241,7 +251,9 @@ class SQLAlchemyStorage:
             "reasoning_tokens": record.reasoning_tokens, "latency_s": record.latency_s, "cost_usd": record.cost_usd,
             "error": _no_nul(record.error), "created_at": record.created_at,
         }
-        stmt = self._t["llm_calls"].insert().values(**values)
+        from sqlalchemy.dialects.postgresql import insert
+
+        stmt = insert(self._t["llm_calls"]).values(**values).on_conflict_do_nothing(index_elements=["id"])
         self._write(lambda c: c.execute(stmt))
 
     def llm_calls(self, run_id: str) -> list[LLMCallRecord]:
