@@ -98,7 +98,8 @@ def table(candidate: Candidate, probe):
     inner = np.abs(margins) < 19.9
     again = np.interp(margins[inner], GRID, values)
     if not np.allclose(again, probe_values[inner], rtol=1e-2, atol=1e-2):
-        return "loss() gave different values on the grid than in the unit tests", None
+        return ("loss() gave different values for the same margins in two calls: it must be "
+                "elementwise and deterministic"), None
     return None, grads
 
 

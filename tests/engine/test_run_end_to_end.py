@@ -105,3 +105,25 @@ def test_resume_with_larger_budget(value_task, model_spec, tmp_path):
     assert second.best.score >= first.best.score
     third = evoforge.resume(first.run_dir)  # the larger budget stays: nothing more to do
     assert _attempts(third)[1]["calls"] == 5
+
+
+def test_broken_edit_is_retried_and_kept(value_task, tmp_path):
+    from evoforge.testing.openai_server import ScriptedOpenAIServer
+
+    broken = "<<<<<<< SEARCH\n    VALUE = 1.0\n=======\n    VALUE = (1.0\n>>>>>>> REPLACE\n"
+    fixed = "<<<<<<< SEARCH\n    VALUE = 1.0\n=======\n    VALUE = 4.0\n>>>>>>> REPLACE\n"
+    broken4 = broken.replace("1.0", "4.0")
+    with ScriptedOpenAIServer([broken, fixed, broken4, broken4]) as srv:
+        result = evoforge.run(value_task, llm=f"openai/s@{srv.base_url}", budget=4, run_dir=tmp_path / "r",
+                              overrides={**ONLY_DIFF, "search.parent_selection": "best", "search.islands": 1})
+        retry_prompt = srv.requests[1]["messages"][-1]["content"]
+        temps = [r["temperature"] for r in srv.requests]
+    attempts, usage = _attempts(result)
+    assert "does not parse" in retry_prompt  # the model is told why, in the same conversation
+    assert temps[1] > temps[0]
+    fixed_attempt, repeated = attempts[1], attempts[2]
+    assert fixed_attempt.status is AttemptStatus.OK and fixed_attempt.score == 4.0
+    assert "--- retry 1 ---" in fixed_attempt.response
+    assert repeated.status is AttemptStatus.SYNTAX_ERROR and "retry repeated the same reply" in repeated.reason
+    assert "VALUE = (4.0" in repeated.code  # what the model wrote is kept
+    assert usage["calls"] == 4

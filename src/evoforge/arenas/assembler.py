@@ -218,17 +218,20 @@ def assemble(source: str, *, coresize: int = 8000, max_length: int = 100,
     labels: dict[str, int] = {}
     equs: dict[str, tuple[Node, int]] = {}
     lines: list[_Line] = []
-    pending: list[str] = []
+    pending: list[tuple[str, int]] = []  # labels waiting for their instruction
     start_expr: tuple[Node, int] | None = None
     meta = {"name": name or "unnamed", "author": "anonymous"}
 
     def define(label: str, lineno: int) -> None:
         key = label.rstrip(":")
-        if not _IDENT.fullmatch(key):
-            raise AssemblyError(f"{label!r} is not a valid label", lineno)
         if key in labels or key in equs or key.upper() in predefined:
             raise AssemblyError(f"label {key!r} is defined twice", lineno)
         labels[key] = len(lines)
+
+    def label_word(word: str, lineno: int) -> tuple[str, int]:
+        if not _IDENT.fullmatch(word.rstrip(":")):
+            raise AssemblyError(f"{word!r} is neither an opcode nor a valid label", lineno)
+        return word, lineno
 
     for lineno, raw in enumerate(source.split("\n"), start=1):
         text, _, comment = raw.partition(";")
@@ -253,7 +256,7 @@ def assemble(source: str, *, coresize: int = 8000, max_length: int = 100,
                     raise AssemblyError(str(exc), lineno) from None
                 head = ""
                 break
-            pending.append(head)
+            pending.append(label_word(head, lineno))
             if not nxt:
                 head = ""
                 break
@@ -266,8 +269,8 @@ def assemble(source: str, *, coresize: int = 8000, max_length: int = 100,
         if word == "EQU":
             raise AssemblyError("EQU needs a name before it: NAME EQU value", lineno)
         if word in ("ORG", "END"):
-            for label in pending:
-                define(label, lineno)
+            for label, at in pending:
+                define(label, at)
             pending = []
             if rest.strip():
                 try:
@@ -277,8 +280,8 @@ def assemble(source: str, *, coresize: int = 8000, max_length: int = 100,
             if word == "END":
                 break
             continue
-        for label in pending:
-            define(label, lineno)
+        for label, at in pending:
+            define(label, at)
         pending = []
         m = _OPWORD.match(head)
         assert m is not None
@@ -290,8 +293,8 @@ def assemble(source: str, *, coresize: int = 8000, max_length: int = 100,
             modifier = MODIFIER_INDEX[m.group(2).upper()]
         lines.append(_Line(lineno, OPCODE_INDEX[op_name], modifier,
                            _split_operands(rest, lineno), len(lines)))
-    for label in pending:  # labels after the last instruction point past its end
-        define(label, 0)
+    for label, at in pending:  # labels after the last instruction point past its end
+        define(label, at)
     if not lines:
         raise AssemblyError("the warrior has no instructions")
     if len(lines) > max_length:

@@ -147,13 +147,16 @@ def model_child(
     draft = ChildDraft(None, prompt=_render(messages), model=provider.name)
     tries = 1 + max(0, req.diff_retries if mode == "diff" else 0)
     broken_code: str | None = None
+    own_replies: set[str] = set()
     for attempt_no in range(tries):
         if attempt_no > 0 and not allow_extra_call():
             break
         started = time.monotonic()
         try:
+            # a retry samples hotter: the same prompt at the same temperature tends to give the same text
+            temperature = None if req.temperature is None else min(1.5, req.temperature + 0.3 * attempt_no)
             resp = provider.complete(
-                messages, temperature=req.temperature, max_tokens=req.max_tokens,
+                messages, temperature=temperature, max_tokens=req.max_tokens,
                 seed=req.seed + attempt_no, grammar=grammar,
             )
         except LLMError as exc:
@@ -174,10 +177,16 @@ def model_child(
         reply = resp.text or ""
         draft.response = reply if attempt_no == 0 else f"{draft.response}\n\n--- retry {attempt_no} ---\n{reply}"
         digest = hashlib.sha256(reply.strip().encode()).hexdigest()
+        if reply.strip() and digest in own_replies:  # the retry gave the same text: keep the first failure's reason
+            draft.reason = f"{draft.reason} (the retry repeated the same reply)"
+            if broken_code is not None and draft.status is AttemptStatus.SYNTAX_ERROR:
+                draft.code = broken_code
+            return draft
         if reply.strip() and digest in seen_replies:
             draft.status, draft.reason = AttemptStatus.DUPLICATE, "the model repeated a reply it already gave for this parent"
             return draft
         seen_replies.add(digest)
+        own_replies.add(digest)
         if prompts.is_template_echo(reply, parent_code=req.parent.code):
             draft.status, draft.reason = AttemptStatus.PARSE_FAILED, "the reply only echoed the example edit from the prompt"
             if mode != "diff":

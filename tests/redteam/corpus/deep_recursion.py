@@ -1,0 +1,4 @@
+# ATTACK: recurse without end.
+# EXPECT: status=error reason="candidate raised RecursionError: maximum recursion depth exceeded"
+def attack(ctx, depth=0):
+    return attack(ctx, depth + 1)

@@ -1,0 +1,11 @@
+# ATTACK: find the private result pipe (its number is on the worker's command line), write a
+#   well-formed forged answer claiming a huge score, and exit before the worker answers.
+# EXPECT: status=invalid reason="value 1000000000\.0 is above the maximum 1\.0"
+#   -- a forged answer is only data: the trusted evaluator still judges it
+import os
+
+
+def attack(ctx):
+    fd = int(open("/proc/self/cmdline", "rb").read().split(b"\0")[-2])
+    os.write(fd, b'{"ok": true, "value": 1000000000.0}')
+    os._exit(0)

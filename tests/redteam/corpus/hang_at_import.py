@@ -1,0 +1,10 @@
+# ATTACK: hang while the program is being imported, before attack() even exists.
+# EXPECT: status=timeout reason="candidate timed out after 1\.5s in attack\(\)"
+# SETUP: call_timeout=1.5
+import time
+
+time.sleep(3600)
+
+
+def attack(ctx):
+    return 0.5

@@ -1,0 +1,5 @@
+# ATTACK: raise KeyboardInterrupt, which `except Exception` does not catch, hoping to abort
+#   the harness itself.
+# EXPECT: status=error reason="candidate raised KeyboardInterrupt"
+def attack(ctx):
+    raise KeyboardInterrupt

@@ -1,0 +1,7 @@
+# ATTACK: os._exit(0) - exit 0 at once, skipping every handler, before the worker answers.
+# EXPECT: status=error reason="candidate process exited with code 0 before returning from attack\(\)"
+import os
+
+
+def attack(ctx):
+    os._exit(0)

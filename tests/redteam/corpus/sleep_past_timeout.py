@@ -1,0 +1,9 @@
+# ATTACK: sleep far past the timeout (no CPU used, so no CPU limit fires).
+# EXPECT: status=timeout reason="candidate timed out after 1\.5s in attack\(\)"
+# SETUP: call_timeout=1.5
+import time
+
+
+def attack(ctx):
+    time.sleep(3600)
+    return 0.5
