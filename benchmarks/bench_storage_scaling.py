@@ -8,7 +8,8 @@ temp folder) and each size N:
    design: it reads every light row and the code of every program for the novelty index);
 3. time `ask()` + `tell()` of K zero-cost proposals (the `perturb` operator, an instant
    synthetic evaluation): selection, edit, novelty check, duplicate lookup, stores, archive update;
-4. time the storage calls a proposal makes (get_attempt, find_by_hash, save_attempt) at size N.
+4. time the storage calls a proposal makes at size N: get_attempt, find_by_hash of a stored
+   program and of a new one ("miss", what every novel proposal costs), save_attempt.
 
 Selection and insertion must stay near constant per proposal as N grows. Run:
 ``python benchmarks/bench_storage_scaling.py [--sizes 1000,10000,100000] [--proposals 200] [--backends sqlite,postgresql]``.
@@ -66,6 +67,15 @@ def populate(store: Any, run_id: str, n: int, rng: random.Random) -> float:
     return statistics.fmean(tail) * 1e6
 
 
+def rss_mb() -> float:
+    """Resident memory now (not the peak: several sizes run in one process)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:  # not Linux: the peak is the best we have
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def timed_ops(store: Any, run_id: str, rng: random.Random, reps: int = 200) -> dict[str, float]:
     """Mean ms of the storage calls one proposal makes, at the current size."""
     from evoforge.program import AttemptStatus
@@ -75,6 +85,7 @@ def timed_ops(store: Any, run_id: str, rng: random.Random, reps: int = 200) -> d
     out: dict[str, float] = {}
     for name, fn in (("get_attempt", lambda a: store.get_attempt(a.id)),
                      ("find_by_hash", lambda a: store.find_by_hash(run_id, a.code_hash)),
+                     ("hash miss", lambda a: store.find_by_hash(run_id, "f" * 32)),  # a new program: the usual case
                      ("save_attempt", lambda a: store.save_attempt(a)),
                      ("best(island)", lambda a: store.best_attempts(run_id, 1, island=a.island))):
         start = time.perf_counter()
@@ -122,17 +133,18 @@ def measure(backend: str, url_factory: Callable[[], str], n: int, k: int, seed: 
     fill_s = time.perf_counter() - t0
     ops = timed_ops(store, run.id, rng)
     gc.collect()
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     engine = Engine(task, store, run, {})
     restore_s = time.perf_counter() - t0
-    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    gc.collect()
+    rss1 = rss_mb()
     asks, tells, dups = proposals(engine, k, rng)
     store.close()
     q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]  # noqa: E731
-    return [backend, n, fill_s, insert_us, restore_s, (rss1 - rss0) / 1024, statistics.fmean(asks), q(asks, 0.95),
+    return [backend, n, fill_s, insert_us, restore_s, rss1 - rss0, statistics.fmean(asks), q(asks, 0.95),
             statistics.fmean(tells), q(tells, 0.95), dups, ops["get_attempt"], ops["find_by_hash"],
-            ops["save_attempt"], ops["best(island)"]]
+            ops["hash miss"], ops["save_attempt"], ops["best(island)"]]
 
 
 def main(argv: list[str] | None = None) -> str:
@@ -164,7 +176,7 @@ def main(argv: list[str] | None = None) -> str:
         if pg is not None:
             pg[0].stop()
     header = ["backend", "N", "fill s", "insert us", "restore s", "restore MB", "ask ms", "ask p95", "tell ms",
-              "tell p95", "dups", "get ms", "hash ms", "save ms", "best ms"]
+              "tell p95", "dups", "get ms", "hash ms", "miss ms", "save ms", "best ms"]
     text = table(f"Engine overhead per proposal as the database grows ({args.proposals} proposals per size)",
                  header, rows)
     print(text)

@@ -108,8 +108,8 @@ if __name__ == "__main__":
     from evoforge.contest.problems import Placement
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import evaluate  # noqa: E402  (the task's seeds)
-    import initial  # noqa: E402
+    import evaluate
+    import initial
 
     problem = Placement()
     for label, seeds in (("public", evaluate.PUBLIC_SEEDS), ("private", evaluate.PRIVATE_SEEDS)):

@@ -23,7 +23,7 @@ import numpy as np
 from evoforge import Candidate, Result
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import tiny_learning  # noqa: E402
+import tiny_learning
 
 PUBLIC_SEEDS = [0, 1, 2]
 PRIVATE_SEEDS = [100, 101, 102]

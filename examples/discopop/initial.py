@@ -5,7 +5,6 @@ the held-out accuracy (see task.yaml). Only loss() is evolved.
 """
 import numpy as np
 
-
 # EVOLVE-BLOCK-START
 SHARPNESS = 1.0  # the logistic loss of s * m, divided by s
 

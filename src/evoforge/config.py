@@ -110,7 +110,7 @@ class MutationConfig:
 
     weights: dict[str, float] = field(
         default_factory=lambda: {
-            "diff": 0.5, "full": 0.15, "crossover": 0.05,
+            "diff": 0.35, "tweak": 0.15, "full": 0.15, "crossover": 0.05,
             "perturb": 0.2, "swap": 0.03, "duplicate": 0.02, "delete": 0.02, "block_crossover": 0.03,
         }
     )
@@ -152,8 +152,8 @@ class Config:
         return dataclasses.asdict(self)
 
 
-KNOWN_MUTATIONS = ("diff", "full", "crossover", "perturb", "swap", "duplicate", "delete", "block_crossover")
-LLM_MUTATIONS = ("diff", "full", "crossover")
+KNOWN_MUTATIONS = ("diff", "tweak", "full", "crossover", "perturb", "swap", "duplicate", "delete", "block_crossover")
+LLM_MUTATIONS = ("diff", "tweak", "full", "crossover")
 
 
 def _type_name(tp: Any) -> str:

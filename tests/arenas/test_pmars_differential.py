@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from evoforge.arenas import MarsConfig, Warrior, assemble, battle
+from evoforge.arenas.mars import DEFAULT_CONFIG
 from evoforge.arenas.redcode import MODES, MODIFIERS, OPCODES
 
 WARRIORS = Path(__file__).parent / "warriors"
@@ -40,7 +41,7 @@ def pmars_binary() -> str | None:
             continue
         try:
             out = subprocess.run([exe, "-b", "-r", "1", str(imp), str(imp)],
-                                 capture_output=True, text=True, timeout=20)
+                                 capture_output=True, text=True, timeout=20, check=False)
         except (OSError, subprocess.SubprocessError):
             continue
         if "Results:" in out.stdout:
@@ -52,7 +53,7 @@ pytestmark = pytest.mark.skipif(pmars_binary() is None,
                                 reason="no headless pmars binary (set PMARS=/path/to/pmars)")
 
 
-def run_pmars(files: list[Path], rounds: int, position: int, config: MarsConfig = MarsConfig(),
+def run_pmars(files: list[Path], rounds: int, position: int, config: MarsConfig = DEFAULT_CONFIG,
               ) -> tuple[int, int, int]:
     exe = pmars_binary()
     assert exe is not None
@@ -60,14 +61,14 @@ def run_pmars(files: list[Path], rounds: int, position: int, config: MarsConfig 
             "-c", str(config.max_cycles), "-p", str(config.max_processes),
             "-l", str(config.max_length), "-d", str(config.min_separation)]
     out = subprocess.run(args + [str(f) for f in files], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, check=False)
     match = re.search(r"Results: (\d+) (\d+) (\d+)", out.stdout)
     assert match, out.stdout + out.stderr
     return tuple(int(g) for g in match.groups())  # type: ignore[return-value]
 
 
 def ours(warriors: list[Warrior], rounds: int, position: int,
-         config: MarsConfig = MarsConfig()) -> tuple[int, int, int]:
+         config: MarsConfig = DEFAULT_CONFIG) -> tuple[int, int, int]:
     result = battle(warriors, rounds=rounds, first_position=position, config=config)
     return result.wins(0), result.wins(1), result.ties(0)
 
@@ -167,7 +168,7 @@ def test_death_cycles_agree_exactly(tmp_path):
 def pmars_listing(path: Path) -> list[str]:
     exe = pmars_binary()
     out = subprocess.run([exe, "-r", "0", str(path)], capture_output=True, text=True,
-                         timeout=20).stdout
+                         timeout=20, check=False).stdout
     rows = []
     for line in out.splitlines()[out.splitlines().index("       ORG      START") + 1:]:
         m = re.match(r"^\S*\s+([A-Z]{3}\.[A-Z]+)\s+(\S)\s*(-?\d+),\s*(\S)\s*(-?\d+)", line)

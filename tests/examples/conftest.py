@@ -1,13 +1,13 @@
-"""Helpers for the example-task tests: run a task's real evaluator on a program text."""
+"""Fixtures for the example-task tests: run a task's real evaluator on a program text."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from example_helpers import EXAMPLES
 
 from evoforge.sandbox import Evaluation, evaluate_code
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from evoforge.task import load_task
 
 
 @pytest.fixture
@@ -15,12 +15,6 @@ def evaluate():
     """evaluate(task, code, **kw) -> Evaluation, through the trusted evaluator host."""
     def run(task: str | Path, code: str, **kw) -> Evaluation:
         folder = Path(task) if Path(task).is_absolute() else EXAMPLES / task
-        from evoforge.task import load_task
         program = load_task(folder).config.program
         return evaluate_code(folder, code, program_filename=program, timeout=300, **kw)
     return run
-
-
-def initial(task: str) -> str:
-    from evoforge.task import load_task
-    return load_task(EXAMPLES / task).initial_code

@@ -6,7 +6,7 @@ import importlib.util
 import shutil
 
 import pytest
-from conftest import EXAMPLES, initial
+from example_helpers import EXAMPLES, initial
 
 from evoforge.contest.problems import Placement, Routing
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import EXAMPLES, initial
+from example_helpers import EXAMPLES, initial
 
 from evoforge.task import load_task
 

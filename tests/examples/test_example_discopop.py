@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import initial
+from example_helpers import initial
 
 TASK = "discopop"
 SIGMOID = '''import numpy as np

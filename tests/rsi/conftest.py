@@ -35,12 +35,15 @@ def strategy_responder(*, holdout_trap: bool = False):
     return respond
 
 
+INNER_SEARCH = "search: {islands: 1}\nmutation: {weights: {diff: 1.0}}\n"  # only the model moves the score
+
+
 @pytest.fixture
 def inner_tasks(tmp_path) -> dict[str, Path]:
     return {
-        "a": write_task(tmp_path / "ta", yaml="name: a\ndescription: Make value() return a larger number.\n"),
-        "b": write_task(tmp_path / "tb", yaml="name: b\ndescription: Make value() return a bigger number, please.\n"),
-        "h": write_task(tmp_path / "th", yaml="name: h\ndescription: HOLDOUT task - make value() larger.\n"),
+        "a": write_task(tmp_path / "ta", yaml="name: a\ndescription: Make value() return a larger number.\n" + INNER_SEARCH),
+        "b": write_task(tmp_path / "tb", yaml="name: b\ndescription: Make value() return a bigger number.\n" + INNER_SEARCH),
+        "h": write_task(tmp_path / "th", yaml="name: h\ndescription: HOLDOUT task - make value() larger.\n" + INNER_SEARCH),
     }
 
 

@@ -9,13 +9,19 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from bench_fixes import FIXES, fix_edit
+
 from evoforge.cli import main
 from evoforge.llm.registry import create_provider
 from evoforge.rsi.dgm.archive import AgentRecord, Archive, parent_weight
 from evoforge.rsi.dgm.bench import load_bench, visible_files
-from evoforge.rsi.dgm.loop import DGMOptions, _Context, evaluate_agent, initial_agent_files, run_dgm
+from evoforge.rsi.dgm.loop import (
+    DGMOptions,
+    _Context,
+    evaluate_agent,
+    initial_agent_files,
+    run_dgm,
+)
 from evoforge.storage import open_storage
 from evoforge.testing.openai_server import ScriptedOpenAIServer
 

@@ -91,7 +91,7 @@ def test_crashing_or_cheating_strategies_are_invalid_not_crashes(inner_tasks, st
     cheat = "import sqlite3\n\ndef build_messages(**context):\n    sqlite3.connect('/tmp/x.db')\n"
     assert "imports 'sqlite3'" in score_strategy(cheat, tasks, [0], llm=llm, inner_budget=2).failure
     ok = score_strategy(INITIAL_STRATEGY.read_text(), tasks, [0, 1], llm=llm, inner_budget=2)
-    assert ok.failure is None and len(ok.runs) == 2 and 1.0 <= ok.mean <= 2.1  # +1 per call, islands may split them
+    assert ok.failure is None and len(ok.runs) == 2 and 1.0 <= ok.mean <= 2.1  # +1 per call, from the best parent or not
 
 
 def test_outer_evaluator_marks_a_bad_strategy_invalid(inner_tasks, strategy_server, tmp_path):

@@ -9,7 +9,11 @@ import pytest
 from evoforge.mutate import prompts
 from evoforge.mutate.blocks import find_blocks
 from evoforge.rsi.outer import INITIAL_STRATEGY
-from evoforge.rsi.sandboxed import SandboxedStrategy, StrategyFailed, check_strategy_source
+from evoforge.rsi.sandboxed import (
+    SandboxedStrategy,
+    StrategyFailed,
+    check_strategy_source,
+)
 from evoforge.strategy import load_strategy
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "self_improve" / "strategy_initial.py"

@@ -147,3 +147,12 @@ def test_kind_policy_respects_allowed_and_prior():
     assert policy.probabilities()["diff"] == pytest.approx(0.75)
     assert policy.choose(random.Random(0), {"full"}) == "full"
     assert policy.choose(random.Random(0), {"perturb"}) is None
+
+
+def test_best_first_expands_the_best_node_a_fixed_number_of_times():
+    p = Population(1, expansions_per_node=2)
+    for pid, s in [("a", 1.0), ("b", 5.0), ("c", 3.0)]:
+        p.add(prog(pid, s))
+    rng = random.Random(0)
+    order = [p.select_parent(0, rng, "best_first").id for _ in range(6)]
+    assert order == ["b", "b", "c", "c", "a", "a"]

@@ -15,8 +15,9 @@ gives 8). ``FOR``/``ROF`` macros and ``PIN`` are not supported and say so.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
+from typing import Union
 
 from evoforge.arenas.redcode import (
     DAT,
@@ -48,7 +49,7 @@ class AssemblyError(ValueError):
 
 
 # -- expressions -----------------------------------------------------------------------------
-Node = Union[int, str, tuple]  # int literal | identifier | (op, left[, right])
+Node = Union[int, str, tuple]  # noqa: UP007 - a runtime alias, kept 3.10-friendly  # int literal | identifier | (op, left[, right])
 _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(\S))")
 
 
@@ -248,8 +249,10 @@ def assemble(source: str, *, coresize: int = 8000, max_length: int = 100,
             nxt = rest.split(None, 1)
             if nxt and nxt[0].upper() == "EQU":
                 key = head.rstrip(":")
-                if not _IDENT.fullmatch(key) or key in labels or key in equs:
-                    raise AssemblyError(f"cannot define {key!r} with EQU", lineno)
+                if not _IDENT.fullmatch(key):
+                    raise AssemblyError(f"{key!r} is not a valid name for EQU", lineno)
+                if key in labels or key in equs or key.upper() in predefined:
+                    raise AssemblyError(f"{key!r} is defined twice", lineno)
                 try:
                     equs[key] = (parse_expression(nxt[1] if len(nxt) > 1 else ""), lineno)
                 except ValueError as exc:

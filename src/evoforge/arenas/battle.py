@@ -11,7 +11,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evoforge.arenas.mars import MarsConfig, RoundResult, Simulation, pmars_rng
+from evoforge.arenas.mars import (
+    DEFAULT_CONFIG,
+    MarsConfig,
+    RoundResult,
+    Simulation,
+    pmars_rng,
+)
 from evoforge.arenas.redcode import Warrior
 
 
@@ -85,7 +91,7 @@ def _positions_many(config: MarsConfig, n: int, rng: random.Random) -> list[int]
     return [k * (m // n) for k in range(n)]
 
 
-def battle(warriors: Sequence[Warrior], *, rounds: int = 1, config: MarsConfig = MarsConfig(),
+def battle(warriors: Sequence[Warrior], *, rounds: int = 1, config: MarsConfig = DEFAULT_CONFIG,
            seed: int = 0, first_position: int | None = None,
            stats_every: int = 0) -> BattleResult:
     """Fight `rounds` rounds. `first_position` (two warriors only) places warrior 1 as
@@ -117,7 +123,7 @@ def battle(warriors: Sequence[Warrior], *, rounds: int = 1, config: MarsConfig =
                          last_results=last, stats_every=stats_every)
         sim.run()
         res = sim.result()
-        for w in range(n):
-            last[w] = len(res.survivors) if w in res.survivors else 0
+        for k in range(n):
+            last[k] = len(res.survivors) if k in res.survivors else 0
         results.append(res)
     return BattleResult([w.name for w in warriors], results)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from evoforge.arenas.assembler import AssemblyError, assemble
 from evoforge.arenas.battle import battle
-from evoforge.arenas.mars import MarsConfig
+from evoforge.arenas.mars import DEFAULT_CONFIG, MarsConfig
 from evoforge.arenas.redcode import Warrior
 
 
@@ -52,7 +52,7 @@ class LeagueResult:
                          f"(score {f.score:.2f})" for f in self.fights)
 
 
-def load_warriors(folder: str | Path, config: MarsConfig = MarsConfig()) -> list[tuple[str, Warrior]]:
+def load_warriors(folder: str | Path, config: MarsConfig = DEFAULT_CONFIG) -> list[tuple[str, Warrior]]:
     """Every ``*.red`` in `folder` (sorted by name), assembled; a broken file is an error here
     because these are the task's own trusted warriors."""
     out = []
@@ -67,7 +67,7 @@ def load_warriors(folder: str | Path, config: MarsConfig = MarsConfig()) -> list
 
 
 def play(warrior: Warrior, opponents: Sequence[tuple[str, Warrior]], *, rounds: int = 4,
-         config: MarsConfig = MarsConfig()) -> LeagueResult:
+         config: MarsConfig = DEFAULT_CONFIG) -> LeagueResult:
     """Fight `warrior` against each opponent for `rounds` rounds."""
     result = LeagueResult()
     for name, opponent in opponents:

@@ -89,7 +89,7 @@ class BehaviourArchive:
                 "cells": [{"cell": list(c), **asdict(e)} for c, e in sorted(self.cells.items())]}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "BehaviourArchive":
+    def from_json(cls, data: dict[str, Any]) -> BehaviourArchive:
         archive = cls(int(data["bins"]), int(data["max_processes"]), int(data["coresize"]))
         for row in data.get("cells", []):
             row = dict(row)

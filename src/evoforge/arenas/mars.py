@@ -26,7 +26,6 @@ written (its memory coverage), processes spawned and alive, sampled per cycle on
 """
 from __future__ import annotations
 
-import random
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,6 +51,9 @@ class MarsConfig:
             if self.coresize % div == 0:
                 return self.coresize // div
         return self.coresize  # pragma: no cover - div 1 always divides
+
+
+DEFAULT_CONFIG = MarsConfig()
 
 
 @dataclass
@@ -94,7 +96,7 @@ class Simulation:
     """
 
     def __init__(self, warriors: Sequence[Warrior], positions: Sequence[int], *,
-                 config: MarsConfig = MarsConfig(), starter: int = 0,
+                 config: MarsConfig = DEFAULT_CONFIG, starter: int = 0,
                  pspaces: list[list[int]] | None = None, last_results: list[int] | None = None,
                  stats_every: int = 0) -> None:
         n, m = len(warriors), config.coresize
@@ -167,7 +169,7 @@ class Simulation:
                            self.samples, self.executed)
 
     # -- the inner loop -----------------------------------------------------------------------
-    def run(self, max_steps: int | None = None) -> bool:  # noqa: C901 - one idea, kept flat
+    def run(self, max_steps: int | None = None) -> bool:
         """Execute up to `max_steps` instructions (all that remain by default); True when
         the round is over (one warrior left of several, all dead, or no cycles left)."""
         if self.finished:
@@ -185,15 +187,14 @@ class Simulation:
         budget = steps_left if max_steps is None else min(max_steps, steps_left)
         stop_at = steps_left - budget
         every = self.stats_every * nwar
-        next_sample = self._next_sample
+        next_sample = self._next_sample if every else -1  # -1: never sample
         psize = len(self.pspaces[0])
         while steps_left > stop_at:
-            if every and steps_left <= next_sample:
+            if steps_left <= next_sample:
                 self.steps_left = steps_left
                 self._sample()
                 next_sample = steps_left - every
             steps_left -= 1
-            cur = i
             w = ring[i]
             i += 1
             if i == nring:
@@ -324,15 +325,14 @@ class Simulation:
                 if len(q) < maxp:
                     q.append(pa)
                     spawned[w] += 1
-                    if len(q) > maxq[w]:
-                        maxq[w] = len(q)
+                    maxq[w] = max(maxq[w], len(q))
                 continue
             elif op == 7:  # JMP
                 q.append(pa)
                 continue
             elif op == 0:  # DAT
                 if not q:
-                    steps_left, i, nring = self._kill(w, cur, i, steps_left, nring)
+                    steps_left, i, nring = self._kill(w, i, steps_left, nring)
                     if self.finished:
                         break
                 continue
@@ -447,7 +447,7 @@ class Simulation:
                         die = True
                 if die:
                     if not q:
-                        steps_left, i, nring = self._kill(w, cur, i, steps_left, nring)
+                        steps_left, i, nring = self._kill(w, i, steps_left, nring)
                         if self.finished:
                             break
                     continue
@@ -480,16 +480,18 @@ class Simulation:
             q.append(npc if npc != M else 0)
         self.turn = i if i < len(ring) else 0
         self.steps_left = steps_left
-        self._next_sample = next_sample
+        if every:
+            self._next_sample = next_sample
         if steps_left <= 0:
             self.finished = True
         if self.finished and self.stats_every:
             self._sample()
         return self.finished
 
-    def _kill(self, w: int, cur: int, i: int, steps_left: int,
-              nring: int) -> tuple[int, int, int]:
-        """Remove warrior `w` (its last process died); pMARS's cycle-budget rule."""
+    def _kill(self, w: int, i: int, steps_left: int, nring: int) -> tuple[int, int, int]:
+        """Remove warrior `w` (its last process died; `i` is the turn after its own);
+        pMARS's cycle-budget rule."""
+        cur = i - 1 if i else nring - 1
         self.died_at[w] = (self.total_steps - steps_left - self.skipped) // len(self.warriors)
         cut = steps_left // nring + 1
         self.skipped += cut

@@ -99,7 +99,7 @@ class Warrior:
     def listing(self, coresize: int = 8000) -> str:
         """Load-file text (`ORG` + one instruction per line) that any '94 MARS assembles the
         same way: the canonical form stored in archives and fed to pMARS in tests."""
-        lines = [f";redcode-94", f";name {self.name}", f";author {self.author}",
+        lines = [";redcode-94", f";name {self.name}", f";author {self.author}",
                  f"ORG {self.start}"]
         lines += [ins.signed(coresize) for ins in self.instructions]
         lines.append("END")

@@ -61,7 +61,8 @@ class Engine:
         self.model_chooser = model_chooser
         axes = [Axis(a.name, a.min, a.max, a.bins) for a in self.cfg.search.map_elites]
         self.population = Population(self.cfg.search.islands, maximize=task.maximize,
-                                     archive_size=self.cfg.search.archive_size, axes=axes)
+                                     archive_size=self.cfg.search.archive_size, axes=axes,
+                                     expansions_per_node=self.cfg.search.expansions_per_node)
         self.strategy = load_strategy(self.cfg.strategy, task.path)
         weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights))
         self.kinds = KindPolicy(weights, adaptive=self.cfg.mutation.adaptive)
@@ -72,6 +73,7 @@ class Engine:
         self._seen_replies: dict[str, set[str]] = {}
         self._repeats: dict[str, int] = {}
         self._ast_hashes: dict[str, str] = {}
+        self._tweaked: dict[str, set[str]] = {}   # parent id -> lines a tweak already targeted
         self._last_failure: dict[str, str] = {}
         self._pending: list[Attempt] = []
         self.listeners: list[Callable[[Attempt], None]] = []
@@ -314,7 +316,7 @@ class Engine:
             attempt.status = AttemptStatus.DUPLICATE
             attempt.reason = f"same program as {owner} up to names, comments and formatting"
             return
-        if attempt.model is not None:
+        if attempt.model is not None and attempt.mutation != "tweak":
             novel, why = self.novelty.check(code)
             if not novel:
                 attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
@@ -340,6 +342,7 @@ class Engine:
             seed=(self.cfg.seed * 7_919 + index * 17) % (2**31 - 1), constrained=constrained,
             insights=list(self.scratchpad.insights), failure_note=self._last_failure.get(parent.id),
             diff_retries=self.cfg.mutation.diff_retries,
+            tweaked_lines=self._tweaked.setdefault(parent.id, set()),
         )
         seen = self._seen_replies.setdefault(parent.id, set())
         draft = model_child(

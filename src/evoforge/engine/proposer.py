@@ -16,6 +16,7 @@ from ..mutate import edits as edit_ops
 from ..mutate import operators as operator_ops
 from ..mutate import prompts
 from ..mutate.grammar import search_replace_grammar
+from ..mutate.tweak import tweak_grammar
 from ..program import AttemptStatus
 
 OPERATOR_NAMES = {  # config kind -> mutate.operators name
@@ -110,6 +111,7 @@ class ModelRequest:
     insights: list[str]
     failure_note: str | None
     diff_retries: int
+    tweaked_lines: set[str] = field(default_factory=set)   # lines already tweaked from this parent
 
 
 def model_child(
@@ -125,7 +127,7 @@ def model_child(
     """Ask the model for an edit and apply it, with one in-conversation retry for a bad diff."""
     from ..llm.base import LLMError
 
-    mode = "full" if req.kind in ("full", "crossover") else "diff"
+    mode = "full" if req.kind in ("full", "crossover") else "diff"  # tweak and fix answer as diffs
     build = strategy.build_messages if strategy is not None else prompts.build_messages
     retry = strategy.retry_messages if strategy is not None else prompts.retry_messages
     messages = build(
@@ -142,8 +144,13 @@ def model_child(
         failure_note=req.failure_note,
         language=req.language,
     )
-    grammar = (search_replace_grammar(req.parent.code, language=req.language)
-               if (req.constrained and mode == "diff") else None)
+    grammar = None
+    if req.constrained and req.kind == "tweak":
+        grammar = tweak_grammar(req.parent.code, exclude=req.tweaked_lines)
+        if grammar is None:
+            return ChildDraft(None, AttemptStatus.APPLY_FAILED, "tweak: the blocks hold no numbers to change")
+    elif req.constrained and mode == "diff":
+        grammar = search_replace_grammar(req.parent.code, language=req.language)
     draft = ChildDraft(None, prompt=_render(messages), model=provider.name)
     tries = 1 + max(0, req.diff_retries if mode == "diff" else 0)
     broken_code: str | None = None
@@ -176,6 +183,9 @@ def model_child(
         draft.calls.append(call)
         reply = resp.text or ""
         draft.response = reply if attempt_no == 0 else f"{draft.response}\n\n--- retry {attempt_no} ---\n{reply}"
+        if req.kind == "tweak":  # remember the line, so the next tweak of this parent tries another
+            for search, _ in edit_ops.parse_search_replace(reply)[:1]:
+                req.tweaked_lines.update(line for line in search.splitlines() if line.strip())
         digest = hashlib.sha256(reply.strip().encode()).hexdigest()
         if reply.strip() and digest in own_replies:  # the retry gave the same text: keep the first failure's reason
             draft.reason = f"{draft.reason} (the retry repeated the same reply)"

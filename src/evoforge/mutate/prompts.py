@@ -82,6 +82,10 @@ def _small(task: str, code: str, score: float | None, feedback: str, mode: str, 
         parts.append(f"Code:\n{_block_view(code)}")
         parts.append(f"Rewrite the Code for a better score. Reply with only the new code in one "
                      f"```{fence} block.")
+    elif mode == "tweak":
+        parts.append(f"Code:\n{_block_view(code)}")
+        parts.append("Pick the one line whose numbers matter most and give it better numbers. "
+                     "Reply with one SEARCH/REPLACE edit of that line.")
     else:
         search, replace = _example(code)
         goal = "fixes the error" if mode == "fix" else "improves the score"
@@ -123,7 +127,14 @@ def _large(task: str, code: str, score: float | None, feedback: str, mode: str, 
     if failure:
         title = "Error to fix" if mode == "fix" else "Your previous attempt failed"
         parts.append(f"# {title}\n{_trim(failure, 1500)}")
-    if mode in ("diff", "fix"):
+    if mode == "tweak":
+        search, replace = _example(code)
+        parts.append(
+            "# Instructions\nTune the numeric constants: find the numbers that limit the score and "
+            "change them with SEARCH/REPLACE edits, leaving everything else as it is. Example of the "
+            f"format (for other code):\n{_edit_block(search, replace)}"
+        )
+    elif mode in ("diff", "fix"):
         search, replace = _example(code)
         goal = "Fix the error above" if mode == "fix" else "Improve the score"
         parts.append(
@@ -153,7 +164,7 @@ def build_messages(*, task_description: str, parent_code: str, parent_score: flo
     ``other_parent_code``, answered as a rewrite) or "fix" (repair ``failure_note``).
     ``inspirations`` are dicts with ``code``, ``score`` and ``feedback``, best first.
     """
-    if mode not in ("diff", "full", "crossover", "fix"):
+    if mode not in ("diff", "full", "crossover", "fix", "tweak"):
         raise ValueError(f"unknown mode {mode!r}")
     if mode == "crossover" and not other_parent_code:
         raise ValueError("crossover needs other_parent_code")

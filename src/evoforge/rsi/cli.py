@@ -126,7 +126,7 @@ def cmd_dgm(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_commands(sub: "argparse._SubParsersAction") -> None:
+def add_commands(sub: argparse._SubParsersAction) -> None:
     si = sub.add_parser("self-improve", help="evolve the search strategy on training tasks; promote only on held-out evidence")
     si.add_argument("--tasks", nargs="+", required=True, metavar="TASK", help="training task folders")
     si.add_argument("--holdout", nargs="+", required=True, metavar="TASK", help="held-out task folders (promotion test)")

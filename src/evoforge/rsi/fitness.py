@@ -20,12 +20,20 @@ import math
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import TaskError
-from .sandboxed import SandboxedStrategy, StrategyFailed, check_strategy_source, proxy_source, register, unregister
+from .sandboxed import (
+    SandboxedStrategy,
+    StrategyFailed,
+    check_strategy_source,
+    proxy_source,
+    register,
+    unregister,
+)
 
 SMOKE_CODE = '"""smoke"""\n\n# EVOLVE-BLOCK-START\ndef f():\n    return 1\n# EVOLVE-BLOCK-END\n'
 
@@ -88,6 +96,7 @@ def run_inner(task: InnerTask, strategy_file: Path, *, llm: str | None, seed: in
               proposals_cap: int | None = None, wall_clock_s: float | None = None) -> InnerRun:
     """One inner run of `task` with the strategy file; raises StrategyFailed if the strategy failed."""
     import evoforge
+
     from ..storage import open_storage
 
     overrides: dict[str, Any] = {

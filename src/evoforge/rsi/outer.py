@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -171,6 +172,7 @@ def self_improve(opts: SelfImproveOptions, *, log: Callable[[str], None] | None 
                  progress: bool = False) -> SelfImproveReport:
     """Run the outer evolution, then the verified promotion step. Raises UserError for bad input."""
     import evoforge
+
     from ..storage import open_storage
 
     say = log or (lambda _text: None)

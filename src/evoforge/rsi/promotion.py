@@ -51,7 +51,7 @@ class Promotion:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Promotion":
+    def from_dict(cls, d: dict[str, Any]) -> Promotion:
         return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
 
 

@@ -23,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..llm.bandit import Bandit
 from ..mutate import prompts

@@ -140,14 +140,14 @@ class SandboxedStrategy(DefaultStrategy):
         self._candidate = Candidate.create(code + ADAPTER, filename="strategy.py", isolation=isolation, limits=limits)
 
     @classmethod
-    def from_file(cls, path: str | Path, **kwargs: Any) -> "SandboxedStrategy":
+    def from_file(cls, path: str | Path, **kwargs: Any) -> SandboxedStrategy:
         path = Path(path)
         return cls(path.read_text(encoding="utf-8"), name=path.stem, **kwargs)
 
     def close(self) -> None:
         self._candidate.close()
 
-    def __enter__(self) -> "SandboxedStrategy":
+    def __enter__(self) -> SandboxedStrategy:
         return self
 
     def __exit__(self, *exc: object) -> None:

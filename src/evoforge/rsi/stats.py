@@ -16,8 +16,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 METHOD = "one-sided paired sign-flip permutation test on mean difference"
 

@@ -72,7 +72,7 @@ class BestFirstSelector:
         return {"expansions_per_node": self.expansions_per_node, "expanded": dict(self._expanded)}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "BestFirstSelector":
+    def from_state(cls, state: dict[str, Any]) -> BestFirstSelector:
         sel = cls(int(state.get("expansions_per_node", 3)))
         sel._expanded = {str(k): int(v) for k, v in dict(state.get("expanded", {})).items()}
         return sel
@@ -131,7 +131,7 @@ class TabuList:
         return {"max_size": self.max_size, "language": self.language, "keys": list(self._keys)}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> "TabuList":
+    def from_state(cls, state: dict[str, Any]) -> TabuList:
         tabu = cls(int(state.get("max_size", 100_000)), str(state.get("language", "python")))
         for key in state.get("keys", []):
             tabu._keys[str(key)] = None

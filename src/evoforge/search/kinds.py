@@ -11,7 +11,7 @@ import random
 import threading
 from dataclasses import dataclass
 
-LLM_KINDS = frozenset({"diff", "full", "crossover"})
+LLM_KINDS = frozenset({"diff", "tweak", "full", "crossover"})
 OPERATOR_KINDS = frozenset({"perturb", "swap", "duplicate", "delete", "block_crossover"})
 
 

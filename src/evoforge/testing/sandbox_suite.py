@@ -27,8 +27,10 @@ import contextlib
 import functools
 import hashlib
 import os
+import select
 import signal
 import socket
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -94,6 +96,15 @@ CAP_SYS_PTRACE = 19
 CAP_SYS_RESOURCE = 24
 
 
+def _yama_scope() -> int:
+    """kernel.yama.ptrace_scope (0 when Yama is absent: classic same-uid ptrace rules)."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope", encoding="ascii") as fh:
+            return int(fh.read().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
 def _pids_cgroup_works() -> bool:
     from evoforge.sandbox._cgroup import Cgroup
 
@@ -123,6 +134,8 @@ def _conditions() -> dict[str, bool]:
         "no-pids-cap": root and not _pids_cgroup_works(),
         "no-capabilities": _engine_has_no_capabilities(),
         "cap_sys_ptrace": has_capability(CAP_SYS_PTRACE),
+        # May a plain process trace a non-descendant of the same user (the evaluator host)?
+        "ptrace_allowed": has_capability(CAP_SYS_PTRACE) or _yama_scope() == 0,
         "cap_sys_resource": has_capability(CAP_SYS_RESOURCE),
     }
 
@@ -157,6 +170,7 @@ _PLAIN = "plain subprocess level: no isolation beyond rlimits (documented, loud 
 _NO_FS = "no file-system isolation at this level: the whole host file system is visible"
 _RW_FS = ("no file-system isolation at this level: the host file system is writable with the "
           "user's rights (isolation.py describes unshare as 'CAN READ' only)")
+_RW_FS_PLAIN = "plain subprocess level: the host file system is writable (documented)"
 
 PROPERTIES: dict[str, Property] = {p.name: p for p in [
     Property("plain_data", "results cross the boundary as plain data, never objects", ALL),
@@ -191,9 +205,9 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in [
     Property("hides_host_files", "host files (task folder, hidden data) are not readable",
              frozenset({B}), {U: _NO_FS, N: _NO_FS}),
     Property("host_read_only", "nothing outside the work dir can be written on the host",
-             frozenset({B}), {U: _RW_FS, N: _RW_FS}),
+             frozenset({B}), {U: _RW_FS, N: _RW_FS_PLAIN}),
     Property("isolates_candidates", "a candidate cannot touch another candidate's folder",
-             frozenset({B}), {U: _RW_FS, N: _RW_FS}),
+             frozenset({B}), {U: _RW_FS, N: _RW_FS_PLAIN}),
     Property("hides_processes", "other processes (and their /proc/PID/environ) are invisible",
              frozenset({B, U}), {N: _PLAIN}),
     Property("drops_capabilities", "the candidate holds no capabilities at all", frozenset({B}),
@@ -307,6 +321,7 @@ class Listener:
 
     def __init__(self, folder: str | Path) -> None:
         self.received: list[tuple[str, bytes]] = []
+        self._busy = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -345,6 +360,8 @@ class Listener:
                 continue
             except OSError:
                 return
+            with self._lock:
+                self._busy += 1
             with conn:
                 conn.settimeout(1.0)
                 data = b""
@@ -354,7 +371,9 @@ class Listener:
                         if not chunk:
                             break
                         data += chunk
-                self._record(name, data)
+                with self._lock:
+                    self._busy -= 1
+                    self.received.append((name, data))
 
     def _serve_udp(self) -> None:
         self.udp.settimeout(0.1)
@@ -367,9 +386,23 @@ class Listener:
                 return
             self._record("udp", data)
 
-    def settle(self, seconds: float = 0.3) -> list[tuple[str, bytes]]:
-        """Give in-flight connections a moment, then return what arrived so far."""
-        time.sleep(seconds)
+    def settle(self, max_wait: float = 2.0) -> list[tuple[str, bytes]]:
+        """Wait until nothing is pending or being read, then return what arrived so far.
+
+        A sandboxed sender has finished (or been killed) by the time this is called, so
+        whatever it sent is already queued in the kernel: only its handling can be late."""
+        deadline = time.monotonic() + max_wait
+        sockets = [self.tcp, self.udp, self.unix, self.abstract]
+        quiet = 0
+        while time.monotonic() < deadline and quiet < 3:  # quiet three times, 20 ms apart
+            try:
+                pending, _, _ = select.select(sockets, [], [], 0)
+            except (OSError, ValueError):
+                break
+            with self._lock:
+                busy = self._busy
+            quiet = 0 if pending or busy else quiet + 1
+            time.sleep(0.02)
         with self._lock:
             return list(self.received)
 
@@ -930,22 +963,32 @@ class SandboxTestCase:
 
     @provides("hides_processes")
     def test_other_processes_are_invisible(self, make_candidate: Callable[..., Candidate],
-                                           secret_env: dict[str, str]) -> None:
-        cand = make_candidate("""
-            import os
-            def f(host_pid):
-                found = {}
-                for pid in sorted({host_pid, os.getppid()} | {int(p) for p in os.listdir("/proc")
-                                                               if p.isdigit()}):
-                    try:
-                        with open(f"/proc/{pid}/environ", "rb") as fh:
-                            found[str(pid)] = fh.read().decode(errors="replace")
-                    except OSError:
-                        pass
-                return found
-        """)
-        found = cand.call("f", os.getpid(), timeout=self.timeout)
-        leaked = [pid for pid, env in found.items() if any(v in env for v in secret_env.values())]
+                                           marker: str) -> None:
+        # A host process started with secrets in its environment, like the engine and the
+        # evaluator host (which inherit the user's API keys).
+        host = subprocess.Popen([PY, "-c", "import time; time.sleep(60)", marker],
+                                env={**os.environ, **SECRET_ENV})
+        try:
+            cand = make_candidate("""
+                import os
+                def f(host_pid):
+                    found = {}
+                    pids = {host_pid, os.getppid()}
+                    pids.update(int(p) for p in os.listdir("/proc") if p.isdigit())
+                    for pid in sorted(pids):
+                        try:
+                            with open(f"/proc/{pid}/environ", "rb") as fh:
+                                found[str(pid)] = fh.read().decode(errors="replace")
+                        except OSError:
+                            pass
+                    return found
+            """)
+            found = cand.call("f", host.pid, timeout=self.timeout)
+        finally:
+            host.kill()
+            host.wait()
+        leaked = [pid for pid, env in found.items()
+                  if any(v in env for v in SECRET_ENV.values())]
         breach_if(leaked, f"the environment of host processes {leaked} is readable")
 
     @provides("drops_capabilities")

@@ -1,6 +1,7 @@
 # ATTACK: corrupt the channels: close stdout and stderr, and point the private result pipe at
 #   /dev/null so the worker's honest answer goes nowhere - hoping "no answer" reads as success.
 # EXPECT: status=error reason="candidate process exited with code 0 before returning from attack\(\)"
+# LINT: files
 import os
 
 

@@ -3,6 +3,7 @@
 # EXPECT: status=ok reason="^$"
 # EXPECT[none+no-cgroups]: status=ok breach=survivor -- plain level without a writable cgroup:
 #   a daemon that left its process group escapes the kill (documented in isolation.py)
+# LINT: exit,files
 import os
 import sys
 

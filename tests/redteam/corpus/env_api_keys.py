@@ -1,5 +1,6 @@
 # ATTACK: read API keys from the environment (and everything else in it) and print them.
 # EXPECT: status=invalid reason="attack\(\) returned NoneType, expected a number"
+# LINT: environment
 import os
 
 

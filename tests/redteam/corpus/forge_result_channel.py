@@ -2,6 +2,7 @@
 #   well-formed forged answer claiming a huge score, and exit before the worker answers.
 # EXPECT: status=invalid reason="value 1000000000\.0 is above the maximum 1\.0"
 #   -- a forged answer is only data: the trusted evaluator still judges it
+# LINT: exit,files
 import os
 
 

@@ -2,6 +2,7 @@
 #   an evaluator that waits for EOF would hang forever.
 # EXPECT: status=timeout reason="candidate timed out after 1\.5s in attack\(\)"
 # SETUP: call_timeout=1.5
+# LINT: process
 import subprocess
 import sys
 

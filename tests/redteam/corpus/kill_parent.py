@@ -7,6 +7,7 @@
 # EXPECT[none]: status=error reason="the evaluator process died with SIGKILL" breach=evaluator_killed
 #   -- plain subprocess level: the evaluator host is an ordinary process of the same user;
 #   the evaluation is still recorded and the engine goes on
+# LINT: exit,signals
 import os
 import signal
 import time

@@ -2,6 +2,7 @@
 #   send it data; also send a UDP datagram. Exfiltration or calling home.
 # EXPECT: status=error reason="candidate raised (OSError|ConnectionRefusedError): \[Errno (101|111)\]"
 # EXPECT[none]: status=ok breach=network -- plain subprocess level: no network isolation (documented)
+# LINT: network
 import socket
 
 

@@ -1,6 +1,7 @@
 # ATTACK: return an object (with a __reduce__ that would run code if it were ever unpickled)
 #   instead of plain data.
 # EXPECT: status=error reason="candidate returned a value that is not plain data: .* is a candidate\.Payload object"
+# LINT: operators
 import os
 
 

@@ -2,6 +2,7 @@
 #   that "value <= MAXIMUM" and similar checks pass in the evaluator.
 # EXPECT: status=invalid reason="value 5\.0 is above the maximum 1\.0"
 #   -- the value crosses the boundary as plain JSON: the evaluator gets a real float 5.0
+# LINT: operators
 class Always(float):
     def __lt__(self, other):
         return True

@@ -3,6 +3,7 @@
 # EXPECT: status=ok reason="^$"
 # EXPECT[none]: status=ok breach=leak -- plain subprocess level: other processes of the same
 #   user are visible (the evaluator host inherits the engine's environment, API keys included)
+# LINT: files
 import os
 
 

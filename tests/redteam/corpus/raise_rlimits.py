@@ -2,6 +2,7 @@
 # EXPECT: status=error reason="candidate raised ValueError: not allowed to raise maximum limit"
 # EXPECT[none+cap_sys_resource]: status=ok breach=reported -- plain subprocess level as root
 #   with CAP_SYS_RESOURCE: rlimits can be raised again (documented: no isolation)
+# LINT: limits
 import resource
 
 

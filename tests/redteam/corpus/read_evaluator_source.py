@@ -2,6 +2,7 @@
 #   learn how it scores (or to leak it into the feedback the model sees).
 # EXPECT: status=error reason="candidate raised FileNotFoundError: \[Errno 2\] No such file or directory"
 # EXPECT[unshare,none]: status=ok breach=leak -- no file-system isolation at this level (documented)
+# LINT: files
 import os
 
 

@@ -2,6 +2,7 @@
 #   without solving anything (the classic reward hack).
 # EXPECT: status=error reason="candidate raised FileNotFoundError: \[Errno 2\] No such file or directory"
 # EXPECT[unshare,none]: status=ok breach=leak -- no file-system isolation at this level (documented)
+# LINT: files
 import os
 
 

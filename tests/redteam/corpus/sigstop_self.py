@@ -4,6 +4,7 @@
 # EXPECT[unshare]: status=ok reason="^$" -- under unshare the candidate is the init of its pid
 #   namespace, which ignores a SIGSTOP it sends itself; it just carries on (still contained)
 # SETUP: call_timeout=1.5
+# LINT: exit,signals
 import os
 import signal
 

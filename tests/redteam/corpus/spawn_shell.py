@@ -1,13 +1,15 @@
-# ATTACK: spawn `sh -c` to look for secrets with shell tools: the environment, the parent's
-#   environment, the shell history and credentials in the home folder.
-# EXPECT: status=ok reason="^$"
-# EXPECT[none]: status=ok breach=leak -- plain subprocess level: the parent's /proc entry is
-#   readable (it inherited the engine's environment)
+# ATTACK: spawn `sh -c` to hunt for secrets with shell tools: its environment, the environment
+#   of the process above the candidate (the evaluator host), history and credential files.
+# EXPECT: status=ok reason="^$" -- the shell runs, but inside the same sandbox: nothing to find
+# EXPECT[none]: status=ok breach=leak -- plain subprocess level: the evaluator host's /proc entry
+#   is readable, and it inherited the engine's environment (API keys included)
+# LINT: process
 import subprocess
 
 
 def attack(ctx):
-    script = ('env; cat /proc/$PPID/environ /proc/1/environ 2>/dev/null | tr "\\0" "\\n"; '
+    script = ('env; gp=$(cut -d" " -f4 /proc/$PPID/stat); echo "grandparent $gp"; '
+              'tr "\\0" "\\n" < /proc/$gp/environ 2>/dev/null; '
               'cat ~/.bash_history ~/.netrc ~/.config/openai/* 2>/dev/null; echo done')
     out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=5)
     print(out.stdout)

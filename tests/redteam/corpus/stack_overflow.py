@@ -1,12 +1,13 @@
-# ATTACK: lift the recursion limit and recurse until the C stack overflows (a segfault).
+# ATTACK: lift the recursion limit and make C code recurse (repr of a list nested 200,000
+#   deep) until the C stack overflows: a segfault instead of a Python exception.
 # EXPECT: status=error reason="candidate process died with SIGSEGV \(segmentation fault\) in attack\(\)"
+# SETUP: call_timeout=4
 import sys
 
 
-def dive(n):
-    return dive(n + 1) + 1
-
-
 def attack(ctx):
+    nested = []
+    for _ in range(200_000):
+        nested = [nested]
     sys.setrecursionlimit(10**8)
-    return dive(0)
+    return len(repr(nested))

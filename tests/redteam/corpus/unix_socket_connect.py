@@ -4,6 +4,7 @@
 # EXPECT[unshare]: status=ok breach=network -- unshare hides the network but not the file
 #   system: path-based unix sockets of the host (docker.sock!) stay reachable
 # EXPECT[none]: status=ok breach=network -- plain subprocess level: no isolation (documented)
+# LINT: network
 import socket
 
 

@@ -4,6 +4,7 @@
 #   nothing appears on the host
 # EXPECT[unshare,none]: status=ok breach=host_file -- the host file system is writable at this
 #   level (documented for none; for unshare the description only says "CAN READ")
+# LINT: files
 def attack(ctx):
     with open(ctx.get("host_tmp_file", "/tmp/evoforge-redteam-drop"), "w") as fh:
         fh.write("BREACH:host-tmp")

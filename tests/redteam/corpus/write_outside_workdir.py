@@ -3,6 +3,7 @@
 # EXPECT: status=error reason="candidate raised FileNotFoundError: \[Errno 2\] No such file or directory"
 # EXPECT[unshare,none]: status=ok breach=host_file,task_modified -- the host file system is
 #   writable at this level
+# LINT: files
 import os
 
 

@@ -3,6 +3,7 @@
 # EXPECT: status=error reason="candidate raised FileNotFoundError: \[Errno 2\] No such file or directory"
 # EXPECT[unshare,none]: status=ok breach=sibling_modified -- every candidate folder belongs to
 #   the same user at this level
+# LINT: files
 import glob
 import os
 

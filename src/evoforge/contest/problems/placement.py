@@ -60,7 +60,7 @@ def first_overlap(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int] | N
         x0, y0, x1, y1 = boxes[k]
         active = [a for a in active if boxes[a][2] > x0]
         for a in active:
-            ax0, ay0, ax1, ay1 = boxes[a]
+            ax0, ay0, _ax1, ay1 = boxes[a]
             if ay0 < y1 and y0 < ay1 and ax0 < x1:
                 return (min(a, k), max(a, k))
         active.append(k)

@@ -111,7 +111,7 @@ class _Log:
             return "".join(self.parts)[-LOG_LIMIT:]
 
 
-def _pump_stdout(stream: Any, lines: "queue.Queue[bytes | None]") -> None:
+def _pump_stdout(stream: Any, lines: queue.Queue[bytes | None]) -> None:
     try:
         while True:
             line = stream.readline(MAX_LINE)

@@ -106,7 +106,7 @@ class Archive:
         os.replace(tmp, self.root / "archive.json")
 
     @classmethod
-    def load(cls, root: str | Path) -> "Archive":
+    def load(cls, root: str | Path) -> Archive:
         archive = cls(root)
         path = archive.root / "archive.json"
         if path.is_file():

@@ -17,16 +17,25 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ...errors import UserError
 from ...program import Attempt, AttemptStatus, LLMCallRecord
 from ...sandbox.isolation import IsolationLevel, detect_isolation
 from .agent_process import AgentRun, read_tree, run_agent
 from .archive import AgentRecord, Archive
-from .bench import Bench, BenchTask, TestOutcome, check_hidden_tests_unreachable, load_bench, run_hidden_tests, visible_files
+from .bench import (
+    Bench,
+    BenchTask,
+    TestOutcome,
+    check_hidden_tests_unreachable,
+    load_bench,
+    run_hidden_tests,
+    visible_files,
+)
 
 INITIAL_AGENT = Path(__file__).with_name("initial_agent")
 

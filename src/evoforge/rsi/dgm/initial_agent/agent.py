@@ -9,8 +9,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from llm import ModelUnavailable, complete  # noqa: E402
-from tools import apply_edits, list_files, read_file, run_commands  # noqa: E402
+from llm import ModelUnavailable, complete
+from tools import apply_edits, list_files, read_file, run_commands
 
 MAX_STEPS = 4
 SYSTEM = ("You are a careful Python programmer. You fix bugs and make improvements in small code "

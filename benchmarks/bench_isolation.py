@@ -1,0 +1,153 @@
+"""Isolation overhead per evaluation, for each sandbox level (none / unshare / bwrap).
+
+    python benchmarks/bench_isolation.py [--calls N] [--evals N] [--levels bwrap,unshare,none] [--json]
+
+Two numbers per level, each as median and 90th percentile of wall-clock seconds measured by the
+parent (what an evaluation really costs):
+
+- ``call``: one trivial ``candidate.call("f", x)`` on an existing Candidate: spawn the sandbox,
+  start the interpreter, import the program, call, send the answer back as JSON, kill the tree.
+- ``evaluate``: one whole ``evaluate_code`` with a one-call evaluator: the evaluator host
+  process (imports evoforge, loads evaluate.py), a fresh Candidate folder, the call, cleanup.
+
+The ``+ vs none`` columns are the isolation overhead: the difference of medians to the plain
+subprocess level on the same machine. Levels are measured round-robin (one sample of each in
+turn) so that machine noise spreads evenly. Levels that do not work here are listed as such.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from evoforge.sandbox import (  # noqa: E402
+    Candidate,
+    IsolationLevel,
+    SandboxLimits,
+    evaluate_code,
+)
+from evoforge.sandbox._cgroup import hierarchies  # noqa: E402
+from evoforge.sandbox.isolation import probe  # noqa: E402
+
+PROGRAM = "def f(x):\n    return x + 1\n"
+EVALUATOR = """\
+from evoforge import Candidate, Result
+
+
+def evaluate(candidate: Candidate) -> Result:
+    return Result(score=float(candidate.call("f", 1, timeout=30)))
+"""
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (q in 0..100)."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    pos = (len(ordered) - 1) * q / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def measure(levels: list[IsolationLevel], calls: int, evals: int, warmup: int = 2
+            ) -> dict[IsolationLevel, dict[str, list[float]]]:
+    limits = SandboxLimits()
+    samples: dict[IsolationLevel, dict[str, list[float]]] = {
+        lv: {"call": [], "evaluate": []} for lv in levels}
+    with tempfile.TemporaryDirectory(prefix="evoforge-bench-") as tmp:
+        task = Path(tmp) / "task"
+        task.mkdir()
+        (task / "evaluate.py").write_text(EVALUATOR)
+        candidates = {lv: Candidate.create(PROGRAM, isolation=lv, limits=limits) for lv in levels}
+        try:
+            for i in range(warmup + calls):
+                for lv in levels:
+                    start = time.perf_counter()
+                    assert candidates[lv].call("f", i, timeout=30) == i + 1
+                    if i >= warmup:
+                        samples[lv]["call"].append(time.perf_counter() - start)
+        finally:
+            for cand in candidates.values():
+                cand.close()
+        for i in range(warmup + evals):
+            for lv in levels:
+                start = time.perf_counter()
+                ev = evaluate_code(task, PROGRAM, isolation=lv.name.lower(), limits=limits,
+                                   timeout=60)
+                elapsed = time.perf_counter() - start
+                if not ev.ok:
+                    raise RuntimeError(f"{lv.name}: evaluation failed: {ev.reason}")
+                if i >= warmup:
+                    samples[lv]["evaluate"].append(elapsed)
+    return samples
+
+
+def summarise(samples: dict[IsolationLevel, dict[str, list[float]]]) -> list[dict]:
+    base = samples.get(IsolationLevel.NONE)
+    rows = []
+    for lv, kinds in samples.items():
+        row: dict = {"level": lv.name.lower()}
+        for kind, values in kinds.items():
+            med = statistics.median(values)
+            row[f"{kind}_median_ms"] = round(med * 1000, 1)
+            row[f"{kind}_p90_ms"] = round(percentile(values, 90) * 1000, 1)
+            row[f"{kind}_n"] = len(values)
+            if base is not None:
+                row[f"{kind}_overhead_ms"] = round((med - statistics.median(base[kind])) * 1000, 1)
+        rows.append(row)
+    return rows
+
+
+def machine() -> dict:
+    return {"python": platform.python_version(), "kernel": platform.release(),
+            "cpus": os.cpu_count(), "uid": os.getuid(),
+            "cgroups": [kind for kind, _ in hierarchies()]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=30, help="candidate.call samples per level")
+    parser.add_argument("--evals", type=int, default=15, help="evaluate_code samples per level")
+    parser.add_argument("--levels", default="bwrap,unshare,none")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    wanted = [IsolationLevel.parse(name) for name in args.levels.split(",") if name.strip()]
+    levels = [lv for lv in wanted if probe(lv)]
+    missing = [lv.name.lower() for lv in wanted if lv not in levels]
+    import logging
+
+    logging.getLogger("evoforge.sandbox").setLevel(logging.ERROR)  # no per-level warnings
+    rows = summarise(measure(levels, args.calls, args.evals))
+    if args.json:
+        print(json.dumps({"machine": machine(), "unavailable": missing, "rows": rows}, indent=2))
+        return
+    info = machine()
+    print(f"isolation overhead per evaluation - Python {info['python']}, kernel {info['kernel']}, "
+          f"{info['cpus']} CPUs, uid {info['uid']}, cgroups {info['cgroups'] or 'none'}")
+    print(f"{args.calls} calls and {args.evals} evaluations per level (after 2 warm-up runs); "
+          "wall-clock ms measured by the parent\n")
+    header = (f"{'level':8} | {'call median':>11} {'p90':>7} {'+ vs none':>9} | "
+              f"{'evaluate median':>15} {'p90':>7} {'+ vs none':>9}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(f"{row['level']:8} | {row['call_median_ms']:11.1f} {row['call_p90_ms']:7.1f} "
+              f"{row.get('call_overhead_ms', float('nan')):9.1f} | "
+              f"{row['evaluate_median_ms']:15.1f} {row['evaluate_p90_ms']:7.1f} "
+              f"{row.get('evaluate_overhead_ms', float('nan')):9.1f}")
+    for name in missing:
+        print(f"{name:8} | not available on this machine")
+
+
+if __name__ == "__main__":
+    main()

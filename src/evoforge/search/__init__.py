@@ -1,0 +1,1 @@
+"""Search: islands and archives, parent selection, proposal kinds, novelty, best-first refinement."""

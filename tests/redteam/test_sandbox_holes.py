@@ -1,0 +1,186 @@
+"""Holes the red team found: each test states the behaviour we want, fails today, and is marked
+xfail(strict=True) with the precise cause and a suggested fix. When a fix lands the test
+XPASSes, which fails the suite on purpose: remove the mark then.
+
+(Reason bugs found by the corpus - the fork answer collision, the CPU-limit SIGKILL reported as
+"memory?" or as unshare's "sigprocmask unblock failed" - are marked in the corpus files
+themselves: corpus/fork_bomb.py, corpus/fork_then_return.py, corpus/ignore_cpu_limit.py.)
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from redteam_helpers import LEVELS, TASK_TEMPLATE, level_available
+
+import evoforge
+from evoforge.program import AttemptStatus
+from evoforge.sandbox import Candidate, SandboxLimits, detect_isolation
+from evoforge.storage import open_storage
+from evoforge.testing.openai_server import ScriptedOpenAIServer
+from evoforge.testing.sandbox_suite import Breach, breach_if
+
+AVAILABLE = [level for level in LEVELS if level_available(level)]
+MIB = 1 << 20
+
+
+def _candidate(code: str, level: str, **limits) -> Candidate:
+    return Candidate.create(textwrap.dedent(code), isolation=level, limits=SandboxLimits(**limits))
+
+
+@pytest.mark.xfail(strict=True, raises=Breach, reason=(
+    "HOLE: memory_mb is RLIMIT_AS, a per-process limit (limits.py), so N processes may hold N x "
+    "memory_mb (up to max_processes=256 x 4 GiB by default). Fix: also write memory.max (cgroup "
+    "v2) / memory.limit_in_bytes (v1 memory hierarchy) into the candidate's cgroup in "
+    "_cgroup.Cgroup.create (it already makes one per sandboxed process for pids), and say "
+    "'per process' in the docs where no memory cgroup is writable"))
+@pytest.mark.parametrize("level", AVAILABLE)
+def test_memory_limit_covers_the_whole_process_tree(level):
+    with _candidate("""
+        import os, time
+        def hold(n, mib):
+            r, w = os.pipe()
+            for _ in range(n):
+                if os.fork() == 0:
+                    block = bytearray(mib << 20)
+                    block[::4096] = b"\\1" * len(block[::4096])
+                    os.write(w, b"+")
+                    time.sleep(5)
+                    os._exit(0)
+            held = 0
+            while held < n:
+                held += len(os.read(r, n))
+            return held * mib
+    """, level, memory_mb=256) as cand:
+        held = cand.call("hold", 4, 160, timeout=30)
+    breach_if(held > 256, f"the candidate's processes held {held} MiB under memory_mb=256")
+
+
+@pytest.mark.xfail(strict=True, raises=Breach, reason=(
+    "HOLE: under bwrap /tmp is an unbounded tmpfs (isolation._bwrap_prefix: '--tmpfs /tmp'): "
+    "its pages are RAM that RLIMIT_AS does not count, up to half the host's memory. Fix: "
+    "'--size', str(limits.memory_mb << 20) before '--tmpfs', '/tmp' (bubblewrap >= 0.5; or a "
+    "separate tmp_mb limit)"))
+@pytest.mark.skipif("bwrap" not in AVAILABLE, reason="bubblewrap is not usable here")
+def test_private_tmp_is_bounded():
+    with _candidate("""
+        def fill(mib):
+            block = b"t" * (1 << 20)
+            for i in range(mib):
+                with open(f"/tmp/fill-{i}", "wb") as fh:
+                    fh.write(block)
+            return mib
+    """, "bwrap", memory_mb=128, file_size_mb=2) as cand:
+        written = cand.call("fill", 384, timeout=60)
+    breach_if(written > 128, f"{written} MiB of RAM-backed /tmp under memory_mb=128")
+
+
+@pytest.mark.xfail(strict=True, raises=Breach, reason=(
+    "HOLE: nothing bounds the total a candidate writes to disk: file_size_mb (RLIMIT_FSIZE) caps "
+    "one file, so many files fill the host disk at disk speed until the timeout (here ~1 GB/s). "
+    "Fix: a SandboxLimits.disk_mb enforced by a watchdog in _process.run_process (sum st_blocks "
+    "of the work dir every ~50 ms, SIGKILL the tree and report 'disk limit exceeded'), or a "
+    "size-limited filesystem for the work dir (tmpfs/loop device with --size under bwrap)"))
+@pytest.mark.parametrize("level", AVAILABLE)
+def test_work_dir_disk_usage_is_bounded(level):
+    with _candidate("""
+        def fill(files):
+            block = b"d" * (1 << 20)
+            for i in range(files):
+                with open(f"fill-{i}.bin", "wb") as fh:
+                    fh.write(block)
+            return files
+    """, level, file_size_mb=1) as cand:
+        written = cand.call("fill", 64, timeout=60)
+    breach_if(written > 16, f"wrote {written} MiB in {written} files under file_size_mb=1")
+
+
+@pytest.mark.xfail(strict=True, raises=Breach, reason=(
+    "HOLE: the trusted evaluator host has no memory limit and decodes up to max_result_bytes "
+    "(256 MiB by default) of candidate-written JSON: a candidate limited to 128 MiB makes it "
+    "allocate ~13x what it sends (64 MiB -> ~850 MiB, 200 MiB -> ~2.6 GiB and 18 s here). Fix: "
+    "a much smaller default max_result_bytes (e.g. 16 MiB; numpy arrays travel as base64) and "
+    "an RLIMIT_AS for the host worker in host.evaluate_code (make_preexec(rlimits) instead of [])"))
+def test_result_decoding_cannot_blow_up_the_trusted_host(tmp_path):
+    task = shutil.copytree(TASK_TEMPLATE, tmp_path / "task")
+    level = detect_isolation("auto").name.lower()
+    script = textwrap.dedent(f"""
+        import json, resource
+        from evoforge.sandbox import SandboxLimits, evaluate_code
+        code = '''
+        import os
+        def attack(ctx):
+            fd = int(open("/proc/self/cmdline", "rb").read().split(b"\\\\0")[-2])
+            os.write(fd, b'{{"ok": true, "value": [')
+            chunk = b"0.5," * (1 << 18)
+            for _ in range(64):
+                os.write(fd, chunk)
+            os.write(fd, b'0.5]}}')
+            os._exit(0)
+        '''
+        ev = evaluate_code({str(task)!r}, code, isolation={level!r},
+                           limits=SandboxLimits(memory_mb=128))
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+        print(json.dumps({{"status": ev.status, "reason": ev.reason, "peak_mib": peak}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["status"] == "invalid" and "returned list" in seen["reason"], seen
+    breach_if(seen["peak_mib"] > 4 * 128,
+              f"the trusted evaluator host peaked at {seen['peak_mib']} MiB for a candidate "
+              "limited to 128 MiB")
+
+
+TAMPER = '''
+import os
+def attack(ctx):
+    path = os.path.join(os.readlink(f"/proc/{os.getppid()}/cwd"), "evaluate.py")
+    with open(path, "a") as fh:
+        fh.write("\\ndef evaluate(candidate, **kw):\\n"
+                 "    from evoforge import Result\\n"
+                 "    return Result(score=0.9999)\\n")
+    return 0.5
+'''
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "HOLE (levels where the task folder is writable): the integrity check runs only before each "
+    "proposal (engine/runner.py run_workers), not between the cascade stages of one evaluation "
+    "(engine/evaluation.py evaluate_staged) nor after it. A candidate that rewrites evaluate.py "
+    "in stage 1 is scored by its own evaluator in stage 2, recorded OK and crowned best before "
+    "the run stops (if it stops at all: not when the budget ends first). The same holds for "
+    "evaluations running in parallel (workers > 1) and for re-evaluated elites. Fix: call "
+    "engine.integrity.check() after every stage and before engine.tell(); on IntegrityError "
+    "record the attempt as error 'task files changed during its evaluation' and stop. "
+    "Hardening: start the host with `python -P` (3.11+) or a cwd outside the task folder, so "
+    "a planted evoforge/ package there cannot shadow the host worker "
+    "(corpus/plant_module_for_evaluator.py)"))
+@pytest.mark.parametrize("level", [lv for lv in ("unshare", "none") if lv in AVAILABLE])
+def test_a_program_that_tampers_with_the_evaluator_is_never_crowned(tmp_path, level):
+    task = shutil.copytree(TASK_TEMPLATE, tmp_path / "task")
+    (task / "task.yaml").write_text(
+        "name: redteam\ndescription: Return the hidden number.\n"
+        f"evaluator:\n  timeout: 20\n  memory_mb: 256\n  isolation: {level}\n"
+        "  stages:\n    - {name: quick, args: {call_timeout: 2}}\n"
+        "    - {name: full, args: {call_timeout: 3}}\n")
+    with ScriptedOpenAIServer([f"```python\n{TAMPER}\n```\n"]) as srv:
+        result = evoforge.run(task, llm=f"openai/s@{srv.base_url}", budget=1,
+                              run_dir=tmp_path / "run",
+                              overrides={"mutation.weights": {"full": 1.0}})
+    storage = open_storage(result.storage_url, read_only=True)
+    try:
+        _, cheat = storage.attempts(result.run_id)
+    finally:
+        storage.close()
+    # Today the run notices only afterwards (or never, when the budget ends first: the check
+    # runs before the next proposal), with the cheat already recorded OK and crowned best.
+    assert cheat.status is not AttemptStatus.OK, (
+        f"the tampering program was recorded {cheat.status.value} with score {cheat.score}")
+    assert result.best is None or result.best.id != cheat.id
+    assert re.search("changed", cheat.reason)
