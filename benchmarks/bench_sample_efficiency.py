@@ -34,7 +34,7 @@ OPERATORS = {"perturb": 0.6, "swap": 0.1, "duplicate": 0.1, "delete": 0.1, "bloc
 SETTINGS: dict[str, dict] = {
     # issue 10: the four ways of proposing
     "unconstrained": {"mutation.weights": {"diff": 1.0}, "llm.constrained": "never"},
-    "constrained": {"mutation.weights": {"diff": 1.0}, "llm.constrained": "always"},
+    "constrained": {"mutation.weights": {"diff": 0.5, "tweak": 0.5}, "llm.constrained": "always"},
     "operators": {"mutation.weights": OPERATORS},
     "mix": {},  # the defaults: model edits and operators chosen by the adaptive bandit
     # issue 5: ablations of search mechanisms (on top of the mix)
