@@ -17,7 +17,9 @@ Interface (all optional to override):
 - ``temperature(base: float, repeats: int) -> float`` — ``repeats`` counts earlier replies the
   model repeated for this parent.
 - ``choose_inspirations(candidates: list[dict], k: int, rng) -> list[str]`` — candidates hold
-  id, score and island; return up to k ids.
+  id and fitness; return up to k ids.
+- ``observe(attempt)``, ``bind(llm)``, ``state()``, ``load_state(state)`` — hooks for strategies
+  that learn during a run (see `DefaultStrategy`).
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from typing import Any
 from .errors import ConfigError
 from .mutate import prompts
 
-STRATEGY_METHODS = ("build_messages", "retry_messages", "mutation_weights", "temperature", "choose_inspirations")
+STRATEGY_METHODS = ("build_messages", "retry_messages", "mutation_weights", "temperature", "choose_inspirations",
+                    "observe", "bind", "state", "load_state")
 
 
 class DefaultStrategy:
@@ -52,6 +55,21 @@ class DefaultStrategy:
 
     def choose_inspirations(self, candidates: list[dict[str, Any]], k: int, rng: random.Random) -> list[str]:
         return [c["id"] for c in candidates[:k]]
+
+    # -- hooks for strategies that learn during a run (e.g. rsi.prompt_evolution) ------------
+    def observe(self, attempt: Any) -> None:
+        """Called after every attempt is recorded."""
+
+    def bind(self, llm: Any) -> None:
+        """Receives ``llm(messages, purpose) -> str``: model calls within the run's budget, stored
+        with their purpose."""
+
+    def state(self) -> Any:
+        """JSON-able state saved with the run (None: nothing to save)."""
+        return None
+
+    def load_state(self, state: Any) -> None:
+        """Restores `state()` on resume."""
 
 
 class _ModuleStrategy(DefaultStrategy):

@@ -60,3 +60,22 @@ def test_meta_scratchpad_records_insights_and_feeds_prompts(value_task, llm_serv
     assert "meta_insight" in purposes  # a capable model also writes recommendations
     later_prompts = [r["messages"][-1]["content"] for r in llm_server.requests[-2:]]
     assert any("failed" in p for p in later_prompts)
+
+
+def test_prompt_evolving_strategy_learns_inside_a_run(value_task, llm_server, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "examples/self_improve/prompt_evolving_strategy.py"
+    shutil.copy(src, value_task / "pe.py")
+    result = evoforge.run(value_task, llm=f"openai/gpt-4o@{llm_server.base_url}", budget=14, run_dir=tmp_path / "r",
+                          overrides={"strategy": "pe.py", "mutation.weights": {"diff": 1.0}})
+    s = open_storage(result.storage_url, read_only=True)
+    purposes = [c.purpose for c in s.llm_calls(result.run_id)]
+    state = s.get_state(result.run_id, "strategy")
+    s.close()
+    assert "prompt_evolution" in purposes          # the strategy's own model calls are counted and stored
+    assert len(purposes) == 14                      # ... within the run's budget
+    assert state is not None                        # its state is saved with the run for resume
+    resumed = evoforge.resume(result.run_dir, budget=16)
+    assert resumed.stats["llm_calls"] == 16

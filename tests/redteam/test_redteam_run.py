@@ -38,7 +38,7 @@ def _task(root, level: str):
         "  memory_mb: 256\n"
         f"  isolation: {level}\n"
         "  stages:\n"
-        "    - {name: main, args: {call_timeout: 1.5}}\n")
+        "    - {name: main, args: {call_timeout: 1}}\n")
     return task
 
 
@@ -53,7 +53,8 @@ def _run(tmp_path, level: str, codes: list[str]):
             task, llm=f"openai/scripted@{srv.base_url}", budget=len(codes),
             run_dir=tmp_path / "run",
             overrides={"mutation.weights": {"full": 1.0}, "search.novelty": False,
-                       "search.islands": 1, "search.parent_selection": "best"})
+                       "search.islands": 1, "search.parent_selection": "best",
+                       "llm.prices": {"scripted": [0.0, 0.0]}})
     storage = open_storage(result.storage_url, read_only=True)
     try:
         return result, storage.attempts(result.run_id)

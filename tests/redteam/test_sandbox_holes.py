@@ -170,9 +170,10 @@ def test_a_program_that_tampers_with_the_evaluator_is_never_crowned(tmp_path, le
         "  stages:\n    - {name: quick, args: {call_timeout: 2}}\n"
         "    - {name: full, args: {call_timeout: 3}}\n")
     with ScriptedOpenAIServer([f"```python\n{TAMPER}\n```\n"]) as srv:
-        result = evoforge.run(task, llm=f"openai/s@{srv.base_url}", budget=1,
+        result = evoforge.run(task, llm=f"openai/scripted@{srv.base_url}", budget=1,
                               run_dir=tmp_path / "run",
-                              overrides={"mutation.weights": {"full": 1.0}})
+                              overrides={"mutation.weights": {"full": 1.0},
+                                         "llm.prices": {"scripted": [0.0, 0.0]}})
     storage = open_storage(result.storage_url, read_only=True)
     try:
         _, cheat = storage.attempts(result.run_id)

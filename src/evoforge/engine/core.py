@@ -86,6 +86,29 @@ class Engine:
         self.integrity = TaskIntegrity(task.path) if self.cfg.safety.integrity else None
         self._check_fingerprint()
         self._restore()
+        self.listeners.append(self.strategy.observe)
+        self.strategy.bind(self._strategy_llm)
+
+    def _strategy_llm(self, messages: list[dict[str, str]], purpose: str = "strategy") -> str:
+        """A model call on behalf of the strategy: within budget, stored with its purpose."""
+        from ..llm.base import LLMError
+
+        if not self.budget.try_extra_llm_call():
+            return ""
+        spec = next(iter(self.providers))
+        try:
+            resp = self.providers[spec].complete(messages, temperature=0.9, max_tokens=self.cfg.llm.max_tokens)
+        except LLMError as exc:
+            self.budget.record_llm_call(0, 0.0)
+            self.storage.add_llm_call(LLMCallRecord(run_id=self.run.id, model=spec, purpose=purpose, error=f"{exc.kind}: {exc}"))
+            return ""
+        cost = self._cost(resp)
+        self.budget.record_llm_call(resp.input_tokens + resp.output_tokens, cost)
+        self.storage.add_llm_call(LLMCallRecord(
+            run_id=self.run.id, model=spec, purpose=purpose, input_tokens=resp.input_tokens,
+            output_tokens=resp.output_tokens, reasoning_tokens=resp.reasoning_tokens, latency_s=resp.latency_s,
+            cost_usd=cost))
+        return resp.text
 
     def _check_fingerprint(self) -> None:
         if self.integrity is None:
@@ -125,6 +148,9 @@ class Engine:
             ),
         )
         self.kinds.load_state(self.storage.get_state(self.run.id, "kinds"))
+        strategy_state = self.storage.get_state(self.run.id, "strategy")
+        if strategy_state is not None:
+            self.strategy.load_state(strategy_state)
         if self.model_chooser is not None:
             self.model_chooser.load_state(self.storage.get_state(self.run.id, "models"))
         best = self.storage.best_attempts(self.run.id, 1, maximize=self.task.maximize)
@@ -134,6 +160,9 @@ class Engine:
 
     def save_state(self) -> None:
         self.storage.set_state(self.run.id, "kinds", self.kinds.state())
+        strategy_state = self.strategy.state()
+        if strategy_state is not None:
+            self.storage.set_state(self.run.id, "strategy", strategy_state)
         if self.model_chooser is not None:
             self.storage.set_state(self.run.id, "models", self.model_chooser.state())
         self.storage.set_state(self.run.id, "elapsed_s", self.budget.elapsed())

@@ -90,29 +90,6 @@ def is_self_improve_folder(path: str | Path) -> bool:
     return p.is_dir() and ((p / PROMOTIONS_FILE).is_file() or (p / REPORT_FILE).is_file())
 
 
-def _extend_audit(parser: argparse.ArgumentParser) -> None:
-    """Teach an existing ``audit`` command (quarantine review) to review promotions too: given a
-    self-improve output folder it lists promotions and takes --approve/--reject ID."""
-    existing = parser.get_default("func")
-    dests = {a.dest for a in parser._actions}
-    if "run" not in dests or existing is None:
-        return
-    if "approve" not in dests:
-        parser.add_argument("--approve", metavar="ID", help="approve a pending self-improve promotion")
-    if "note" not in dests:
-        parser.add_argument("--note", help="why (kept with a promotion review)")
-
-    def dispatch(args: argparse.Namespace) -> int:
-        if is_self_improve_folder(args.run):
-            return _audit(Path(args.run), approve=getattr(args, "approve", None), reject=_single(getattr(args, "reject", None)),
-                          note=getattr(args, "note", None) or "", as_json=bool(getattr(args, "json", False)))
-        if getattr(args, "approve", None):
-            raise UserError("--approve reviews self-improve promotions; give a self-improve output folder")
-        return int(existing(args) or 0)
-
-    parser.set_defaults(func=dispatch)
-
-
 def cmd_dgm(args: argparse.Namespace) -> int:
     from .dgm.loop import DGMOptions, run_dgm
 
@@ -147,8 +124,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     si.add_argument("--quiet", action="store_true")
     si.set_defaults(func=cmd_self_improve)
 
-    if "audit" in sub.choices:  # the safety module owns 'audit'; extend it, and keep a name of our own
-        _extend_audit(sub.choices["audit"])
     au = sub.add_parser("audit" if "audit" not in sub.choices else "rsi-audit",
                         help="list self-improve promotions; approve or reject pending ones")
     au.add_argument("out", help="a self-improve output folder")

@@ -14,6 +14,20 @@ from ..program import AttemptStatus
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    """Quarantine review for a run; promotion review for a self-improve output folder."""
+    from ..rsi.cli import is_self_improve_folder
+
+    if is_self_improve_folder(args.run):
+        from ..rsi.cli import _audit, _single
+
+        return _audit(__import__("pathlib").Path(args.run), approve=args.approve, reject=_single(args.reject),
+                      note=args.note or "", as_json=args.json)
+    if args.approve:
+        raise UserError("--approve reviews self-improve promotions; give a self-improve output folder")
+    return _audit_run(args)
+
+
+def _audit_run(args: argparse.Namespace) -> int:
     from ..engine.session import locate_run
 
     writing = bool(args.release or args.reject)
@@ -62,10 +76,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub: "argparse._SubParsersAction") -> None:
-    a = sub.add_parser("audit", help="review quarantined programs and safety alerts of a run")
+    a = sub.add_parser("audit", help="review quarantined programs and safety alerts of a run, "
+                                     "or pending promotions of a self-improve folder")
     a.add_argument("run")
     a.add_argument("--release", action="append", metavar="ID", help="release a quarantined program (it becomes selectable)")
     a.add_argument("--reject", action="append", metavar="ID", help="confirm a quarantined program as suspect")
+    a.add_argument("--approve", metavar="ID", help="approve a pending self-improve promotion")
+    a.add_argument("--note", help="why (kept with a promotion review)")
     a.add_argument("--by", default="human", help="who decided (recorded with the decision)")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_audit)

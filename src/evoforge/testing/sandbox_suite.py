@@ -555,7 +555,7 @@ class SandboxTestCase:
         """)
         start = time.monotonic()
         with pytest.raises(CandidateTimeout):
-            cand.call("f", timeout=2.0)
+            cand.call("f", timeout=1.0)
         assert time.monotonic() - start < 8, "the timeout was not enforced promptly"
         survivors = wait_gone(marker)
         breach_if(survivors, f"{len(survivors)} descendant(s) survived the timeout")
@@ -576,7 +576,7 @@ class SandboxTestCase:
                     time.sleep(1)
         """)
         with pytest.raises(CandidateTimeout):
-            cand.call("f", timeout=2.0)
+            cand.call("f", timeout=1.0)
         survivors = wait_gone(marker)
         breach_if(survivors, f"a daemon survived the timeout: pids {survivors}")
 
@@ -660,7 +660,7 @@ class SandboxTestCase:
         task = _write_task(tmp_path / "task", """
             from evoforge import Result
             def evaluate(candidate):
-                return Result(score=float(candidate.call("f", timeout=2)))
+                return Result(score=float(candidate.call("f", timeout=1)))
         """)
         writer = ("import os\ndef f():\n    os.makedirs('a/b', exist_ok=True)\n"
                   "    open('a/b/c.bin', 'wb').write(b'x' * 1000)\n    os.chmod('a', 0)\n"

@@ -1,7 +1,7 @@
 # ATTACK: leave a grandchild holding stdout/stderr open (so EOF never comes) and then spin:
 #   an evaluator that waits for EOF would hang forever.
-# EXPECT: status=timeout reason="candidate timed out after 1\.5s in attack\(\)"
-# SETUP: call_timeout=1.5
+# EXPECT: status=timeout reason="candidate timed out after 1\.0s in attack\(\)"
+# SETUP: call_timeout=1
 # LINT: process
 import subprocess
 import sys

@@ -1,6 +1,6 @@
 # ATTACK: sleep far past the timeout (no CPU used, so no CPU limit fires).
-# EXPECT: status=timeout reason="candidate timed out after 1\.5s in attack\(\)"
-# SETUP: call_timeout=1.5
+# EXPECT: status=timeout reason="candidate timed out after 1\.0s in attack\(\)"
+# SETUP: call_timeout=1
 import time
 
 

@@ -1,8 +1,8 @@
 # ATTACK: catch every exception - KeyboardInterrupt, SystemExit, the CPU-limit exception the
 #   worker raises on SIGXCPU - and keep going, hoping nothing can stop it.
-# EXPECT: status=timeout reason="candidate timed out after 1\.5s in attack\(\)" -- the wall clock is
+# EXPECT: status=timeout reason="candidate timed out after 1\.0s in attack\(\)" -- the wall clock is
 #   measured and enforced from outside with SIGKILL, which no handler can catch
-# SETUP: call_timeout=1.5
+# SETUP: call_timeout=1
 # LINT: catch_all,signals
 import signal
 

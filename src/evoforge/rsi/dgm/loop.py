@@ -233,8 +233,10 @@ def run_dgm(opts: DGMOptions, *, log: Callable[[str], None] | None = None) -> di
     from ...llm.registry import create_provider, default_model_spec
 
     say = log or (lambda _t: None)
-    if opts.iterations < 0:
-        raise UserError(f"--iterations must be ≥ 0, got {opts.iterations}")
+    if opts.iterations < 0 or opts.agent_calls < 1 or opts.self_mod_calls < 1 or opts.agent_timeout <= 0:
+        raise UserError("--iterations must be ≥ 0, --agent-calls and --self-mod-calls ≥ 1, --agent-timeout > 0")
+    if opts.threshold is not None and not 0 <= opts.threshold <= 1:
+        raise UserError(f"--threshold is a solve rate in [0, 1], got {opts.threshold}")
     out = Path(opts.out)
     if (out / "archive.json").exists():
         raise UserError(f"{out} already holds a DGM run; choose a new --out folder")
