@@ -65,8 +65,13 @@ class Malformed:
     body: str = '{"id": "x", "choices": [ {"message": '
 
 
-ScriptItem = str | Reply | HTTPError | Delay | Malformed
-Responder = Callable[[dict[str, Any]], str | Reply | HTTPError | Delay | Malformed]
+@dataclass
+class Drop:
+    """Close the connection without answering (a proxy or server that died mid-request)."""
+
+
+ScriptItem = str | Reply | HTTPError | Delay | Malformed | Drop
+Responder = Callable[[dict[str, Any]], str | Reply | HTTPError | Delay | Malformed | Drop]
 
 
 def reply(text: str, **kw: Any) -> Reply:
@@ -84,6 +89,10 @@ def error(status: int, message: str = "scripted error", retry_after: str | float
 
 def delay(seconds: float, then: ScriptItem = "late reply") -> Delay:
     return Delay(seconds, then)
+
+
+def drop() -> Drop:
+    return Drop()
 
 
 def malformed(body: str = Malformed.body) -> Malformed:
@@ -257,6 +266,13 @@ class _Handler(BaseHTTPRequestHandler):
             item = item.then
         if isinstance(item, str):
             item = Reply(item)
+        if isinstance(item, Drop):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(2)
+            except OSError:
+                pass
+            return
         if isinstance(item, HTTPError):
             headers = dict(item.headers)
             if item.retry_after is not None:
