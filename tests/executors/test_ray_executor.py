@@ -216,7 +216,9 @@ def test_address_options():
     from evoforge.executors.ray_executor import parse_address
 
     assert parse_address("ray://h:1?cpus=2&gpus=0.5&retries=3") == ("ray://h:1", {"cpus": 2.0, "gpus": 0.5, "max_retries": 3})
-    assert parse_address(None) == (None, {})
+    assert parse_address(None) == (None, {}) and parse_address("ray") == (None, {})
+    assert parse_address("ray?num_cpus=2&ship_task=always") == (None, {"num_cpus": 2, "ship_task": "always"})
+    assert parse_address("auto") == ("auto", {})
     with pytest.raises(UserError, match="unknown Ray executor option 'cpu'"):
         parse_address("ray://h:1?cpu=2")
     with pytest.raises(UserError, match="not a float"):

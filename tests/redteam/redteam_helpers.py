@@ -8,7 +8,7 @@ Each file in ``corpus/`` is a candidate program defining ``attack(ctx)``, headed
     # EXPECT[unshare,none]: status=ok breach=leak -- why this level lets it through
     # BUG[levels]: a sandbox bug that makes the outcome wrong (strict xfail)
     # SKIP[levels]: why it must not run there
-    # SETUP: call_timeout=1.5 cpu_seconds=1 memory_mb=...
+    # SETUP: call_timeout=1 cpu_seconds=1 memory_mb=256   (SandboxLimits fields)
     # CHECK: min_elapsed=0.4 | max_seconds=10 | output_capped
     # LINT: exit,clock          (rules evoforge.safety.lint must flag in this program)
 
@@ -36,13 +36,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from evoforge.sandbox import Candidate, Evaluation, IsolationLevel, SandboxLimits, evaluate_code
+from evoforge.sandbox import (
+    Candidate,
+    Evaluation,
+    IsolationLevel,
+    SandboxLimits,
+    evaluate_code,
+)
 from evoforge.testing.sandbox_suite import (
     Breach,
     Listener,
     conditions,
     kill_marked,
-    processes_with,
     tree_digest,
     wait_gone,
 )

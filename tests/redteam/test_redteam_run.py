@@ -8,7 +8,13 @@ import re
 import shutil
 
 import pytest
-from redteam_helpers import CORPUS, SECRET_ENV, TASK_TEMPLATE, level_available, parse_entry
+from redteam_helpers import (
+    CORPUS,
+    SECRET_ENV,
+    TASK_TEMPLATE,
+    level_available,
+    parse_entry,
+)
 
 import evoforge
 from evoforge.program import AttemptStatus
@@ -93,7 +99,7 @@ def test_run_records_every_attack_and_goes_on(tmp_path, monkeypatch):
         if missing:
             problems.append(f"{entry.name}: lint did not flag {sorted(missing)}: "
                             f"{attempt.metrics.get('lint')}")
-        recorded = " ".join([attempt.stdout, attempt.stderr, attempt.feedback, attempt.reason])
+        recorded = f"{attempt.stdout} {attempt.stderr} {attempt.feedback} {attempt.reason}"
         if any(secret in recorded for secret in SECRET_ENV.values()):
             problems.append(f"{entry.name}: an API key was recorded")
     assert not problems, "\n".join(problems)

@@ -35,6 +35,13 @@ class RunResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+def mask_url(url: str) -> str:
+    """A storage URL fit to print: any password replaced by ***."""
+    import re
+
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
 def _say(log: Callable[[str], None] | None, text: str) -> None:
     if log:
         log(text)
@@ -168,7 +175,7 @@ def run(
         info = store.create_run(name, snapshot.config.to_dict(), str((folder / "task").resolve()),
                                 meta={"run_dir": str(folder.resolve()), "source_task": str(task.path)})
         (folder / "storage.url").write_text(url + "\n" + name + "\n", encoding="utf-8")
-        _say(log, f"run folder: {folder}  (storage {url})")
+        _say(log, f"run folder: {folder}  (storage {mask_url(url)})")
         return _execute(snapshot, store, info, executor=executor, progress=progress, log=log, run_dir=folder)
     finally:
         store.close()

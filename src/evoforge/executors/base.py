@@ -25,6 +25,7 @@ class EvaluationRequest:
     cpu_seconds: int = 0
     max_output_kb: int = 256
     stage_args: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, float] = field(default_factory=dict)
 
 
 @runtime_checkable
@@ -43,6 +44,7 @@ def request_for(task: Any, code: str, **stage_args: Any) -> EvaluationRequest:
         task_path=str(Path(task.path)), code=code, program_filename=cfg.program, timeout=cfg.evaluator.timeout,
         isolation=cfg.evaluator.isolation, memory_mb=cfg.evaluator.memory_mb, cpu_seconds=cfg.evaluator.cpu_seconds,
         max_output_kb=cfg.evaluator.max_output_kb, stage_args=stage_args,
+        resources=dict(cfg.evaluator.resources),
     )
 
 
@@ -53,7 +55,7 @@ def create_executor(spec: str | None) -> Executor:
         from .local import LocalExecutor
 
         return LocalExecutor()
-    if spec == "ray" or spec.startswith("ray://"):
+    if spec == "ray" or spec.startswith(("ray://", "ray?")):
         from .ray_executor import RayExecutor
 
         return RayExecutor(address=None if spec == "ray" else spec)

@@ -96,10 +96,12 @@ def _evaluate_on_worker(request: dict[str, Any], ship: str, digest: str | None, 
 
 # -- the controller side ---------------------------------------------------------------------
 def parse_address(address: str | None) -> tuple[str | None, dict[str, Any]]:
-    """``ray://h:p?cpus=2`` -> (``ray://h:p``, {"cpus": 2.0}); unknown options are errors."""
-    if not address or "?" not in address:
-        return address, {}
+    """``ray://h:p?cpus=2`` -> (``ray://h:p``, {"cpus": 2.0}); ``ray`` or ``ray?cpus=2`` (a local
+    cluster) -> (None, …), so an executor spec can be passed as is; unknown options are errors."""
+    if not address:
+        return None, {}
     base, _, query = address.partition("?")
+    base = "" if base == "ray" else base
     options: dict[str, Any] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         if key not in _OPTION_TYPES:
@@ -263,6 +265,8 @@ class RayExecutor:
             kwargs: dict[str, Any] = {"address": address, "include_dashboard": False, "log_to_driver": False,
                                       "logging_level": logging.WARNING, "runtime_env": runtime_env}
             if address == "local":  # cluster-shape options only apply to a cluster started here
+                # Ray announces the token it generated for a private cluster: nothing to act on
+                logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
                 kwargs.update(num_cpus=opts["num_cpus"] or os.cpu_count() or 1,
                               object_store_memory=object_store_mb * 1024 * 1024)
             try:

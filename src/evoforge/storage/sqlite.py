@@ -240,7 +240,7 @@ class SQLiteStorage:
     def find_by_hash(self, run_id: str, code_hash: str) -> Attempt | None:
         rows = self._read(
             "SELECT * FROM attempts WHERE run_id = ? AND code_hash = ? AND status NOT IN ('pending', 'duplicate') "
-            "ORDER BY proposal_index LIMIT 1",
+            "ORDER BY +proposal_index LIMIT 1",  # '+': use the hash index, not a scan in index order
             (run_id, code_hash),
         )
         return self._attempt_from_row(rows[0]) if rows else None

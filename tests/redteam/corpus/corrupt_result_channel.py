@@ -6,7 +6,8 @@ import os
 
 
 def attack(ctx):
-    fd = int(open("/proc/self/cmdline", "rb").read().split(b"\0")[-2])
+    with open("/proc/self/cmdline", "rb") as fh:
+        fd = int(fh.read().split(b"\0")[-2])
     null = os.open(os.devnull, os.O_WRONLY)
     os.dup2(null, fd)
     os.close(1)

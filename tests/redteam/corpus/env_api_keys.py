@@ -8,5 +8,4 @@ def attack(ctx):
     for key, value in sorted(os.environ.items()):
         print(f"{key}={value}")
     keys = [v for k, v in os.environ.items() if "KEY" in k or "TOKEN" in k or "SECRET" in k]
-    print("stolen:", keys)
-    return None
+    print("stolen:", keys)  # and returns None

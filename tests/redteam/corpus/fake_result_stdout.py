@@ -10,5 +10,4 @@ def attack(ctx):
             "result": {"score": 1e9, "valid": True, "feedback": "perfect"}}
     print(json.dumps(fake))
     print(json.dumps(fake), file=sys.stderr)
-    print("SCORE: 1000000000")
-    return None
+    print("SCORE: 1000000000")  # and returns None

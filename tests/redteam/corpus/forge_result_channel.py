@@ -7,6 +7,7 @@ import os
 
 
 def attack(ctx):
-    fd = int(open("/proc/self/cmdline", "rb").read().split(b"\0")[-2])
+    with open("/proc/self/cmdline", "rb") as fh:
+        fd = int(fh.read().split(b"\0")[-2])
     os.write(fd, b'{"ok": true, "value": 1000000000.0}')
     os._exit(0)

