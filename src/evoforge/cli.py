@@ -58,7 +58,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from .engine.session import resume
 
     result = resume(args.run, budget=args.budget, workers=args.workers, llm=args.llm, executor=args.executor,
-                    overrides=_overrides(args.set), progress=not args.quiet, log=None if args.quiet else _log)
+                    overrides=_overrides(args.set), progress=not args.quiet, log=None if args.quiet else _log,
+                    islands=getattr(args, "islands", None))
     _print_result(result)
     return 0
 
@@ -161,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("run", help="run folder, run.db or storage URL[#RUN_NAME]")
     engine_flags(rs)
     rs.set_defaults(func=cmd_resume)
+
+    j = sub.add_parser("join", help="join a shared run (e.g. on PostgreSQL) as one more controller owning some islands")
+    j.add_argument("run", help="storage URL#RUN_NAME (or run folder) of the shared run")
+    j.add_argument("--islands", type=int, nargs="+", required=True, help="the islands this controller works on")
+    engine_flags(j)
+    j.set_defaults(func=cmd_resume)
 
     b = sub.add_parser("best", help="print the best program of a run")
     b.add_argument("run")

@@ -83,6 +83,8 @@ class SearchConfig:
     map_elites: list[AxisConfig] = field(default_factory=list)   # empty = no grid
     stagnation_limit: int = 0        # proposals without improvement before an island restarts from the best (0 = never)
     insights_interval: int = 0       # proposals between meta-scratchpad summaries (0 = off)
+    own_islands: list[int] = field(default_factory=list)  # islands this controller works on (empty = all)
+    sync_interval_s: float = 5.0     # a shared run: how often other controllers' programs are pulled in
 
 
 @dataclass
@@ -254,6 +256,9 @@ def _validate(cfg: Config) -> None:
     positive("budget.max_tokens", cfg.budget.max_tokens, allow_zero=True)
     positive("budget.wall_clock_s", cfg.budget.wall_clock_s)
     positive("search.islands", cfg.search.islands)
+    for i in cfg.search.own_islands:
+        if not 0 <= i < cfg.search.islands:
+            raise ConfigError(f"search.own_islands: island {i} does not exist (the run has {cfg.search.islands})")
     positive("llm.max_tokens", cfg.llm.max_tokens)
     positive("llm.concurrency", cfg.llm.concurrency)
     if not 0 < cfg.search.novelty_threshold <= 1:

@@ -288,3 +288,23 @@ def test_postgres_concurrent_openers_migrate_once(postgres_url):
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_allocate_index_is_unique_across_handles_and_threads(storage):
+    run = storage.create_run("r", {}, "/t")
+    storage.save_attempt(_attempt(run.id, 4, 1.0))
+    assert storage.allocate_index(run.id) == 5  # continues after the stored attempts
+    other = open_storage(storage.url)
+    got: list[int] = []
+
+    def grab(handle):
+        for _ in range(20):
+            got.append(handle.allocate_index(run.id))
+
+    threads = [threading.Thread(target=grab, args=(h,)) for h in (storage, other, storage, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    assert sorted(got) == list(range(6, 86))

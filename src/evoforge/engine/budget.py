@@ -100,6 +100,16 @@ class Budget:
             if operator:
                 self.usage.operator_proposals += 1
 
+    def sync(self, *, llm_calls: int, cost: float, tokens: int, proposals: int) -> None:
+        """Adopt the run-wide spending read from shared storage (never lowering what this
+        controller has counted itself)."""
+        with self._lock:
+            u = self.usage
+            u.llm_calls = max(u.llm_calls, llm_calls)
+            u.cost_usd = max(u.cost_usd, cost)
+            u.tokens = max(u.tokens, tokens)
+            u.proposals = max(u.proposals, proposals)
+
     def done(self) -> bool:
         """True when no further model call can be made and the other limits stop the run too."""
         with self._lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -85,6 +86,11 @@ class Engine:
         self._insights_busy = False
         self.integrity = TaskIntegrity(task.path) if self.cfg.safety.integrity else None
         self._check_fingerprint()
+        self.owned = list(self.cfg.search.own_islands) or list(range(self.cfg.search.islands))
+        self.shared = bool(self.cfg.search.own_islands)
+        self._known: set[str] = set()
+        self._last_sync = 0.0
+        self._local_count = 0
         self._restore()
         self.listeners.append(self.strategy.observe)
         self.strategy.bind(self._strategy_llm)
@@ -128,9 +134,11 @@ class Engine:
         for a in attempts:
             self._next_index = max(self._next_index, a.proposal_index + 1)
             if a.status is AttemptStatus.PENDING:
-                self._pending.append(a)
+                if a.island in self.owned:  # another controller's in-flight work is its own to finish
+                    self._pending.append(a)
                 continue
             self.population.add(a)
+            self._known.add(a.id)
         for a in self.storage.attempts(self.run.id, status=AttemptStatus.OK):
             self.novelty.add(a.code or "", a.id)
             self._ast_hashes.setdefault(normalized_ast_hash(a.code or ""), a.id)
@@ -147,24 +155,51 @@ class Engine:
                 elapsed_s=float(self.storage.get_state(self.run.id, "elapsed_s", 0.0) or 0.0),
             ),
         )
-        self.kinds.load_state(self.storage.get_state(self.run.id, "kinds"))
-        strategy_state = self.storage.get_state(self.run.id, "strategy")
+        self.kinds.load_state(self.storage.get_state(self.run.id, self._key("kinds")))
+        strategy_state = self.storage.get_state(self.run.id, self._key("strategy"))
         if strategy_state is not None:
             self.strategy.load_state(strategy_state)
         if self.model_chooser is not None:
-            self.model_chooser.load_state(self.storage.get_state(self.run.id, "models"))
+            self.model_chooser.load_state(self.storage.get_state(self.run.id, self._key("models")))
         best = self.storage.best_attempts(self.run.id, 1, maximize=self.task.maximize)
         self.best = best[0] if best else None
         # pending attempts (in flight at a crash) are re-evaluated first: their model call was already paid
         self._pending = [self.storage.get_attempt(a.id) or a for a in self._pending]
 
+    def _key(self, name: str) -> str:
+        """State keys of a controller that owns some islands of a shared run carry their names."""
+        return name if not self.cfg.search.own_islands else f"{name}@islands-{'-'.join(map(str, self.cfg.search.own_islands))}"
+
     def save_state(self) -> None:
-        self.storage.set_state(self.run.id, "kinds", self.kinds.state())
+        self.storage.set_state(self.run.id, self._key("kinds"), self.kinds.state())
         strategy_state = self.strategy.state()
         if strategy_state is not None:
-            self.storage.set_state(self.run.id, "strategy", strategy_state)
+            self.storage.set_state(self.run.id, self._key("strategy"), strategy_state)
         if self.model_chooser is not None:
-            self.storage.set_state(self.run.id, "models", self.model_chooser.state())
+            self.storage.set_state(self.run.id, self._key("models"), self.model_chooser.state())
+
+    def sync(self, force: bool = False) -> None:
+        """A shared run: pull in the best programs of the islands other controllers own (this is how
+        migration crosses machines) and the run's spending so far, so the budget is shared."""
+        now = time.monotonic()
+        if not self.shared or (not force and now - self._last_sync < self.cfg.search.sync_interval_s):
+            return
+        self._last_sync = now
+        for island in range(self.cfg.search.islands):
+            if island in self.owned:
+                continue
+            for a in self.storage.best_attempts(self.run.id, 5, maximize=self.task.maximize, island=island):
+                if a.id not in self._known:
+                    self._known.add(a.id)
+                    self.population.add(a)
+                    self.novelty.add(a.code or "", a.id)
+                    self._ast_hashes.setdefault(normalized_ast_hash(a.code or ""), a.id)
+                    if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
+                        self.best = a
+        usage = self.storage.usage_totals(self.run.id)
+        self.budget.sync(llm_calls=int(usage["calls"]), cost=float(usage["cost_usd"]),
+                         tokens=int(usage["input_tokens"] + usage["output_tokens"]),
+                         proposals=max(0, self.storage.count_attempts(self.run.id) - 1))
         self.storage.set_state(self.run.id, "elapsed_s", self.budget.elapsed())
 
     # -- ask -----------------------------------------------------------------------------
@@ -178,9 +213,13 @@ class Engine:
             if self._pending:
                 self.in_flight += 1
                 return Proposal(self._pending.pop(0))
-            if self._next_index == 0:
-                self.in_flight += 1
-                return self._initial()
+            if self._next_index == 0:  # an empty run: whoever allocates index 0 proposes the initial program
+                first = self.storage.allocate_index(self.run.id)
+                self._next_index = first + 1
+                if first == 0:
+                    self.in_flight += 1
+                    return self._initial()
+            self.sync(force=not self.population.has_programs() and not self.population.broken)
             if self.budget.done():
                 self.stop_reason = self.budget.stop_reason
                 return None
@@ -188,7 +227,8 @@ class Engine:
                 if self.in_flight == 0:
                     self.stop_reason = "nothing to build on: no program was stored"
                 return None
-            rng = random.Random(self.cfg.seed * 1_000_003 + self._next_index)
+            index = self.storage.allocate_index(self.run.id)  # unique across controllers sharing the run
+            rng = random.Random(self.cfg.seed * 1_000_003 + index)
             allowed = None if self.population.has_programs() else set(LLM_KINDS)  # nothing valid: only a model repairs
             kind = self.kinds.choose(rng, allowed)
             if kind is None:
@@ -204,8 +244,8 @@ class Engine:
                         self.stop_reason = self.budget.stop_reason or "model-call budget reached"
                     return None
                 needs_llm = False
-            index = self._next_index
-            self._next_index += 1
+            self._next_index = max(self._next_index, index + 1)
+            self._local_count += 1
             self.in_flight += 1
             plan = self._plan(kind, rng, index)
             update_insights = self.scratchpad.due(index) and not self._insights_busy
@@ -263,7 +303,7 @@ class Engine:
         return ParentView(a.id, a.code, a.score, feedback)
 
     def _plan(self, kind: str, rng: random.Random, index: int) -> dict[str, Any]:
-        island = self.population.choose_island(rng, index)
+        island = self.owned[self._local_count % len(self.owned)]
         member = self.population.select_parent(island, rng, self.cfg.search.parent_selection, self.cfg.search.sharpness,
                                                beam_width=self.cfg.search.beam_width)
         if member is None:
@@ -431,6 +471,7 @@ class Engine:
         with self._lock:
             self.in_flight -= 1
             self.population.add(a)
+            self._known.add(a.id)
             if a.code is not None and a.status in (AttemptStatus.OK, AttemptStatus.INVALID, AttemptStatus.ERROR,
                                                    AttemptStatus.TIMEOUT, AttemptStatus.QUARANTINED):
                 self._ast_hashes.setdefault(normalized_ast_hash(a.code), a.id)

@@ -226,8 +226,12 @@ def resume(
     overrides: dict[str, Any] | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    islands: list[int] | None = None,
 ) -> RunResult:
-    """Continue a run to its budget (or to a larger one given here). Mirrors ``evoforge resume``."""
+    """Continue a run to its budget (or to a larger one given here). Mirrors ``evoforge resume``.
+
+    With `islands`, this process joins a shared run as one more controller working on those
+    islands (``evoforge join``); the run's other controllers keep the rest."""
     store, info, folder = locate_run(run_ref)
     try:
         task_path = Path(info.task_path)
@@ -235,8 +239,10 @@ def resume(
             raise UserError(f"the run's task snapshot {task_path} is missing; cannot resume")
         config = dict(info.config)
         ov = {**info.meta.get("overrides", {}), **_overrides(llm, budget, workers, None, overrides)}
+        ov.pop("search.own_islands", None)  # which islands a controller owns is never the run's setting
         task = load_task(task_path)
-        task.config = load_config(config, ov)
+        session_ov = {**ov, "search.own_islands": list(islands)} if islands else ov
+        task.config = load_config(config, session_ov)
         if ov:  # a larger budget given once stays in force for later resumes
             info.meta = {**info.meta, "overrides": ov}
             store.update_run_meta(info.id, info.meta)

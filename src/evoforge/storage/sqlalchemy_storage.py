@@ -280,6 +280,18 @@ class SQLAlchemyStorage:
         stmt = self._upsert(self._t["state"], {"run_id": run_id, "key": key, "value": _safe_json(value)}, ["run_id", "key"])
         self._write(lambda c: c.execute(stmt))
 
+    def allocate_index(self, run_id: str) -> int:
+        """Atomic on the server: an upsert that increments the counter and returns the old value,
+        seeded from the largest stored proposal index the first time."""
+        sa = self._sa
+        stmt = sa.text(
+            "INSERT INTO state(run_id, key, value) "
+            "SELECT :run, 'next_index', CAST(COALESCE(MAX(proposal_index), -1) + 2 AS TEXT) FROM attempts WHERE run_id = :run "
+            "ON CONFLICT (run_id, key) DO UPDATE SET value = CAST(CAST(state.value AS INTEGER) + 1 AS TEXT) "
+            "RETURNING CAST(value AS INTEGER) - 1"
+        )
+        return int(self._write(lambda c: c.execute(stmt, {"run": run_id}).scalar_one()))
+
     def get_state(self, run_id: str, key: str, default: Any = None) -> Any:
         t = self._t["state"]
         rows = self._read(self._sa.select(t.c.value).where(t.c.run_id == run_id, t.c.key == key))

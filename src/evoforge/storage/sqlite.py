@@ -271,6 +271,29 @@ class SQLiteStorage:
     def set_state(self, run_id: str, key: str, value: Any) -> None:
         self._write("INSERT OR REPLACE INTO state(run_id, key, value) VALUES (?,?,?)", (run_id, key, _safe_json(value)))
 
+    def allocate_index(self, run_id: str) -> int:
+        if self.read_only:
+            raise StorageError("this storage was opened read-only")
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")  # one writer at a time across processes
+                row = self._conn.execute("SELECT value FROM state WHERE run_id = ? AND key = 'next_index'", (run_id,)).fetchone()
+                if row is None:
+                    top = self._conn.execute("SELECT MAX(proposal_index) FROM attempts WHERE run_id = ?", (run_id,)).fetchone()[0]
+                    value = 0 if top is None else int(top) + 1
+                else:
+                    value = int(json.loads(row[0]))
+                self._conn.execute("INSERT OR REPLACE INTO state(run_id, key, value) VALUES (?, 'next_index', ?)",
+                                   (run_id, json.dumps(value + 1)))
+                self._conn.execute("COMMIT")
+                return value
+            except sqlite3.Error as exc:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise StorageError(f"cannot write to {self.path}: {exc}") from None
+
     def get_state(self, run_id: str, key: str, default: Any = None) -> Any:
         rows = self._read("SELECT value FROM state WHERE run_id = ? AND key = ?", (run_id, key))
         return json.loads(rows[0][0]) if rows else default
