@@ -23,6 +23,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+bash scripts/build_pmars.sh >/tmp/evoforge-pmars.log 2>&1 || echo "note: no headless pMARS (see /tmp/evoforge-pmars.log): its differential tests will be skipped"
+
 $PY -m pip install -q -e ".[test,embedded,ray,postgres,dashboard]" 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
 $PY -c "import evoforge, llama_cpp" >/dev/null
 set +e
