@@ -77,6 +77,8 @@ class SearchConfig:
     novelty: bool = True
     novelty_threshold: float = 0.99  # MinHash similarity at or above which a model edit is a duplicate
     max_novelty_resamples: int = 2
+    novelty_judge: bool = False      # ask the model whether a near-duplicate model edit is a new idea
+    judge_threshold: float = 0.8     # MinHash similarity from which the judge is asked
     archive_size: int = 40           # programs kept per island (MAP-Elites cell owners are never trimmed)
     beam_width: int = 4              # parent_selection: beam picks among this many best
     expansions_per_node: int = 3     # parent_selection: best_first expands a node this many times

@@ -79,3 +79,29 @@ def test_prompt_evolving_strategy_learns_inside_a_run(value_task, llm_server, tm
     assert state is not None                        # its state is saved with the run for resume
     resumed = evoforge.resume(result.run_dir, budget=16)
     assert resumed.stats["llm_calls"] == 16
+
+
+def test_novelty_judge_rejects_the_same_idea(tmp_path):
+    from evoforge.testing.openai_server import ScriptedOpenAIServer
+    from evoforge.testing.tasks import write_task
+
+    initial = ("# EVOLVE-BLOCK-START\ndef value():\n    VALUE = 1.0\n    a = 1\n    b = 2\n    c = 3\n    d = 4\n"
+               "    e = 5\n    return VALUE + 0 * (a + b + c + d + e)\n# EVOLVE-BLOCK-END\n")
+    task = write_task(tmp_path / "t", initial=initial)
+
+    def responder(request):
+        text = request["messages"][-1]["content"]
+        if "meaningfully different" in text:
+            return "no"
+        return "<<<<<<< SEARCH\n    e = 5\n=======\n    e = 6\n>>>>>>> REPLACE\n"
+
+    with ScriptedOpenAIServer(responder=responder) as srv:
+        result = evoforge.run(task, llm=f"openai/s@{srv.base_url}", budget=2, run_dir=tmp_path / "r",
+                              overrides={"mutation.weights": {"diff": 1.0}, "search.novelty_judge": True,
+                                         "search.judge_threshold": 0.3})
+    s = open_storage(result.storage_url, read_only=True)
+    attempts = s.attempts(result.run_id)
+    purposes = [c.purpose for c in s.llm_calls(result.run_id)]
+    s.close()
+    assert sorted(purposes) == ["mutation", "novelty_judge"]
+    assert attempts[1].status.value == "duplicate" and "novelty judge" in attempts[1].reason

@@ -68,6 +68,8 @@ class Engine:
         weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights))
         self.kinds = KindPolicy(weights, adaptive=self.cfg.mutation.adaptive)
         self.novelty = NoveltyFilter(threshold=self.cfg.search.novelty_threshold)
+        # the judge looks at looser near-duplicates: its own LSH index, banded for its threshold
+        self.judge_index = NoveltyFilter(threshold=self.cfg.search.judge_threshold) if self.cfg.search.novelty_judge else None
         self.budget = Budget(self.cfg.budget)
         self._lock = threading.RLock()
         self._next_index = 0
@@ -95,15 +97,20 @@ class Engine:
         self.listeners.append(self.strategy.observe)
         self.strategy.bind(self._strategy_llm)
 
-    def _strategy_llm(self, messages: list[dict[str, str]], purpose: str = "strategy") -> str:
-        """A model call on behalf of the strategy: within budget, stored with its purpose."""
+    def _strategy_llm(self, messages: list[dict[str, str]], purpose: str = "strategy", *,
+                      grammar: str | None = None, max_tokens: int | None = None) -> str:
+        """A model call on behalf of the strategy (or the novelty judge): within budget, stored
+        with its purpose."""
         from ..llm.base import LLMError
 
         if not self.budget.try_extra_llm_call():
             return ""
         spec = next(iter(self.providers))
         try:
-            resp = self.providers[spec].complete(messages, temperature=0.9, max_tokens=self.cfg.llm.max_tokens)
+            provider = self.providers[spec]
+            resp = provider.complete(messages, temperature=0.9 if grammar is None else 0.0,
+                                     max_tokens=max_tokens or self.cfg.llm.max_tokens,
+                                     grammar=grammar if getattr(provider, "supports_grammar", False) else None)
         except LLMError as exc:
             self.budget.record_llm_call(0, 0.0)
             self.storage.add_llm_call(LLMCallRecord(run_id=self.run.id, model=spec, purpose=purpose, error=f"{exc.kind}: {exc}"))
@@ -140,7 +147,7 @@ class Engine:
             self.population.add(a)
             self._known.add(a.id)
         for a in self.storage.attempts(self.run.id, status=AttemptStatus.OK):
-            self.novelty.add(a.code or "", a.id)
+            self._remember(a)
             self._ast_hashes.setdefault(normalized_ast_hash(a.code or ""), a.id)
             if a.score is not None:
                 self.guard.observe_trusted(a.score)
@@ -192,7 +199,7 @@ class Engine:
                 if a.id not in self._known:
                     self._known.add(a.id)
                     self.population.add(a)
-                    self.novelty.add(a.code or "", a.id)
+                    self._remember(a)
                     self._ast_hashes.setdefault(normalized_ast_hash(a.code or ""), a.id)
                     if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
                         self.best = a
@@ -389,6 +396,35 @@ class Engine:
             novel, why = self.novelty.check(code)
             if not novel:
                 attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
+            elif self.cfg.search.novelty_judge:
+                self._judge_novelty(attempt)
+
+    def _remember(self, a: Attempt) -> None:
+        self.novelty.add(a.code or "", a.id)
+        if self.judge_index is not None:
+            self.judge_index.add(a.code or "", a.id)
+
+    JUDGE_GRAMMAR = 'root ::= "yes" | "no"'
+
+    def _judge_novelty(self, attempt: Attempt) -> None:
+        """ShinkaEvolve's LLM novelty judge: for a close (but not identical) model edit, ask the
+        model whether it is a genuinely different idea before paying for its evaluation."""
+        similar_id, similarity = self.judge_index.most_similar(attempt.code or "")
+        if similar_id is None or similarity < self.cfg.search.judge_threshold:
+            return
+        other = self.storage.get_attempt(similar_id)
+        if other is None or other.code is None:
+            return
+        messages = [
+            {"role": "system", "content": "You compare two versions of a program. Answer yes or no."},
+            {"role": "user", "content": (
+                f"Program A:\n```\n{other.code[:3000]}\n```\n\nProgram B:\n```\n{(attempt.code or '')[:3000]}\n```\n\n"
+                "Does B try a meaningfully different idea from A (not a cosmetic or trivial change)? Answer yes or no.")},
+        ]
+        answer = self._strategy_llm(messages, purpose="novelty_judge", grammar=self.JUDGE_GRAMMAR, max_tokens=3)
+        if answer.strip().lower().startswith("no"):
+            attempt.status = AttemptStatus.DUPLICATE
+            attempt.reason = f"the novelty judge found it the same idea as {similar_id} (similarity {similarity:.2f})"
 
     def _ask_model(self, kind, parent, inspirations, other, index, rng):
         model = self.model_chooser.choose(rng) if self.model_chooser else next(iter(self.providers))
@@ -476,7 +512,7 @@ class Engine:
                                                    AttemptStatus.TIMEOUT, AttemptStatus.QUARANTINED):
                 self._ast_hashes.setdefault(normalized_ast_hash(a.code), a.id)
             if a.is_program:
-                self.novelty.add(a.code or "", a.id)
+                self._remember(a)
                 if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
                     self.best = a
                     self.storage.add_event(self.run.id, "new_best", {"id": a.id, "score": a.score, "index": a.proposal_index})
