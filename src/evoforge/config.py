@@ -99,6 +99,7 @@ class LLMConfig:
     reward_per_cost: bool = False     # divide a model's reward by its cost per call
     temperature: float = 0.7
     temperatures: list[float] = field(default_factory=list)        # sampled per call when given
+    reasoning_efforts: list[str] = field(default_factory=list)     # sampled per call when given (reasoning models)
     max_tokens: int = 512
     timeout_s: float = 180.0
     max_attempts: int = 4

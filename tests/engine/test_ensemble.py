@@ -45,3 +45,12 @@ def test_model_weights_must_name_models(value_task, tmp_path, capsys):
     code = main(["run", str(value_task), "--quiet", "--run-dir", str(tmp_path / "r"),
                  "--set", "llm.models=[openai/a@http://127.0.0.1:9/v1]", "--set", "llm.model_weights={x: 1}"])
     assert code == 2 and "not one of llm.models" in capsys.readouterr().err
+
+
+def test_reasoning_effort_sampled_per_call(value_task, tmp_path):
+    with ScriptedOpenAIServer(responder=increment_responder) as srv:
+        evoforge.run(value_task, llm=f"openai/o4-mini@{srv.base_url}", budget=12, run_dir=tmp_path / "r",
+                     overrides={"mutation.weights": {"diff": 1.0}, "llm.reasoning_efforts": ["low", "high"]})
+        efforts = Counter(r.get("reasoning_effort") for r in srv.requests)
+        assert set(efforts) == {"low", "high"}
+        assert all("temperature" not in r for r in srv.requests)  # a reasoning model gets none

@@ -329,12 +329,36 @@ class Engine:
         parent = self._view(plan["parent"])
         inspirations = [self._view(i) for i in plan["inspirations"]]
         other = inspirations[0] if inspirations else None
-        if needs_llm:
-            draft = self._ask_model(kind, parent, inspirations, other, index, rng)
-            llm_used = len(draft.calls)
-            self.budget.release(max(0, 1 - llm_used), proposal=False)  # a call never made gives its slot back
-        else:
-            draft = operator_child(kind, parent, other if kind == "block_crossover" else None, rng, self.cfg.language)
+        rejected: list[str] = []
+        for _ in range(1 + (0 if needs_llm else self.cfg.search.max_novelty_resamples)):
+            if needs_llm:
+                draft = self._ask_model(kind, parent, inspirations, other, index, rng)
+                llm_used = len(draft.calls)
+                self.budget.release(max(0, 1 - llm_used), proposal=False)  # a call never made gives its slot back
+            else:
+                draft = operator_child(kind, parent, other if kind == "block_crossover" else None, rng, self.cfg.language)
+            attempt = self._attempt_from(draft, plan, parent, inspirations)
+            if attempt.status is not AttemptStatus.DUPLICATE:
+                break
+            # an operator is free to try again: resample, keeping the reasons of what was rejected
+            rejected.append(attempt.reason)
+        if rejected:
+            attempt.metrics["novelty_resamples"] = rejected
+        self.budget.record_proposal(operator=not needs_llm)
+        for call in draft.calls:
+            self.storage.add_llm_call(LLMCallRecord(
+                run_id=self.run.id, model=call.model, purpose="mutation", input_tokens=call.input_tokens,
+                output_tokens=call.output_tokens, reasoning_tokens=call.reasoning_tokens, latency_s=call.latency_s,
+                cost_usd=call.cost_usd, error=call.error, attempt_id=attempt.id,
+            ))
+        self.storage.save_attempt(attempt)
+        if attempt.status is not AttemptStatus.PENDING:
+            self._finish(attempt, plan["fitness"])
+        return Proposal(attempt, plan["fitness"])
+
+    def _attempt_from(self, draft: Any, plan: dict[str, Any], parent: ParentView, inspirations: list[ParentView]) -> Attempt:
+        """An attempt from a draft, linted and checked for novelty."""
+        kind, index = plan["kind"], plan["index"]
         attempt = Attempt(
             run_id=self.run.id, code=draft.code, status=draft.status, parent_id=parent.id,
             inspiration_ids=[p.id for p in inspirations], island=plan["island"], generation=plan["generation"],
@@ -348,17 +372,7 @@ class Engine:
             self._lint(attempt, parent.code)
         if attempt.status is AttemptStatus.PENDING:
             self._novelty_check(attempt)
-        self.budget.record_proposal(operator=not needs_llm)
-        for call in draft.calls:
-            self.storage.add_llm_call(LLMCallRecord(
-                run_id=self.run.id, model=call.model, purpose="mutation", input_tokens=call.input_tokens,
-                output_tokens=call.output_tokens, reasoning_tokens=call.reasoning_tokens, latency_s=call.latency_s,
-                cost_usd=call.cost_usd, error=call.error, attempt_id=attempt.id,
-            ))
-        self.storage.save_attempt(attempt)
-        if attempt.status is not AttemptStatus.PENDING:
-            self._finish(attempt, plan["fitness"])
-        return Proposal(attempt, plan["fitness"])
+        return attempt
 
     def _lint(self, attempt: Attempt, parent_code: str) -> None:
         mode = self.cfg.safety.lint
@@ -448,6 +462,7 @@ class Engine:
             insights=list(self.scratchpad.insights), failure_note=self._last_failure.get(parent.id),
             diff_retries=self.cfg.mutation.diff_retries,
             tweaked_lines=self._tweaked.setdefault(parent.id, set()),
+            reasoning_effort=rng.choice(llm.reasoning_efforts) if llm.reasoning_efforts else None,
         )
         seen = self._seen_replies.setdefault(parent.id, set())
         draft = model_child(

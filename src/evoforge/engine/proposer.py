@@ -112,6 +112,7 @@ class ModelRequest:
     failure_note: str | None
     diff_retries: int
     tweaked_lines: set[str] = field(default_factory=set)   # lines already tweaked from this parent
+    reasoning_effort: str | None = None
 
 
 def model_child(
@@ -162,9 +163,10 @@ def model_child(
         try:
             # a retry samples hotter: the same prompt at the same temperature tends to give the same text
             temperature = None if req.temperature is None else min(1.5, req.temperature + 0.3 * attempt_no)
+            extra = {"reasoning_effort": req.reasoning_effort} if req.reasoning_effort else {}
             resp = provider.complete(
                 messages, temperature=temperature, max_tokens=req.max_tokens,
-                seed=req.seed + attempt_no, grammar=grammar,
+                seed=req.seed + attempt_no, grammar=grammar, **extra,
             )
         except LLMError as exc:
             call = LLMCall(provider.name, latency_s=time.monotonic() - started, error=f"{exc.kind}: {exc}")

@@ -103,6 +103,7 @@ class OpenAICompatProvider:
         seed: int | None = None,
         grammar: str | None = None,
         stop: list[str] | None = None,
+        reasoning_effort: str | None = None,
     ) -> dict[str, Any]:
         """Keyword arguments for ``chat.completions.create`` (separate so tests can read it)."""
         req: dict[str, Any] = {"model": self.model, "messages": list(messages)}
@@ -111,8 +112,9 @@ class OpenAICompatProvider:
             # temperature is rejected by o-series/gpt-5; max_tokens is replaced by
             # max_completion_tokens, which also bounds the hidden reasoning.
             req["max_completion_tokens"] = max_tokens
-            if self.reasoning_effort:
-                req["reasoning_effort"] = self.reasoning_effort
+            effort = reasoning_effort or self.reasoning_effort
+            if effort:
+                req["reasoning_effort"] = effort
         else:
             req["max_tokens"] = max_tokens
             if temperature is not None:
@@ -137,11 +139,13 @@ class OpenAICompatProvider:
         grammar: str | None = None,
         stop: list[str] | None = None,
         timeout: float | None = None,
+        reasoning_effort: str | None = None,
     ) -> LLMResponse:
         """One call, no retries. ``timeout`` (seconds) caps the provider's own timeout for this
-        call; the retry layer uses it to keep a call inside its wall-clock budget."""
+        call; the retry layer uses it to keep a call inside its wall-clock budget.
+        ``reasoning_effort`` overrides the provider's setting for this call (reasoning models)."""
         req = self.build_request(messages, temperature=temperature, max_tokens=max_tokens,
-                                 seed=seed, grammar=grammar, stop=stop)
+                                 seed=seed, grammar=grammar, stop=stop, reasoning_effort=reasoning_effort)
         if timeout is not None:
             req["timeout"] = max(0.001, min(float(timeout), self.timeout))
         t0 = time.monotonic()

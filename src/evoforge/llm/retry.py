@@ -65,9 +65,11 @@ class RetryingProvider:
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
         try:
-            self._inner_takes_timeout = "timeout" in inspect.signature(inner.complete).parameters
+            params = inspect.signature(inner.complete).parameters
         except (TypeError, ValueError):
-            self._inner_takes_timeout = False
+            params = {}
+        self._inner_takes_timeout = "timeout" in params
+        self._inner_takes_effort = "reasoning_effort" in params
 
     # Delegated protocol attributes ------------------------------------------------------
     @property
@@ -124,6 +126,7 @@ class RetryingProvider:
         grammar: str | None = None,
         stop: list[str] | None = None,
         cancel: threading.Event | None = None,
+        reasoning_effort: str | None = None,
     ) -> LLMResponse:
         """Call the inner provider until it succeeds, a non-retryable error occurs, attempts
         or the time budget run out, or the call is cancelled (``LLMError`` kind "cancelled")."""
@@ -139,6 +142,8 @@ class RetryingProvider:
                                       "grammar": grammar, "stop": stop}
             if self._inner_takes_timeout:
                 kwargs["timeout"] = remaining
+            if reasoning_effort and self._inner_takes_effort:  # only providers that reason take it
+                kwargs["reasoning_effort"] = reasoning_effort
             self._acquire(deadline, cancel, last)
             try:
                 response = self.inner.complete(messages, **kwargs)
