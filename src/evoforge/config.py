@@ -79,6 +79,8 @@ class SearchConfig:
     max_novelty_resamples: int = 2
     novelty_judge: bool = False      # ask the model whether a near-duplicate model edit is a new idea
     judge_threshold: float = 0.8     # MinHash similarity from which the judge is asked
+    embedding_model: str | None = None   # an OpenAI-compatible embeddings model string: enables embedding novelty
+    embedding_threshold: float = 0.98    # cosine similarity at or above which a model edit is a duplicate
     archive_size: int = 40           # programs kept per island (MAP-Elites cell owners are never trimmed)
     beam_width: int = 4              # parent_selection: beam picks among this many best
     expansions_per_node: int = 3     # parent_selection: best_first expands a node this many times

@@ -105,3 +105,23 @@ def test_novelty_judge_rejects_the_same_idea(tmp_path):
     s.close()
     assert sorted(purposes) == ["mutation", "novelty_judge"]
     assert attempts[1].status.value == "duplicate" and "novelty judge" in attempts[1].reason
+
+
+def test_embedding_novelty_rejects_near_copies(tmp_path):
+    from evoforge.testing.openai_server import ScriptedOpenAIServer
+    from evoforge.testing.tasks import write_task
+
+    task = write_task(tmp_path / "t")
+    edit = "<<<<<<< SEARCH\n    VALUE = 1.0\n=======\n    VALUE = 1.5\n>>>>>>> REPLACE\n"
+    with ScriptedOpenAIServer(responder=lambda r: edit) as srv:
+        result = evoforge.run(task, llm=f"openai/s@{srv.base_url}", budget=1, run_dir=tmp_path / "r",
+                              overrides={"mutation.weights": {"diff": 1.0}, "search.novelty": True,
+                                         "search.embedding_model": f"openai/embed@{srv.base_url}",
+                                         "search.embedding_threshold": 0.95})
+        embed_requests = [r for r in srv.requests if "input" in r]
+    s = open_storage(result.storage_url, read_only=True)
+    attempts = s.attempts(result.run_id)
+    calls = s.usage_totals(result.run_id)["calls"]
+    s.close()
+    assert embed_requests and calls == 1  # embeddings are not model calls of the budget
+    assert attempts[1].status.value == "duplicate" and "embedding similarity" in attempts[1].reason

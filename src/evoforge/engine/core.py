@@ -70,6 +70,16 @@ class Engine:
         self.novelty = NoveltyFilter(threshold=self.cfg.search.novelty_threshold)
         # the judge looks at looser near-duplicates: its own LSH index, banded for its threshold
         self.judge_index = NoveltyFilter(threshold=self.cfg.search.judge_threshold) if self.cfg.search.novelty_judge else None
+        self.embedding_novelty = None
+        if self.cfg.search.embedding_model:
+            from ..llm.registry import create_provider
+            from ..search.embedding_novelty import EmbeddingNovelty
+
+            embedder = create_provider(self.cfg.search.embedding_model, retry=False)
+            if not hasattr(embedder, "embed"):
+                raise UserError(f"search.embedding_model: {self.cfg.search.embedding_model!r} offers no embeddings "
+                                "(use an OpenAI-compatible model string)")
+            self.embedding_novelty = EmbeddingNovelty(embedder, self.cfg.search.embedding_threshold)
         self.budget = Budget(self.cfg.budget)
         self._lock = threading.RLock()
         self._next_index = 0
@@ -410,11 +420,30 @@ class Engine:
             novel, why = self.novelty.check(code)
             if not novel:
                 attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
+            elif self.embedding_novelty is not None and not self._embedding_check(attempt):
+                return
             elif self.cfg.search.novelty_judge:
                 self._judge_novelty(attempt)
 
+    def _embedding_check(self, attempt: Attempt) -> bool:
+        from ..llm.base import LLMError
+
+        try:
+            novel, why = self.embedding_novelty.check(attempt.id, attempt.code or "")
+        except LLMError as exc:
+            attempt.metrics["embedding_error"] = f"{exc.kind}: {exc}"
+            return True
+        if not novel:
+            attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
+        return novel
+
     def _remember(self, a: Attempt) -> None:
         self.novelty.add(a.code or "", a.id)
+        if self.embedding_novelty is not None:
+            try:
+                self.embedding_novelty.add(a.id, a.code)
+            except Exception:  # an embedding outage must not stop the run; this program is just not indexed
+                pass
         if self.judge_index is not None:
             self.judge_index.add(a.code or "", a.id)
 

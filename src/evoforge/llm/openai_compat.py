@@ -159,6 +159,23 @@ class OpenAICompatProvider:
             raise err from exc
         return check_reply(self._parse(completion, time.monotonic() - t0))
 
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Embedding vectors from the endpoint's ``/embeddings`` (OpenAI protocol); raises LLMError."""
+        t0 = time.monotonic()
+        try:
+            out = self._client.embeddings.create(model=self.model, input=list(texts))
+        except Exception as exc:
+            err = self._map_error(exc)
+            if err is None:
+                raise
+            err.latency_s = time.monotonic() - t0
+            raise err from exc
+        data = sorted(_get(out, "data") or [], key=lambda d: _get(d, "index", 0))
+        vectors = [list(map(float, _get(d, "embedding") or [])) for d in data]
+        if len(vectors) != len(texts) or any(not v for v in vectors):
+            raise LLMError("server", "malformed embeddings response", model=self.name)
+        return vectors
+
     def _parse(self, completion: Any, latency: float) -> LLMResponse:
         choices = _get(completion, "choices")
         if not isinstance(choices, list):

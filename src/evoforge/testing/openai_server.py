@@ -233,6 +233,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self.path.rstrip("/").endswith("/embeddings"):
+            self._embeddings(raw)
+            return
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
@@ -257,6 +260,28 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             with owner._lock:
                 owner._active -= 1
+
+    def _embeddings(self, raw: bytes) -> None:
+        """Deterministic bag-of-words vectors (64 dims): similar texts get similar vectors, which
+        is all a test of an embedding-similarity filter needs."""
+        import hashlib
+        import math
+        import re as _re
+
+        body = json.loads(raw or b"{}")
+        texts = body.get("input") or []
+        texts = [texts] if isinstance(texts, str) else texts
+        data = []
+        for i, text in enumerate(texts):
+            vec = [0.0] * 64
+            for word in _re.findall(r"[A-Za-z_]+|\d+", str(text)):
+                vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
+            norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+            data.append({"object": "embedding", "index": i, "embedding": [v / norm for v in vec]})
+        with self.owner._lock:
+            self.owner.requests.append(body)
+        self._send(200, {"object": "list", "data": data, "model": body.get("model", "scripted"),
+                         "usage": {"prompt_tokens": 0, "total_tokens": 0}})
 
     def _answer(self, item: ScriptItem, body: dict[str, Any]) -> None:
         owner = self.owner
