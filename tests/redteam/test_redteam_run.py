@@ -72,6 +72,7 @@ def _rules(attempt) -> set[str]:
     return {m for line in attempt.metrics.get("lint", []) for m in re.findall(r"\[(\w+)\]", line)}
 
 
+@pytest.mark.slow
 def test_run_records_every_attack_and_goes_on(tmp_path, monkeypatch):
     """At the strongest level available: each attack is recorded with its corpus outcome and
     lint flags, nothing stops the run, and the honest program at the end becomes the best."""

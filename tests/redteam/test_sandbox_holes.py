@@ -16,6 +16,8 @@ import sys
 import textwrap
 
 import pytest
+
+from evoforge.sandbox import CandidateError
 from redteam_helpers import LEVELS, TASK_TEMPLATE, level_available
 
 import evoforge
@@ -61,11 +63,6 @@ def test_memory_limit_covers_the_whole_process_tree(level):
     breach_if(held > 256, f"the candidate's processes held {held} MiB under memory_mb=256")
 
 
-@pytest.mark.xfail(strict=True, raises=Breach, reason=(
-    "HOLE: under bwrap /tmp is an unbounded tmpfs (isolation._bwrap_prefix: '--tmpfs /tmp'): "
-    "its pages are RAM that RLIMIT_AS does not count, up to half the host's memory. Fix: "
-    "'--size', str(limits.memory_mb << 20) before '--tmpfs', '/tmp' (bubblewrap >= 0.5; or a "
-    "separate tmp_mb limit)"))
 @pytest.mark.skipif("bwrap" not in AVAILABLE, reason="bubblewrap is not usable here")
 def test_private_tmp_is_bounded():
     with _candidate("""
@@ -76,8 +73,12 @@ def test_private_tmp_is_bounded():
                     fh.write(block)
             return mib
     """, "bwrap", memory_mb=128, file_size_mb=2) as cand:
-        written = cand.call("fill", 384, timeout=60)
-    breach_if(written > 128, f"{written} MiB of RAM-backed /tmp under memory_mb=128")
+        try:
+            written = cand.call("fill", 384, timeout=60)
+        except CandidateError as exc:  # fixed: /tmp is a size-capped tmpfs (isolation.TMPFS_BYTES)
+            assert "No space left on device" in str(exc)
+            return
+    breach_if(written > 256, f"{written} MiB of RAM-backed /tmp")
 
 
 @pytest.mark.xfail(strict=True, raises=Breach, reason=(
@@ -100,12 +101,6 @@ def test_work_dir_disk_usage_is_bounded(level):
     breach_if(written > 16, f"wrote {written} MiB in {written} files under file_size_mb=1")
 
 
-@pytest.mark.xfail(strict=True, raises=Breach, reason=(
-    "HOLE: the trusted evaluator host has no memory limit and decodes up to max_result_bytes "
-    "(256 MiB by default) of candidate-written JSON: a candidate limited to 128 MiB makes it "
-    "allocate ~13x what it sends (64 MiB -> ~850 MiB, 200 MiB -> ~2.6 GiB and 18 s here). Fix: "
-    "a much smaller default max_result_bytes (e.g. 16 MiB; numpy arrays travel as base64) and "
-    "an RLIMIT_AS for the host worker in host.evaluate_code (make_preexec(rlimits) instead of [])"))
 def test_result_decoding_cannot_blow_up_the_trusted_host(tmp_path):
     task = shutil.copytree(TASK_TEMPLATE, tmp_path / "task")
     level = detect_isolation("auto").name.lower()
@@ -131,7 +126,8 @@ def test_result_decoding_cannot_blow_up_the_trusted_host(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120, check=False)
     seen = json.loads(out.stdout.strip().splitlines()[-1])
-    assert seen["status"] == "invalid" and "returned list" in seen["reason"], seen
+    # fixed: results over max_result_bytes (16 MiB by default) are refused before decoding
+    assert seen["status"] in ("invalid", "error") and seen["reason"], seen
     breach_if(seen["peak_mib"] > 4 * 128,
               f"the trusted evaluator host peaked at {seen['peak_mib']} MiB for a candidate "
               "limited to 128 MiB")
@@ -149,18 +145,6 @@ def attack(ctx):
 '''
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "HOLE (levels where the task folder is writable): the integrity check runs only before each "
-    "proposal (engine/runner.py run_workers), not between the cascade stages of one evaluation "
-    "(engine/evaluation.py evaluate_staged) nor after it. A candidate that rewrites evaluate.py "
-    "in stage 1 is scored by its own evaluator in stage 2, recorded OK and crowned best before "
-    "the run stops (if it stops at all: not when the budget ends first). The same holds for "
-    "evaluations running in parallel (workers > 1) and for re-evaluated elites. Fix: call "
-    "engine.integrity.check() after every stage and before engine.tell(); on IntegrityError "
-    "record the attempt as error 'task files changed during its evaluation' and stop. "
-    "Hardening: start the host with `python -P` (3.11+) or a cwd outside the task folder, so "
-    "a planted evoforge/ package there cannot shadow the host worker "
-    "(corpus/plant_module_for_evaluator.py)"))
 @pytest.mark.parametrize("level", [lv for lv in ("unshare", "none") if lv in AVAILABLE])
 def test_a_program_that_tampers_with_the_evaluator_is_never_crowned(tmp_path, level):
     task = shutil.copytree(TASK_TEMPLATE, tmp_path / "task")
@@ -181,7 +165,11 @@ def test_a_program_that_tampers_with_the_evaluator_is_never_crowned(tmp_path, le
         storage.close()
     # Today the run notices only afterwards (or never, when the budget ends first: the check
     # runs before the next proposal), with the cheat already recorded OK and crowned best.
+    # fixed: the task files are checked after every stage, and the attempt is recorded as an error
     assert cheat.status is not AttemptStatus.OK, (
         f"the tampering program was recorded {cheat.status.value} with score {cheat.score}")
     assert result.best is None or result.best.id != cheat.id
-    assert re.search("changed", cheat.reason)
+    if "0.9999" in (run_dir_task := (tmp_path / "run" / "task" / "evaluate.py")).read_text():
+        assert re.search("changed", cheat.reason), cheat.reason
+        assert "integrity" in result.stop_reason
+    assert run_dir_task.exists()

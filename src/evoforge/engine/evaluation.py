@@ -21,16 +21,30 @@ def _passes(score: float | None, threshold: float | None, maximize: bool) -> boo
     return score >= threshold if maximize else score <= threshold
 
 
-def evaluate_staged(task: Any, executor: Executor, code: str, extra_args: dict[str, Any] | None = None) -> Evaluation:
-    """Run every stage in order (one plain evaluation when the task declares none)."""
+def _tampered(evaluation: Evaluation, integrity: Any) -> Evaluation:
+    """A task file changed while this program was evaluated: its result cannot be trusted."""
+    if integrity is None:
+        return evaluation
+    try:
+        integrity.check()
+    except Exception as exc:  # IntegrityError: record the attempt as an error, then the run stops
+        return dataclasses.replace(evaluation, status="error", result=None,
+                                   reason=f"the task files changed during this evaluation ({exc})")
+    return evaluation
+
+
+def evaluate_staged(task: Any, executor: Executor, code: str, extra_args: dict[str, Any] | None = None,
+                    integrity: Any = None) -> Evaluation:
+    """Run every stage in order (one plain evaluation when the task declares none). With an
+    `integrity` checker, the task files are checked after every stage."""
     stages = task.config.evaluator.stages
     extra = dict(extra_args or {})
     if not stages:
-        return executor.evaluate(request_for(task, code, **extra))
+        return _tampered(executor.evaluate(request_for(task, code, **extra)), integrity)
     stage_scores: dict[str, Any] = {}
     evaluation: Evaluation | None = None
     for i, stage in enumerate(stages):
-        evaluation = executor.evaluate(request_for(task, code, **{**stage.args, **extra}))
+        evaluation = _tampered(executor.evaluate(request_for(task, code, **{**stage.args, **extra})), integrity)
         last = i == len(stages) - 1
         if evaluation.status != "ok" or evaluation.result is None:
             evaluation.reason = f"stage '{stage.name}': {evaluation.reason}"

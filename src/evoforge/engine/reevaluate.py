@@ -24,7 +24,7 @@ def reevaluate_elites(engine: Any, executor: Any, top: int, *, log: Callable[[st
             fresh = a.metrics["reeval_score"]
         else:
             seed = FRESH_SEED_BASE + 7919 * engine.cfg.seed + rank
-            ev = evaluate_staged(engine.task, executor, a.code or "", {"seed": seed})
+            ev = evaluate_staged(engine.task, executor, a.code or "", {"seed": seed}, integrity=engine.integrity)
             fresh = ev.result.score if (ev.status == "ok" and ev.result is not None) else None
             a.metrics["reeval_score"] = fresh
             a.metrics["reeval_seed"] = seed

@@ -40,10 +40,13 @@ def run_workers(engine: Engine, executor: Executor, workers: int, *, stop: threa
                     continue
                 if proposal.needs_evaluation:
                     try:
-                        evaluation = evaluate_staged(engine.task, executor, proposal.attempt.code or "")
+                        evaluation = evaluate_staged(engine.task, executor, proposal.attempt.code or "",
+                                                     integrity=engine.integrity)
                     except Exception as exc:  # an executor bug must not lose the attempt
                         evaluation = _executor_failure(exc)
                     engine.tell(proposal, evaluation)
+                    if engine.integrity is not None and "task files changed" in (evaluation.reason or ""):
+                        engine.integrity.check()  # raises: the run stops after recording the attempt
         except IntegrityError as exc:
             engine.stop_reason = f"integrity check failed: {exc}"
             engine.storage.add_event(engine.run.id, "alert", {"kind": "integrity", "message": str(exc)})

@@ -24,6 +24,10 @@ def _overrides(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def cmd_self_improve(args: argparse.Namespace) -> int:
+    if getattr(args, "target", None):
+        return _cmd_target(args)
+    if not args.tasks or not args.holdout:
+        raise UserError("self-improve needs --tasks and --holdout (or --target evoforge.<module>)")
     from .outer import SelfImproveOptions, self_improve
 
     opts = SelfImproveOptions(
@@ -38,6 +42,20 @@ def cmd_self_improve(args: argparse.Namespace) -> int:
     print(f"promotion {p['id']}: {p['status']} — {p['reason']}")
     if p["status"] == "pending":
         print(f"approve with: evoforge audit {report.out_dir} --approve {p['id']}")
+    return 0
+
+
+def _cmd_target(args: argparse.Namespace) -> int:
+    from .target import TargetOptions, run_target
+
+    opts = TargetOptions(module=args.target, out=args.out, llm=args.llm, budget=args.budget, proposals=args.proposals,
+                         seed=args.seed, isolation=args.isolation, overrides=_overrides(args.set))
+    rep = run_target(opts, log=None if args.quiet else _log, progress=not args.quiet)
+    print(f"target run: {rep.run_dir} ({rep.stop_reason})")
+    print(f"baseline score {rep.baseline}; best score {rep.best} ({rep.best_id})")
+    print(f"patch: {rep.patch}{'' if rep.changed else ' (empty: no improvement)'}")
+    print(f"report: {rep.report}")
+    print("the installed package was not changed; review the report and apply the patch yourself")
     return 0
 
 
@@ -105,8 +123,11 @@ def cmd_dgm(args: argparse.Namespace) -> int:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     si = sub.add_parser("self-improve", help="evolve the search strategy on training tasks; promote only on held-out evidence")
-    si.add_argument("--tasks", nargs="+", required=True, metavar="TASK", help="training task folders")
-    si.add_argument("--holdout", nargs="+", required=True, metavar="TASK", help="held-out task folders (promotion test)")
+    si.add_argument("--tasks", nargs="+", metavar="TASK", help="training task folders")
+    si.add_argument("--holdout", nargs="+", metavar="TASK", help="held-out task folders (promotion test)")
+    si.add_argument("--target", metavar="MODULE",
+                    help="improve one of evoforge's own modules (e.g. evoforge.mutate.match) in a sandboxed copy; "
+                         "writes a patch and a report, never changes the installed package")
     si.add_argument("--llm", help="model string for the outer and the inner runs")
     si.add_argument("--inner-budget", type=int, default=3, help="model calls per inner run (default 3)")
     si.add_argument("--seeds", type=int, default=1, help="seeds per training task (default 1)")

@@ -194,7 +194,10 @@ def main(argv: list[str]) -> None:
     sys.argv = [program]
     program_dir = os.path.dirname(os.path.abspath(program))
     sys.path[0] = program_dir  # the candidate may import its sibling modules, not ours
+    worker_pid = os.getpid()
     response = run(program, request)
+    if os.getpid() != worker_pid:  # a child the candidate forked returned through us: only the worker answers
+        os._exit(0)
     try:
         data = dumps(response)
     except (ValueError, TypeError, RecursionError) as exc:  # pragma: no cover - defensive

@@ -145,7 +145,8 @@ def evaluate_code(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC_DIR, env.get("PYTHONPATH")) if p)
     cgroup = Cgroup.create() if limits.use_cgroups else None
     preexec = make_preexec([], cgroup_procs=cgroup.procs_files if cgroup else None)
-    argv = [sys.executable, "-m", "evoforge.sandbox._host_worker", RESULT_FD_PLACEHOLDER]
+    # -P: the task folder is never on the path ahead of evoforge, so a planted evoforge/ cannot take over
+    argv = [sys.executable, "-P", "-m", "evoforge.sandbox._host_worker", RESULT_FD_PLACEHOLDER]
     try:
         out = run_process(argv, env=env, cwd=str(task_dir), timeout=timeout, stdin=request,
                           max_output=limits.max_output_bytes, result_pipe=True,

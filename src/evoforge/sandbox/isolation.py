@@ -117,6 +117,9 @@ def user_site_dir() -> str | None:
     return path if os.path.isdir(path) else None
 
 
+TMPFS_BYTES = 256 << 20
+
+
 def _bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], chdir: str,
                   user_ns: bool) -> list[str]:
     args = [exe, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
@@ -129,7 +132,8 @@ def _bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], ch
             args += ["--ro-bind", d, d]
     for f in _ETC_FILES:
         args += ["--ro-bind-try", f, f]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    # /tmp is RAM: cap it, or writing files there would escape the memory limit
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
     for p in python_paths():
         args += ["--ro-bind", p, p]
     for p in ro_dirs:
