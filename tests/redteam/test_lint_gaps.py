@@ -27,9 +27,6 @@ def test_cheating_corpus_is_mostly_flagged():
     assert len(flagged) >= 30, flagged
 
 
-_FIX = ("lint.py matches dotted names literally; fix: map import aliases in _Linter "
-        "(`import X as Y`, `from X import a as b`) before comparing, look inside tuples of "
-        "except clauses, and flag getattr/setattr/type() with constant dangerous or dunder names")
 GAPS = [
     ("alias_clock", "import time as t\nt.monotonic = lambda: 0.0\n", "clock"),
     ("alias_exit", "import os as o\no._exit(0)\n", "exit"),
@@ -45,8 +42,7 @@ GAPS = [
 
 
 @pytest.mark.parametrize("code, rule", [
-    pytest.param(code, rule, id=name,
-                 marks=pytest.mark.xfail(strict=True, reason=f"LINT GAP ({name}): {_FIX}"))
+    pytest.param(code, rule, id=name)  # all closed: lint resolves aliases, except tuples, getattr/type names
     for name, code, rule in GAPS
 ])
 def test_lint_evasions(code, rule):

@@ -48,9 +48,38 @@ def _dotted(node: ast.AST) -> str:
     return ""
 
 
+def _aliases(tree: ast.AST) -> dict[str, str]:
+    """Local name -> what it stands for: ``import os as o`` gives o -> os, ``from sys import exit
+    as leave`` gives leave -> sys.exit, so renamed imports cannot hide a call."""
+    out: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    out[a.asname] = a.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                out[a.asname or a.name] = f"{node.module}.{a.name}"
+    return out
+
+
 class _Linter(ast.NodeVisitor):
-    def __init__(self) -> None:
+    def __init__(self, aliases: dict[str, str] | None = None) -> None:
         self.findings: list[Finding] = []
+        self.aliases = aliases or {}
+
+    def name_of(self, node: ast.AST) -> str:
+        """The dotted name with import aliases and ``sys.modules['x']`` resolved."""
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Subscript)
+                and _dotted(node.value.value) == "sys.modules" and isinstance(node.value.slice, ast.Constant)):
+            return f"{node.value.slice.value}.{node.attr}"
+        name = _dotted(node)
+        if not name:
+            return name
+        head, _, rest = name.partition(".")
+        if head in self.aliases:
+            return self.aliases[head] + ("." + rest if rest else "")
+        return name
 
     def add(self, rule: str, node: ast.AST, message: str) -> None:
         self.findings.append(Finding(rule, getattr(node, "lineno", 0), message))
@@ -73,7 +102,19 @@ class _Linter(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        name = _dotted(node.func)
+        name = self.name_of(node.func)
+        if name in ("getattr", "setattr", "delattr") and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+            target = f"{self.name_of(node.args[0])}.{node.args[1].value}"
+            if target in EXIT_CALLS:
+                self.add("exit", node, f"reaches {target} through {name}()")
+            elif target in ENV_CALLS:
+                self.add("environment", node, f"reaches {target} through {name}()")
+            elif str(node.args[1].value) in COMPARE_DUNDERS:
+                self.add("operators", node, f"sets {node.args[1].value} through {name}()")
+        if name == "type" and len(node.args) == 3 and isinstance(node.args[2], ast.Dict):
+            keys = {k.value for k in node.args[2].keys if isinstance(k, ast.Constant)}
+            for dunder in sorted(keys & COMPARE_DUNDERS):
+                self.add("operators", node, f"builds a class overriding {dunder} with type()")
         if name in EXIT_CALLS:
             self.add("exit", node, f"calls {name}() — success is never an exit code")
         elif name in FRAME_CALLS:
@@ -107,8 +148,10 @@ class _Linter(ast.NodeVisitor):
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.type is None:
             self.add("catch_all", node, "bare 'except:' also swallows SystemExit and KeyboardInterrupt")
-        elif _dotted(node.type) == "BaseException":
-            self.add("catch_all", node, "catches BaseException")
+        else:
+            caught = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+            if any(_dotted(t) == "BaseException" for t in caught):
+                self.add("catch_all", node, "catches BaseException")
         self.generic_visit(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
@@ -134,7 +177,7 @@ class _Linter(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_target(self, target: ast.AST, node: ast.AST) -> None:
-        name = _dotted(target)
+        name = self.name_of(target)
         if name.startswith("time.") and name.split(".")[-1] in CLOCK_NAMES:
             self.add("clock", node, f"assigns to {name} — patching the clock")
         elif name.startswith(("builtins.", "__builtins__")):
@@ -147,7 +190,7 @@ class _Linter(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr in FRAME_ATTRS:
             self.add("frames", node, f"uses .{node.attr}")
-        elif _dotted(node) in ("os.environ", "os.environb") and not isinstance(getattr(node, "ctx", None), ast.Store):
+        elif self.name_of(node) in ("os.environ", "os.environb") and not isinstance(getattr(node, "ctx", None), ast.Store):
             self.add("environment", node, "reads os.environ")
         self.generic_visit(node)
 
@@ -158,7 +201,7 @@ def lint(code: str) -> list[Finding]:
         tree = ast.parse(code)
     except SyntaxError:
         return []
-    linter = _Linter()
+    linter = _Linter(_aliases(tree))
     linter.visit(tree)
     unique: dict[tuple[str, int, str], Finding] = {}
     for f in linter.findings:
