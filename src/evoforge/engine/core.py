@@ -18,7 +18,7 @@ from ..mutate.edits import unified_diff
 from ..mutate.prompts import profile_for
 from ..errors import UserError
 from ..program import Attempt, AttemptStatus, LLMCallRecord
-from ..safety import ResultGuard, TaskIntegrity, lint_new_findings
+from ..safety import ResultGuard, TaskIntegrity
 from ..sandbox import Evaluation
 from ..search.kinds import LLM_KINDS, KindPolicy
 from ..search.novelty import NoveltyFilter, normalized_ast_hash
@@ -28,6 +28,7 @@ from ..strategy import load_strategy
 from ..task import Task
 from .budget import Budget, Usage
 from .proposer import LLMCall, ModelRequest, ParentView, model_child, operator_child
+from .gates import ProposalGates
 from .scratchpad import Scratchpad
 
 STATUS_OF_EVALUATION = {
@@ -50,7 +51,7 @@ class Proposal:
         return self.attempt.status is AttemptStatus.PENDING
 
 
-class Engine:
+class Engine(ProposalGates):
     """Ask/tell evolutionary search over one run. Thread-safe: workers call ask/tell concurrently."""
 
     def __init__(self, task: Task, storage: Storage, run: RunInfo, providers: dict[str, Any], *, model_chooser: Any = None) -> None:
@@ -283,9 +284,9 @@ class Engine:
             provider = self.providers[spec]
             llm = self.cfg.llm
             profile = llm.profile if llm.profile != "auto" else profile_for(provider.context_length, provider.name)
-            model_call = None
+            model_call: Any = None
             if profile == "large" and self.budget.try_extra_llm_call():
-                def model_call(messages):
+                def summarize_with_model(messages: list[dict[str, str]]) -> str:
                     from ..llm.base import LLMError
 
                     try:
@@ -301,6 +302,7 @@ class Engine:
                         output_tokens=resp.output_tokens, reasoning_tokens=resp.reasoning_tokens,
                         latency_s=resp.latency_s, cost_usd=self._cost(resp)))
                     return resp.text
+                model_call = summarize_with_model
             best_feedback = self.best.feedback if self.best else ""
             self.scratchpad.update(index, self.task.maximize, model_call=model_call,
                                    task_description=self.cfg.description, best_feedback=best_feedback)
@@ -383,91 +385,6 @@ class Engine:
         if attempt.status is AttemptStatus.PENDING:
             self._novelty_check(attempt)
         return attempt
-
-    def _lint(self, attempt: Attempt, parent_code: str) -> None:
-        mode = self.cfg.safety.lint
-        if mode == "off" or self.cfg.language != "python":
-            return
-        findings = lint_new_findings(attempt.code or "", parent_code)
-        if not findings:
-            return
-        attempt.metrics["lint"] = [str(f) for f in findings]
-        if mode == "block":
-            attempt.status = AttemptStatus.INVALID
-            attempt.reason = "blocked by the safety lint: " + "; ".join(str(f) for f in findings[:3])
-
-    def _novelty_check(self, attempt: Attempt) -> None:
-        """Reject before paying for an evaluation: identical code, the same normalised AST
-        (renames, comments, formatting), and — for model edits — near-duplicates by MinHash.
-        Operators are exempt from the near-duplicate test: a one-constant change is exactly
-        how they make progress."""
-        previous = self.storage.find_by_hash(self.run.id, attempt.code_hash or "")
-        if previous is not None:
-            attempt.status = AttemptStatus.DUPLICATE
-            attempt.reason = f"identical code was already evaluated as {previous.id} ({previous.status.value})"
-            return
-        if not self.cfg.search.novelty:
-            return
-        code = attempt.code or ""
-        with self._lock:
-            ast_hash = normalized_ast_hash(code)
-            owner = self._ast_hashes.get(ast_hash)
-        if owner is not None:
-            attempt.status = AttemptStatus.DUPLICATE
-            attempt.reason = f"same program as {owner} up to names, comments and formatting"
-            return
-        if attempt.model is not None and attempt.mutation != "tweak":
-            novel, why = self.novelty.check(code)
-            if not novel:
-                attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
-            elif self.embedding_novelty is not None and not self._embedding_check(attempt):
-                return
-            elif self.cfg.search.novelty_judge:
-                self._judge_novelty(attempt)
-
-    def _embedding_check(self, attempt: Attempt) -> bool:
-        from ..llm.base import LLMError
-
-        try:
-            novel, why = self.embedding_novelty.check(attempt.id, attempt.code or "")
-        except LLMError as exc:
-            attempt.metrics["embedding_error"] = f"{exc.kind}: {exc}"
-            return True
-        if not novel:
-            attempt.status, attempt.reason = AttemptStatus.DUPLICATE, why
-        return novel
-
-    def _remember(self, a: Attempt) -> None:
-        self.novelty.add(a.code or "", a.id)
-        if self.embedding_novelty is not None:
-            try:
-                self.embedding_novelty.add(a.id, a.code)
-            except Exception:  # an embedding outage must not stop the run; this program is just not indexed
-                pass
-        if self.judge_index is not None:
-            self.judge_index.add(a.code or "", a.id)
-
-    JUDGE_GRAMMAR = 'root ::= "yes" | "no"'
-
-    def _judge_novelty(self, attempt: Attempt) -> None:
-        """ShinkaEvolve's LLM novelty judge: for a close (but not identical) model edit, ask the
-        model whether it is a genuinely different idea before paying for its evaluation."""
-        similar_id, similarity = self.judge_index.most_similar(attempt.code or "")
-        if similar_id is None or similarity < self.cfg.search.judge_threshold:
-            return
-        other = self.storage.get_attempt(similar_id)
-        if other is None or other.code is None:
-            return
-        messages = [
-            {"role": "system", "content": "You compare two versions of a program. Answer yes or no."},
-            {"role": "user", "content": (
-                f"Program A:\n```\n{other.code[:3000]}\n```\n\nProgram B:\n```\n{(attempt.code or '')[:3000]}\n```\n\n"
-                "Does B try a meaningfully different idea from A (not a cosmetic or trivial change)? Answer yes or no.")},
-        ]
-        answer = self._strategy_llm(messages, purpose="novelty_judge", grammar=self.JUDGE_GRAMMAR, max_tokens=3)
-        if answer.strip().lower().startswith("no"):
-            attempt.status = AttemptStatus.DUPLICATE
-            attempt.reason = f"the novelty judge found it the same idea as {similar_id} (similarity {similarity:.2f})"
 
     def _ask_model(self, kind, parent, inspirations, other, index, rng):
         model = self.model_chooser.choose(rng) if self.model_chooser else next(iter(self.providers))
