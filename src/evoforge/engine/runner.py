@@ -31,7 +31,7 @@ def run_workers(engine: Engine, executor: Executor, workers: int, *, stop: threa
         try:
             while not stop.is_set():
                 if engine.integrity is not None:
-                    engine.integrity.check()  # raises IntegrityError: the run stops
+                    engine.integrity.check(min_interval=0.5)  # raises IntegrityError: the run stops
                 proposal = engine.ask()
                 if proposal is None:
                     if engine.stop_reason:

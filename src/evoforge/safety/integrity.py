@@ -41,6 +41,7 @@ class TaskIntegrity:
         self._lock = threading.Lock()
         self.hashes = {p: _digest(p) for p in _files(self.root)}
         self.stats = {p: self._stat(p) for p in self.hashes}
+        self._last_check = 0.0
 
     @staticmethod
     def _stat(p: Path) -> tuple[int, int]:
@@ -53,8 +54,17 @@ class TaskIntegrity:
             h.update(f"{p.relative_to(self.root)}:{d}\n".encode())
         return h.hexdigest()
 
-    def check(self) -> None:
+    def check(self, min_interval: float = 0.0) -> None:
+        """Raise `IntegrityError` if any task file changed. `min_interval` (seconds) skips the
+        folder walk when it ran that recently (the per-proposal check; the check after every
+        evaluation stage passes 0)."""
+        import time
+
         with self._lock:
+            now = time.monotonic()
+            if min_interval and now - self._last_check < min_interval:
+                return
+            self._last_check = now
             current = set(_files(self.root))
             added = current - set(self.hashes)
             if added:
