@@ -107,21 +107,32 @@ class LLMConfig:
     max_attempts: int = 4
     concurrency: int = 1
     profile: Literal["auto", "small", "large"] = "auto"
+    # per model string: provider options (context_length, supports_grammar, grammar_field, timeout,
+    # extra_body, ...) and "profile" (small | large), which wins over llm.profile for that model
+    model_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     constrained: Literal["auto", "always", "never"] = "auto"
     reasoning_effort: str | None = None
     prices: dict[str, list[float]] = field(default_factory=dict)  # model -> [usd/1M in, usd/1M out]
+
+
+# Prior weights of the proposal kinds, per prompt profile (the bandit adapts them during a run).
+# Why two: measured with SmolLM2-135M, whole-program rewrites ("full", "crossover") spend the most
+# tokens (384 per reply, ~12 s on a laptop CPU) and almost never parse, while grammar-constrained
+# tweaks and the zero-cost operators do pay; a capable model is the other way round.
+DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
+    "large": {"diff": 0.35, "tweak": 0.15, "full": 0.15, "crossover": 0.05,
+              "perturb": 0.2, "swap": 0.03, "duplicate": 0.02, "delete": 0.02, "block_crossover": 0.03},
+    "small": {"diff": 0.2, "tweak": 0.3, "full": 0.02, "crossover": 0.01,
+              "perturb": 0.33, "swap": 0.03, "duplicate": 0.02, "delete": 0.02, "block_crossover": 0.07},
+}
 
 
 @dataclass
 class MutationConfig:
     """Which kinds of proposal are made and how often (relative weights)."""
 
-    weights: dict[str, float] = field(
-        default_factory=lambda: {
-            "diff": 0.35, "tweak": 0.15, "full": 0.15, "crossover": 0.05,
-            "perturb": 0.2, "swap": 0.03, "duplicate": 0.02, "delete": 0.02, "block_crossover": 0.03,
-        }
-    )
+    # empty = DEFAULT_WEIGHTS for the models' prompt profile ("large" if any model is large)
+    weights: dict[str, float] = field(default_factory=dict)
     adaptive: bool = True            # a bandit learns which kinds pay and shifts the weights
     diff_retries: int = 1            # in-conversation retries after a SEARCH that does not match
 
@@ -276,8 +287,12 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"unknown mutation kind 'mutation.weights.{kind}'{hint}")
         if w < 0:
             raise ConfigError(f"mutation.weights.{kind}: must be ≥ 0, got {w}")
-    if not any(w > 0 for w in weights.values()):
+    if weights and not any(w > 0 for w in weights.values()):
         raise ConfigError("mutation.weights: at least one kind needs a positive weight")
+    for model, options in cfg.llm.model_options.items():
+        # not checked against llm.models: --llm may swap the models of a task that configures several
+        if "profile" in options and options["profile"] not in ("small", "large"):
+            raise ConfigError(f"llm.model_options.{model}.profile: {options['profile']!r} is not 'small' or 'large'")
     bounds = cfg.evaluator.score_bounds
     if bounds and (len(bounds) != 2 or (None not in bounds and bounds[0] > bounds[1])):
         raise ConfigError(f"evaluator.score_bounds: expected [low, high] (null for open), got {bounds!r}")

@@ -27,6 +27,10 @@ def test_defaults_are_valid():
         ({"llm": {"models": "openai/x"}}, "llm.models: expected a list"),
         ({"evaluator": {"isolation": "docker"}}, "evaluator.isolation"),
         ({"search": []}, "search: expected a mapping"),
+        ({"llm": {"model_options": {"embedded": {"profile": "tiny"}}}},
+         "llm.model_options.embedded.profile: 'tiny' is not 'small' or 'large'"),
+        ({"llm": {"model_options": {"embedded": 3}}}, "llm.model_options.embedded: expected a mapping"),
+        ({"llm": {"model_option": {}}}, "did you mean 'model_options'"),
     ],
 )
 def test_bad_config(data, message):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..mutate.prompts import profile_for
 from ..program import LLMCallRecord
 
 
@@ -44,8 +43,7 @@ class AuxiliaryModelCalls:
         try:
             spec = next(iter(self.providers))
             provider = self.providers[spec]
-            llm = self.cfg.llm
-            profile = llm.profile if llm.profile != "auto" else profile_for(provider.context_length, provider.name)
+            profile = self.profile_of(spec)
             model_call: Any = None
             if profile == "large" and self.budget.try_extra_llm_call():
                 def summarize_with_model(messages: list[dict[str, str]]) -> str:

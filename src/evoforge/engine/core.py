@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..config import Config
+from ..config import DEFAULT_WEIGHTS, Config
 from ..mutate.edits import unified_diff
 from ..mutate.prompts import profile_for
 from ..errors import UserError
@@ -67,7 +67,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                                      archive_size=self.cfg.search.archive_size, axes=axes,
                                      expansions_per_node=self.cfg.search.expansions_per_node)
         self.strategy = load_strategy(self.cfg.strategy, task.path)
-        weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights))
+        weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights or self.default_weights()))
         self.kinds = KindPolicy(weights, adaptive=self.cfg.mutation.adaptive)
         self.novelty = NoveltyFilter(threshold=self.cfg.search.novelty_threshold)
         # the judge looks at looser near-duplicates: its own LSH index, banded for its threshold
@@ -333,7 +333,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         model = self.model_chooser.choose(rng) if self.model_chooser else next(iter(self.providers))
         provider = self.providers[model]
         llm = self.cfg.llm
-        profile = llm.profile if llm.profile != "auto" else profile_for(provider.context_length, provider.name)
+        profile = self.profile_of(model)
         constrained = bool(provider.supports_grammar) and (
             llm.constrained == "always" or (llm.constrained == "auto" and profile == "small")
         )
@@ -362,6 +362,20 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         if draft.status is AttemptStatus.DUPLICATE:  # the model repeats itself: vary the sampling
             self._repeats[parent.id] = repeats + 1
         return draft
+
+    def profile_of(self, spec: str) -> str:
+        """The prompt profile of one model: its llm.model_options entry, else llm.profile, else guessed
+        from its context length and name."""
+        chosen = self.cfg.llm.model_options.get(spec, {}).get("profile") or self.cfg.llm.profile
+        if chosen != "auto":
+            return str(chosen)
+        provider = self.providers[spec]
+        return profile_for(getattr(provider, "context_length", 128_000), getattr(provider, "name", spec))
+
+    def default_weights(self) -> dict[str, float]:
+        """Prior kind weights when the config sets none: for small models unless any model is large."""
+        profiles = {self.profile_of(spec) for spec in self.providers} or {"large"}
+        return dict(DEFAULT_WEIGHTS["large" if "large" in profiles else "small"])
 
     def _on_model_call(self, call: LLMCall) -> None:
         self.budget.record_llm_call(call.input_tokens + call.output_tokens, call.cost_usd)

@@ -61,12 +61,18 @@ def build_providers(models: list[str], llm_cfg: Any, log: Callable[[str], None] 
             options["reasoning_effort"] = llm_cfg.reasoning_effort
         if llm_cfg.prices:
             options["price_overrides"] = {m: tuple(p) for m, p in llm_cfg.prices.items()}
+        # per-model options; "profile" is the engine's, the rest the provider's (checked there)
+        options.update({k: v for k, v in llm_cfg.model_options.get(spec, {}).items() if k != "profile"})
         providers[spec] = create_provider(
             spec,
             retry={"max_attempts": llm_cfg.max_attempts, "call_budget_s": llm_cfg.timeout_s,
                    "max_concurrency": llm_cfg.concurrency},
             **options,
         )
+    for spec in llm_cfg.model_options:
+        if spec not in providers:
+            _say(log, f"note: llm.model_options.{spec} is for a model this run does not use "
+                      f"(models: {', '.join(providers)})")
     chooser = None
     if len(providers) > 1:
         from .ensemble import ModelChooser

@@ -25,6 +25,18 @@ from .pricing import PriceOverrides, cost_usd
 
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
+# Where a server reads a GBNF grammar from the request body: llama.cpp's server (and
+# `evoforge serve-model`) take "grammar"; vLLM took "guided_grammar" and, from 0.10, takes
+# {"structured_outputs": {"grammar": ...}} (its xgrammar backend reads GBNF).
+GRAMMAR_FIELDS = ("grammar", "guided_grammar", "structured_outputs")
+
+
+def grammar_body(field: str, grammar: str) -> dict[str, Any]:
+    """The request-body fields that carry ``grammar`` for a server that reads it from ``field``."""
+    if field == "structured_outputs":
+        return {"structured_outputs": {"grammar": grammar}}
+    return {field: grammar}
+
 
 def is_reasoning_model(model: str) -> bool:
     """OpenAI reasoning models reject ``temperature``/``max_tokens`` and take ``reasoning_effort``."""
@@ -62,6 +74,7 @@ class OpenAICompatProvider:
         timeout: float = 120.0,
         context_length: int = 128_000,
         supports_grammar: bool = False,
+        grammar_field: str = "grammar",
         reasoning_effort: str | None = None,
         extra_body: Mapping[str, Any] | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -74,6 +87,12 @@ class OpenAICompatProvider:
         self.timeout = float(timeout)
         self.context_length = int(context_length)
         self.supports_grammar = bool(supports_grammar)
+        if grammar_field not in GRAMMAR_FIELDS:
+            from ..errors import ModelSpecError
+
+            raise ModelSpecError(f"{self.name}: grammar_field {grammar_field!r} is not one of "
+                                 f"{', '.join(GRAMMAR_FIELDS)}")
+        self.grammar_field = grammar_field
         self.reasoning_effort = reasoning_effort
         self.extra_body = dict(extra_body or {})
         self.pricing_model = pricing_model or model
@@ -124,7 +143,7 @@ class OpenAICompatProvider:
         if stop:
             req["stop"] = list(stop)
         if grammar and self.supports_grammar:
-            extra["grammar"] = grammar
+            extra.update(grammar_body(self.grammar_field, grammar))
         if extra:
             req["extra_body"] = extra
         return req
@@ -155,9 +174,34 @@ class OpenAICompatProvider:
             err = self._map_error(exc)
             if err is None:  # not an API failure: a bug, let it surface
                 raise
-            err.latency_s = time.monotonic() - t0
-            raise err from exc
+            if err.kind == "bad_request" and grammar and self.supports_grammar:
+                completion = self._without_grammar(req, err)
+            else:
+                err.latency_s = time.monotonic() - t0
+                raise err from exc
         return check_reply(self._parse(completion, time.monotonic() - t0))
+
+    def _without_grammar(self, req: dict[str, Any], refusal: LLMError) -> Any:
+        """The server refused a request that carried a grammar: send it once without one. If that
+        works, the grammar was the problem, so stop sending grammars (said once, as a warning);
+        if it fails too, the first error stands and nothing changes."""
+        plain = dict(req)
+        extra = {k: v for k, v in dict(req.get("extra_body") or {}).items()
+                 if k not in grammar_body(self.grammar_field, "")}
+        plain.pop("extra_body", None)
+        if extra:
+            plain["extra_body"] = extra
+        try:
+            completion = self._client.chat.completions.create(**plain)
+        except Exception:
+            raise refusal from None
+        self.supports_grammar = False
+        import warnings
+
+        warnings.warn(f"{self.name}: the server refused the {self.grammar_field!r} grammar field ({refusal}); "
+                      "edits continue unconstrained. Set llm.model_options to the server's grammar_field "
+                      f"({', '.join(GRAMMAR_FIELDS)}) or supports_grammar: false.", stacklevel=2)
+        return completion
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Embedding vectors from the endpoint's ``/embeddings`` (OpenAI protocol); raises LLMError."""

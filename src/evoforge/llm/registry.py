@@ -53,7 +53,8 @@ PREFIXES: tuple[str, ...] = (*_OPENAI_LIKE, "anthropic", "google", "local", "emb
 _UNIVERSAL = {"reasoning_effort", "price_overrides"}
 _COMMON = {"timeout", "context_length", "price_overrides", "api_key_env"}
 _OPTIONS: dict[str, set[str]] = {
-    **{p: _COMMON | {"reasoning_effort", "extra_body", "default_headers", "supports_grammar"} for p in _OPENAI_LIKE},
+    **{p: _COMMON | {"reasoning_effort", "extra_body", "default_headers", "supports_grammar",
+                                   "grammar_field"} for p in _OPENAI_LIKE},
     "anthropic": _COMMON | {"thinking_budget"},
     "google": _COMMON | {"thinking_budget"},
     "local": {"n_ctx", "n_threads", "seed", "chat_format", "extra_buffers"},
