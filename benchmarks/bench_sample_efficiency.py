@@ -9,7 +9,9 @@ the comparison on their endpoint:
 
 Output: one row per (task, setting) with the mean best score, how many seeds improved on the
 initial program, the share of proposals that yielded a valid evaluated program, model calls,
-operator proposals, and a best-so-far curve; plus JSON in --out for plots.
+operator proposals, the model calls and evaluations spent before the best was first reached
+(sample efficiency per model call and per evaluation), and a best-so-far curve; plus JSON in
+--out for plots (written after every run, so a stopped benchmark keeps its rows).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 import evoforge  # noqa: E402
+from evoforge.engine.efficiency import best_after  # noqa: E402
 from evoforge.program import AttemptStatus  # noqa: E402
 from evoforge.storage import open_storage  # noqa: E402
 
@@ -55,6 +58,7 @@ def run_one(task: Path, llm: str, setting: str, seed: int, proposals: int, workd
     try:
         attempts = store.attempts(result.run_id, with_code=False)
         usage = store.usage_totals(result.run_id)
+        after = best_after(store, result.run_id, evoforge.load_task(task).maximize) or {}
     finally:
         store.close()
     maximize = evoforge.load_task(task).maximize
@@ -74,6 +78,7 @@ def run_one(task: Path, llm: str, setting: str, seed: int, proposals: int, workd
         "proposals": len(proposals_made), "model_calls": usage["calls"], "operator_proposals": len(proposals_made) - len(model_made),
         "valid_share": len(valid) / max(1, len(proposals_made)),
         "model_valid_share": sum(1 for a in model_made if a.status is AttemptStatus.OK) / max(1, len(model_made)),
+        "calls_to_best": after.get("model_calls", 0), "evals_to_best": after.get("evaluations", 0),
         "curve": curve, "seconds": time.monotonic() - started,
     }
 
@@ -94,12 +99,14 @@ def main(argv: list[str] | None = None) -> int:
                 for seed in args.seeds:
                     row = run_one(task, args.llm, setting, seed, args.proposals, Path(tmp))
                     rows.append(row)
+                    if args.out:  # after every run, so a long benchmark that is stopped keeps its rows
+                        Path(args.out).write_text(json.dumps(rows, indent=1))
                     print(f"  {task.name:24s} {setting:14s} seed {seed}: best {row['best']:.6g} "
                           f"(initial {row['initial']:.6g}), valid {100 * row['valid_share']:.0f}%, "
                           f"model valid {100 * row['model_valid_share']:.0f}%, {row['model_calls']} calls, "
                           f"{row['seconds']:.0f}s", flush=True)
     print(f"\nSample efficiency: {args.proposals} proposals per run, model {args.llm}, seeds {args.seeds}")
-    header = f"{'task':24s} {'setting':14s} {'mean best':>11s} {'improved':>9s} {'valid':>6s} {'model valid':>12s} {'calls':>6s} {'ops':>5s}"
+    header = f"{'task':24s} {'setting':14s} {'mean best':>11s} {'improved':>9s} {'valid':>6s} {'model valid':>12s} {'calls':>6s} {'ops':>5s} {'calls→best':>11s} {'evals→best':>11s}"
     print(header)
     print("-" * len(header))
     for task in dict.fromkeys(r["task"] for r in rows):
@@ -112,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"{100 * statistics.mean(r['valid_share'] for r in group):5.0f}% "
                   f"{100 * statistics.mean(r['model_valid_share'] for r in group):11.0f}% "
                   f"{statistics.mean(r['model_calls'] for r in group):6.1f} "
-                  f"{statistics.mean(r['operator_proposals'] for r in group):5.1f}")
+                  f"{statistics.mean(r['operator_proposals'] for r in group):5.1f} "
+                  f"{statistics.mean(r.get('calls_to_best', 0) for r in group):11.1f} "
+                  f"{statistics.mean(r.get('evals_to_best', 0) for r in group):11.1f}")
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
     return 0

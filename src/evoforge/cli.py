@@ -37,6 +37,10 @@ def _print_result(result: Any) -> None:
     out.write(f"best score {best.score:.6g}  (program {best.id}, proposal {best.proposal_index}, {best.mutation})\n")
     out.write(f"stopped: {result.stop_reason}; {s['proposals']} proposals, {s['llm_calls']} model calls, "
               f"{s['operator_proposals']} operator proposals, {s['tokens']} tokens\n")
+    after = s.get("best_after")
+    if after:
+        out.write(f"best first reached after {after['proposals']} proposals: {after['model_calls']} model calls, "
+                  f"{after['evaluations']} evaluations\n")
     out.write(f"run folder: {result.run_dir}\n")
     out.write("=" * 72 + "\n")
     out.write((best.code or "") + ("\n" if best.code and not best.code.endswith("\n") else ""))

@@ -41,6 +41,7 @@ def test_report_is_self_contained_and_complete(ui_runs, storage_of, tmp_path):
         assert f"<h2>{section}" in page
     assert "Raising VALUE in small steps" in page                # insights
     assert "evaluator output looks tampered with" in page        # safety alert
+    assert re.search(r"\d+ model calls · \d+ evaluations</b><span>best reached after", page)  # sample efficiency
     pngs = sorted(p.name for p in (tmp_path / "share" / "report_plots").iterdir())
     assert {"scores.png", "scores_vs_cost.png", "genealogy.png"} <= set(pngs)
     for name in pngs:

@@ -141,7 +141,10 @@ def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | Non
             (run_dir / f"best{Path(task.config.program).suffix or '.txt'}").write_text(full.code, encoding="utf-8")
             best = full
     storage.update_run_meta(info.id, {**info.meta, "last_stop_reason": reason, "finished_at": time.time()})
-    return RunResult(run_dir, storage.url, info.id, best, reason, engine.stats())
+    from .efficiency import best_after
+
+    stats = {**engine.stats(), "best_after": best_after(storage, info.id, task.maximize)}
+    return RunResult(run_dir, storage.url, info.id, best, reason, stats)
 
 
 def run(

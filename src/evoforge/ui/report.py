@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..engine.efficiency import best_after
 from ..errors import UserError
 from . import data, plots
 from .sources import RunHandle
@@ -105,6 +106,7 @@ def build_html(handle: RunHandle, png_folder: Path | None = None) -> tuple[str, 
         ("tokens", int(usage_totals.get("input_tokens", 0) + usage_totals.get("output_tokens", 0))),
         ("cost", f"${usage_totals.get('cost_usd', 0.0):.4f}"),
         ("private score of best", _num(best.private_score if best else None)),
+        ("best reached after", _best_after_text(best_after(store, handle.key, maximize))),
     ]))
     parts.append("<h2>Progress</h2>")
     parts.append(figs.add("scores", plots.scores_plot(rows, maximize), "Each dot is a valid program; grey ticks are failed attempts."))
@@ -151,6 +153,12 @@ def build_html(handle: RunHandle, png_folder: Path | None = None) -> tuple[str, 
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>'
             f"<body><main>{''.join(parts)}</main></body></html>\n")
     return page, figs.written
+
+
+def _best_after_text(after: dict[str, int] | None) -> str:
+    if not after:
+        return "no program yet"
+    return f"{after['model_calls']} model calls · {after['evaluations']} evaluations"
 
 
 def _events_section(handle: RunHandle) -> str:
