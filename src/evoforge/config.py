@@ -35,6 +35,7 @@ class EvaluatorConfig:
     isolation: str = "auto"         # auto | bwrap | unshare | none
     require_isolation: str = "none"  # refuse to run below this level
     memory_mb: int = 2048           # address-space limit per candidate process
+    disk_mb: int = 1024             # total a candidate may store in its work dir (watched every 50 ms)
     cpu_seconds: int = 0            # 0 = derived from the timeout
     max_output_kb: int = 256        # stdout/stderr kept per candidate
     stages: list[StageConfig] = field(default_factory=list)  # cascade: cheap stages first
@@ -107,8 +108,8 @@ class LLMConfig:
     max_attempts: int = 4
     concurrency: int = 1
     profile: Literal["auto", "small", "large"] = "auto"
-    # per model string: provider options (context_length, supports_grammar, grammar_field, timeout,
-    # extra_body, ...) and "profile" (small | large), which wins over llm.profile for that model
+    # per model string: provider options (context_length, supports_grammar, grammar_field,
+    # supports_json_schema, timeout, extra_body, ...) and "profile" (small | large), which wins over llm.profile for that model
     model_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     constrained: Literal["auto", "always", "never"] = "auto"
     reasoning_effort: str | None = None
@@ -261,6 +262,7 @@ def _validate(cfg: Config) -> None:
     positive("evaluator.timeout", cfg.evaluator.timeout)
     positive("evaluator.workers", cfg.evaluator.workers)
     positive("evaluator.memory_mb", cfg.evaluator.memory_mb)
+    positive("evaluator.disk_mb", cfg.evaluator.disk_mb)
     for level_key in ("isolation", "require_isolation"):
         level = getattr(cfg.evaluator, level_key)
         valid = ("auto", "bwrap", "unshare", "none") if level_key == "isolation" else ("bwrap", "unshare", "none")

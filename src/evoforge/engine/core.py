@@ -334,7 +334,10 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         provider = self.providers[model]
         llm = self.cfg.llm
         profile = self.profile_of(model)
-        constrained = bool(provider.supports_grammar) and (
+        # constrained decoding needs a GBNF grammar or a JSON schema the server enforces
+        can_constrain = bool(getattr(provider, "supports_grammar", False)) or bool(
+            getattr(provider, "supports_json_schema", False))
+        constrained = can_constrain and (
             llm.constrained == "always" or (llm.constrained == "auto" and profile == "small")
         )
         if profile == "small":

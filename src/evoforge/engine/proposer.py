@@ -16,6 +16,7 @@ from ..mutate import edits as edit_ops
 from ..mutate import operators as operator_ops
 from ..mutate import prompts
 from ..mutate.grammar import search_replace_grammar
+from ..mutate.schema_edits import edit_from_json, edit_schema
 from ..mutate.tweak import tweak_grammar
 from ..program import AttemptStatus
 
@@ -62,6 +63,29 @@ class ChildDraft:
     response: str = ""
     model: str | None = None
     calls: list[LLMCall] = field(default_factory=list)
+
+
+# Appended to the last user message when the reply is constrained by a JSON schema: the prompts
+# ask for SEARCH/REPLACE text, and a model told the shape it must fill writes better content.
+JSON_EDIT_NOTE = ('Answer as JSON {"search": one line copied from the code, '
+                  '"replace": the new line(s)}.')
+
+
+def _with_json_note(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """A copy of ``messages`` whose last user message also asks for the JSON edit."""
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i].get("role") == "user":
+            out[i] = {**out[i], "content": f"{out[i]['content']}\n\n{JSON_EDIT_NOTE}"}
+            break
+    return out
+
+
+def _retry(retry: Callable[..., list[dict[str, str]]], messages: list[dict[str, str]], reply: str,
+           reason: str, schema: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The retry conversation, still asking for JSON when the reply is schema-constrained."""
+    extended = retry(messages, reply, reason)
+    return _with_json_note(extended) if schema is not None else extended
 
 
 def _render(messages: list[dict[str, str]]) -> str:
@@ -146,12 +170,22 @@ def model_child(
         language=req.language,
     )
     grammar = None
-    if req.constrained and req.kind == "tweak":
-        grammar = tweak_grammar(req.parent.code, exclude=req.tweaked_lines)
-        if grammar is None:
+    schema = None  # the JSON-schema route, for servers that enforce a schema but not a grammar
+    by_grammar = bool(getattr(provider, "supports_grammar", False))
+    by_schema = not by_grammar and bool(getattr(provider, "supports_json_schema", False))
+    if req.constrained and mode == "diff" and (by_grammar or by_schema):
+        if by_grammar and req.kind == "tweak":
+            grammar = tweak_grammar(req.parent.code, exclude=req.tweaked_lines)
+        elif by_grammar:
+            grammar = search_replace_grammar(req.parent.code, language=req.language)
+        else:
+            tweak = req.kind == "tweak"
+            schema = edit_schema(req.parent.code, language=req.language, tweak=tweak,
+                                 exclude=req.tweaked_lines if tweak else None)
+            if schema is not None:
+                messages = _with_json_note(messages)
+        if req.kind == "tweak" and grammar is None and schema is None:
             return ChildDraft(None, AttemptStatus.APPLY_FAILED, "tweak: the blocks hold no numbers to change")
-    elif req.constrained and mode == "diff":
-        grammar = search_replace_grammar(req.parent.code, language=req.language)
     draft = ChildDraft(None, prompt=_render(messages), model=provider.name)
     tries = 1 + max(0, req.diff_retries if mode == "diff" else 0)
     broken_code: str | None = None
@@ -163,7 +197,9 @@ def model_child(
         try:
             # a retry samples hotter: the same prompt at the same temperature tends to give the same text
             temperature = None if req.temperature is None else min(1.5, req.temperature + 0.3 * attempt_no)
-            extra = {"reasoning_effort": req.reasoning_effort} if req.reasoning_effort else {}
+            extra: dict[str, Any] = {"reasoning_effort": req.reasoning_effort} if req.reasoning_effort else {}
+            if schema is not None:  # only then: providers without the option never see the kwarg
+                extra["json_schema"] = schema
             resp = provider.complete(
                 messages, temperature=temperature, max_tokens=req.max_tokens,
                 seed=req.seed + attempt_no, grammar=grammar, **extra,
@@ -185,8 +221,15 @@ def model_child(
         draft.calls.append(call)
         reply = resp.text or ""
         draft.response = reply if attempt_no == 0 else f"{draft.response}\n\n--- retry {attempt_no} ---\n{reply}"
-        if req.kind == "tweak":  # remember the line, so the next tweak of this parent tries another
-            for search, _ in edit_ops.parse_search_replace(reply)[:1]:
+        edit: str | None = reply
+        if schema is not None:
+            # the JSON edit as SEARCH/REPLACE text; a server that ignored the schema (or refused it
+            # and had it dropped) may have sent the text itself, which is just as usable
+            edit = edit_from_json(reply, req.parent.code)
+            if edit is None and edit_ops.parse_search_replace(reply):
+                edit = reply
+        if req.kind == "tweak" and edit is not None:  # remember the line, so the next tweak tries another
+            for search, _ in edit_ops.parse_search_replace(edit)[:1]:
                 req.tweaked_lines.update(line for line in search.splitlines() if line.strip())
         digest = hashlib.sha256(reply.strip().encode()).hexdigest()
         if reply.strip() and digest in own_replies:  # the retry gave the same text: keep the first failure's reason
@@ -199,14 +242,21 @@ def model_child(
             return draft
         seen_replies.add(digest)
         own_replies.add(digest)
-        if prompts.is_template_echo(reply, parent_code=req.parent.code):
+        if edit is None:
+            draft.status = AttemptStatus.PARSE_FAILED
+            draft.reason = ('the reply is not a JSON edit {"search": ..., "replace": ...} whose search '
+                            "is a line of the code")
+            messages = _retry(retry, messages, reply, draft.reason, schema)
+            draft.prompt = _render(messages)
+            continue
+        if prompts.is_template_echo(edit, parent_code=req.parent.code):
             draft.status, draft.reason = AttemptStatus.PARSE_FAILED, "the reply only echoed the example edit from the prompt"
             if mode != "diff":
                 return draft
-            messages = retry(messages, reply, draft.reason)
+            messages = _retry(retry, messages, reply, draft.reason, schema)
             draft.prompt = _render(messages)
             continue
-        result = edit_ops.apply_reply(req.parent.code, reply, mode)
+        result = edit_ops.apply_reply(req.parent.code, edit, mode)
         if result.ok and result.code is not None:
             draft.code, draft.status, draft.reason = result.code, AttemptStatus.PENDING, ""
             finish_checks(draft, req.parent.code, req.language)
@@ -220,7 +270,7 @@ def model_child(
             draft.reason = result.reason or "the reply held no usable edit"
             if mode != "diff":
                 return draft
-        messages = retry(messages, reply, draft.reason)
+        messages = _retry(retry, messages, reply, draft.reason, schema)
         draft.prompt = _render(messages)
     if draft.code is None and broken_code is not None and draft.status is AttemptStatus.SYNTAX_ERROR:
         draft.code = broken_code  # keep what the model wrote: every attempt is kept, failures included

@@ -2,7 +2,8 @@
 server, OpenRouter, DeepSeek and Gemini's compatibility endpoint.
 
 Why one class: these servers differ only in base URL, key and a few request fields (grammar
-for llama.cpp, reasoning parameters for o-series / gpt-5), so a single well-tested code path
+for llama.cpp, a JSON schema for Ollama / vLLM / OpenAI structured outputs, reasoning
+parameters for o-series / gpt-5), so a single well-tested code path
 beats seven thin ones. The SDK's own retries are switched off (``max_retries=0``): retrying
 is done once, in `evoforge.llm.retry`, where budgets and cancellation are enforced.
 """
@@ -36,6 +37,12 @@ def grammar_body(field: str, grammar: str) -> dict[str, Any]:
     if field == "structured_outputs":
         return {"structured_outputs": {"grammar": grammar}}
     return {field: grammar}
+
+
+def json_schema_format(schema: Mapping[str, Any], name: str = "search_replace_edit") -> dict[str, Any]:
+    """The ``response_format`` that asks for a reply matching ``schema`` (OpenAI structured
+    outputs; Ollama and vLLM read the same field)."""
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": dict(schema), "strict": True}}
 
 
 def is_reasoning_model(model: str) -> bool:
@@ -75,6 +82,7 @@ class OpenAICompatProvider:
         context_length: int = 128_000,
         supports_grammar: bool = False,
         grammar_field: str = "grammar",
+        supports_json_schema: bool = False,
         reasoning_effort: str | None = None,
         extra_body: Mapping[str, Any] | None = None,
         default_headers: Mapping[str, str] | None = None,
@@ -93,6 +101,7 @@ class OpenAICompatProvider:
             raise ModelSpecError(f"{self.name}: grammar_field {grammar_field!r} is not one of "
                                  f"{', '.join(GRAMMAR_FIELDS)}")
         self.grammar_field = grammar_field
+        self.supports_json_schema = bool(supports_json_schema)
         self.reasoning_effort = reasoning_effort
         self.extra_body = dict(extra_body or {})
         self.pricing_model = pricing_model or model
@@ -123,8 +132,11 @@ class OpenAICompatProvider:
         grammar: str | None = None,
         stop: list[str] | None = None,
         reasoning_effort: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Keyword arguments for ``chat.completions.create`` (separate so tests can read it)."""
+        """Keyword arguments for ``chat.completions.create`` (separate so tests can read it).
+
+        A grammar wins over a JSON schema: only one constraint is sent, and GBNF is the tighter."""
         req: dict[str, Any] = {"model": self.model, "messages": list(messages)}
         extra = dict(self.extra_body)
         if is_reasoning_model(self.model):
@@ -144,6 +156,8 @@ class OpenAICompatProvider:
             req["stop"] = list(stop)
         if grammar and self.supports_grammar:
             extra.update(grammar_body(self.grammar_field, grammar))
+        elif json_schema and self.supports_json_schema:
+            req["response_format"] = json_schema_format(json_schema)
         if extra:
             req["extra_body"] = extra
         return req
@@ -159,12 +173,15 @@ class OpenAICompatProvider:
         stop: list[str] | None = None,
         timeout: float | None = None,
         reasoning_effort: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
     ) -> LLMResponse:
         """One call, no retries. ``timeout`` (seconds) caps the provider's own timeout for this
         call; the retry layer uses it to keep a call inside its wall-clock budget.
-        ``reasoning_effort`` overrides the provider's setting for this call (reasoning models)."""
+        ``reasoning_effort`` overrides the provider's setting for this call (reasoning models).
+        ``json_schema`` constrains the reply when the server supports it and no grammar is sent."""
         req = self.build_request(messages, temperature=temperature, max_tokens=max_tokens,
-                                 seed=seed, grammar=grammar, stop=stop, reasoning_effort=reasoning_effort)
+                                 seed=seed, grammar=grammar, stop=stop, reasoning_effort=reasoning_effort,
+                                 json_schema=json_schema)
         if timeout is not None:
             req["timeout"] = max(0.001, min(float(timeout), self.timeout))
         t0 = time.monotonic()
@@ -176,6 +193,8 @@ class OpenAICompatProvider:
                 raise
             if err.kind == "bad_request" and grammar and self.supports_grammar:
                 completion = self._without_grammar(req, err)
+            elif err.kind == "bad_request" and "response_format" in req:
+                completion = self._without_json_schema(req, err)
             else:
                 err.latency_s = time.monotonic() - t0
                 raise err from exc
@@ -201,6 +220,22 @@ class OpenAICompatProvider:
         warnings.warn(f"{self.name}: the server refused the {self.grammar_field!r} grammar field ({refusal}); "
                       "edits continue unconstrained. Set llm.model_options to the server's grammar_field "
                       f"({', '.join(GRAMMAR_FIELDS)}) or supports_grammar: false.", stacklevel=2)
+        return completion
+
+    def _without_json_schema(self, req: dict[str, Any], refusal: LLMError) -> Any:
+        """The server refused a request that carried a JSON schema: the same policy as
+        `_without_grammar` (one plain retry; if it works, stop sending schemas and warn once)."""
+        plain = {k: v for k, v in req.items() if k != "response_format"}
+        try:
+            completion = self._client.chat.completions.create(**plain)
+        except Exception:
+            raise refusal from None
+        self.supports_json_schema = False
+        import warnings
+
+        warnings.warn(f"{self.name}: the server refused the JSON-schema response_format ({refusal}); "
+                      "edits continue unconstrained. Set supports_json_schema: false in llm.model_options "
+                      "to skip the attempt.", stacklevel=2)
         return completion
 
     def embed(self, texts: list[str]) -> list[list[float]]:

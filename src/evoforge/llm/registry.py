@@ -54,7 +54,7 @@ _UNIVERSAL = {"reasoning_effort", "price_overrides"}
 _COMMON = {"timeout", "context_length", "price_overrides", "api_key_env"}
 _OPTIONS: dict[str, set[str]] = {
     **{p: _COMMON | {"reasoning_effort", "extra_body", "default_headers", "supports_grammar",
-                                   "grammar_field"} for p in _OPENAI_LIKE},
+                     "grammar_field", "supports_json_schema"} for p in _OPENAI_LIKE},
     "anthropic": _COMMON | {"thinking_budget"},
     "google": _COMMON | {"thinking_budget"},
     "local": {"n_ctx", "n_threads", "seed", "chat_format", "extra_buffers"},
@@ -182,6 +182,9 @@ def _build(spec: str, prefix: str, model: str, url: str | None, options: dict[st
         key = _key(prefix, key_envs, options, key_required and not (prefix == "openai" and base_url))
         options.setdefault("context_length", _CONTEXT.get(prefix, 128_000))
         options.setdefault("supports_grammar", prefix == "llamacpp")
+        # Ollama and vLLM constrain replies by JSON schema out of the box; other prefixes opt in
+        # (openai/ often names some other OpenAI-like server, which may refuse response_format).
+        options.setdefault("supports_json_schema", prefix in ("ollama", "vllm"))
         return OpenAICompatProvider(model, base_url=base_url, api_key=key, name=name,
                                     pricing_model=f"{prefix}/{model}" if prefix in _FREE else model, **options)
     options.pop("reasoning_effort", None)  # see _UNIVERSAL: only OpenAI-style reasoning models use it

@@ -70,6 +70,7 @@ class RetryingProvider:
             params = {}
         self._inner_takes_timeout = "timeout" in params
         self._inner_takes_effort = "reasoning_effort" in params
+        self._inner_takes_schema = "json_schema" in params
 
     # Delegated protocol attributes ------------------------------------------------------
     @property
@@ -83,6 +84,10 @@ class RetryingProvider:
     @property
     def supports_grammar(self) -> bool:
         return self.inner.supports_grammar
+
+    @property
+    def supports_json_schema(self) -> bool:
+        return bool(getattr(self.inner, "supports_json_schema", False)) and self._inner_takes_schema
 
     def __repr__(self) -> str:
         return f"RetryingProvider({self.inner!r}, max_attempts={self.max_attempts})"
@@ -127,6 +132,7 @@ class RetryingProvider:
         stop: list[str] | None = None,
         cancel: threading.Event | None = None,
         reasoning_effort: str | None = None,
+        json_schema: dict[str, Any] | None = None,
     ) -> LLMResponse:
         """Call the inner provider until it succeeds, a non-retryable error occurs, attempts
         or the time budget run out, or the call is cancelled (``LLMError`` kind "cancelled")."""
@@ -144,6 +150,8 @@ class RetryingProvider:
                 kwargs["timeout"] = remaining
             if reasoning_effort and self._inner_takes_effort:  # only providers that reason take it
                 kwargs["reasoning_effort"] = reasoning_effort
+            if json_schema and self._inner_takes_schema:  # only providers that constrain by schema take it
+                kwargs["json_schema"] = json_schema
             self._acquire(deadline, cancel, last)
             try:
                 response = self.inner.complete(messages, **kwargs)

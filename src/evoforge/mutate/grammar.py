@@ -19,7 +19,7 @@ from typing import Any
 from evoforge.mutate.blocks import find_blocks
 from evoforge.mutate.gbnf import parse_gbnf
 
-__all__ = ["gbnf_literal", "search_replace_grammar", "validate_gbnf"]
+__all__ = ["gbnf_literal", "is_literal_line", "is_poor_anchor", "search_replace_grammar", "validate_gbnf"]
 
 # First character after indentation: not a marker/fence start (< = > `) nor a control char.
 _FIRST = r"[^\x00-\x20<=>`\x7F]"
@@ -28,6 +28,19 @@ _NL = r'"\n"'  # the GBNF literal for one newline
 # Python lines a SEARCH may not start with: comments, docstring lines, def/class/decorators.
 # A tiny model rewriting from the ``def`` line runs out of lines and breaks the function.
 _POOR_ANCHOR = re.compile(r"""^\s*(#|@|def\s|async\s+def\s|class\s|[rbuRBU]*(\"\"\"|\'\'\'|"|'))""")
+
+
+def is_literal_line(line: str) -> bool:
+    """Can ``line`` be quoted verbatim as an edit's SEARCH? Not with a surrogate (no encoding
+    carries it) nor when it starts like an edit marker or a fence (the edit would not parse)."""
+    return not (any(0xD800 <= ord(c) <= 0xDFFF for c in line)
+                or line.lstrip()[:3] in ("<<<", "===", ">>>", "```"))
+
+
+def is_poor_anchor(line: str, language: str = "python") -> bool:
+    """A Python comment, docstring, decorator, ``def`` or ``class`` line: a tiny model editing
+    from there rewrites the whole function and breaks it, so a SEARCH should not start there."""
+    return language.lower() in ("python", "py") and bool(_POOR_ANCHOR.match(line))
 
 
 def gbnf_literal(text: str) -> str:
@@ -93,8 +106,7 @@ def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_line
         for line in block.lines:
             if not line.strip():
                 continue
-            if any(0xD800 <= ord(c) <= 0xDFFF for c in line) or line.lstrip()[:3] in (
-                    "<<<", "===", ">>>", "```"):
+            if not is_literal_line(line):
                 runs.append([])  # ...nor skips a line that cannot be a literal
                 continue
             runs[-1].append(line)
