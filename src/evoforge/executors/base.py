@@ -22,6 +22,7 @@ class EvaluationRequest:
     timeout: float = 120.0
     isolation: str = "auto"
     memory_mb: int = 2048
+    disk_mb: int = 1024
     cpu_seconds: int = 0
     max_output_kb: int = 256
     stage_args: dict[str, Any] = field(default_factory=dict)
@@ -42,7 +43,8 @@ def request_for(task: Any, code: str, **stage_args: Any) -> EvaluationRequest:
     cfg = task.config
     return EvaluationRequest(
         task_path=str(Path(task.path)), code=code, program_filename=cfg.program, timeout=cfg.evaluator.timeout,
-        isolation=cfg.evaluator.isolation, memory_mb=cfg.evaluator.memory_mb, cpu_seconds=cfg.evaluator.cpu_seconds,
+        isolation=cfg.evaluator.isolation, memory_mb=cfg.evaluator.memory_mb, disk_mb=cfg.evaluator.disk_mb,
+        cpu_seconds=cfg.evaluator.cpu_seconds,
         max_output_kb=cfg.evaluator.max_output_kb, stage_args=stage_args,
         resources=dict(cfg.evaluator.resources),
     )

@@ -12,6 +12,7 @@ def run_request(request: EvaluationRequest) -> Evaluation:
     candidate in a sandboxed one. Shared by every executor that ends up on some machine."""
     limits = SandboxLimits(
         memory_mb=request.memory_mb,
+        disk_mb=request.disk_mb,
         cpu_seconds=request.cpu_seconds or None,
         max_output_bytes=request.max_output_kb * 1024,
     )

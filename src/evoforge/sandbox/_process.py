@@ -7,7 +7,14 @@ candidate that forks a sleeper would hang the evaluator forever). Here:
   group gets SIGKILL, and the cgroup (when available) kills even processes that left it;
 - the end of the process is detected with a pidfd, not by EOF on its pipes;
 - output beyond `max_output` is counted and dropped (head and tail are kept);
-- an optional extra pipe carries the structured answer, separate from stdout.
+- an optional extra pipe carries the structured answer, separate from stdout;
+- an optional watchdog (`_watchdog.TreeWatchdog`: disk used, memory-cgroup OOM kills) is
+  checked every few tens of milliseconds and once after the end; when it objects, the whole
+  tree is killed and `limit_exceeded` says why;
+- `cpu_seconds` is the CPU time of the tree: from the cgroup (v2 ``cpu.stat``) when there is
+  one, else from wait4 (what the child reaped; bwrap does not reap its pid-namespace init, so
+  that is nearly nothing under bwrap). It tells a kill by the hard CPU limit from other
+  SIGKILLs.
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from evoforge.sandbox._cgroup import Cgroup
+from evoforge.sandbox._watchdog import TreeWatchdog
 
 RESULT_FD_PLACEHOLDER = "{result_fd}"
 
@@ -69,6 +77,8 @@ class ProcessOutcome:
     result_too_large: bool = False
     output_truncated: bool = False
     notes: list[str] = field(default_factory=list)
+    limit_exceeded: str | None = None   # set when the watchdog killed the tree (or objected)
+    cpu_seconds: float | None = None    # user + system time of the reaped child and its reaped children
 
 
 def _kill_group(pgid: int) -> None:
@@ -76,6 +86,23 @@ def _kill_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> float | None:
+    """Wait for `proc` with wait4; return its CPU seconds (children it reaped included)."""
+    if proc.returncode is not None:
+        return None
+    while True:
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries already
+            continue
+        except ChildProcessError:  # reaped elsewhere
+            proc.wait()
+            return None
+        break
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _exited_without_reaping(pid: int) -> bool:
@@ -98,9 +125,13 @@ def run_process(
     max_result: int = 256 << 20,
     preexec: Callable[[], None] | None = None,
     cgroup: Cgroup | None = None,
+    watchdog: TreeWatchdog | None = None,
 ) -> ProcessOutcome:
     """Run `argv` to completion or timeout; always leaves no process of it behind (as far as
-    the isolation level allows: see `isolation.py`)."""
+    the isolation level allows: see `isolation.py`). `watchdog`, when given, is checked while
+    it runs and after it ends (see the module docstring)."""
+    if watchdog is not None and not watchdog.active:
+        watchdog = None
     result_r = result_w = -1
     pass_fds: tuple[int, ...] = ()
     argv = list(argv)
@@ -123,6 +154,8 @@ def run_process(
         if result_pipe:
             os.close(result_w)  # only the child writes to it
     pgid = proc.pid
+    if watchdog is not None:
+        watchdog.root_pid = proc.pid
     captures = {"stdout": _Capture(max_output), "stderr": _Capture(max_output)}
     result = bytearray()
     result_too_large = False
@@ -173,13 +206,24 @@ def run_process(
         return True
 
     exited = False
+    limit_exceeded: str | None = None
+    next_check = start + (watchdog.next_interval() if watchdog is not None else 0.0)
     try:
         while not exited:
-            remaining = timeout - (time.monotonic() - start)
+            now = time.monotonic()
+            remaining = timeout - (now - start)
             if remaining <= 0:
                 timed_out = True
                 break
+            if watchdog is not None and now >= next_check:
+                limit_exceeded = watchdog.check()
+                if limit_exceeded:
+                    break
+                now = time.monotonic()
+                next_check = now + watchdog.next_interval()
             wait = remaining if pidfd >= 0 else min(remaining, 0.01)
+            if watchdog is not None:
+                wait = min(wait, max(0.0, next_check - now))
             for key, _ in sel.select(wait):
                 name = key.data
                 if name == "exit":
@@ -212,6 +256,8 @@ def run_process(
         for fd, name in readers.items():
             if fd in sel.get_map():
                 read(fd, name, budget=4 * max(max_output, 1 << 16))
+        if watchdog is not None and not limit_exceeded and not timed_out:
+            limit_exceeded = watchdog.check()  # what was written (or killed) since the last check
     finally:
         _kill_group(pgid)
         sel.close()
@@ -228,7 +274,11 @@ def run_process(
                 except OSError as exc:  # pragma: no cover
                     if exc.errno != errno.EPIPE:
                         raise
-        proc.wait()
+        cpu_seconds = _reap(proc)
+    if cgroup is not None:
+        tree = cgroup.cpu_seconds()
+        if tree is not None:
+            cpu_seconds = max(tree, cpu_seconds or 0.0)
     return ProcessOutcome(
         returncode=proc.returncode,
         stdout=captures["stdout"].value(),
@@ -238,4 +288,6 @@ def run_process(
         result=bytes(result) if result_pipe else None,
         result_too_large=result_too_large,
         output_truncated=captures["stdout"].truncated or captures["stderr"].truncated,
+        limit_exceeded=limit_exceeded,
+        cpu_seconds=cpu_seconds,
     )

@@ -26,11 +26,26 @@ _sweep_lock = threading.Lock()
 
 
 def remove_tree(path: Path) -> None:
-    """rmtree that also copes with directories the candidate made unreadable."""
-    def fix(func: Any, target: str, _exc: Any) -> None:
+    """rmtree that also copes with directories the candidate made unreadable.
+
+    Permissions are repaired only strictly inside `path`, and only on real directories: an error
+    on `path` itself (already removed by a concurrent sweep, say) must never chmod its parent,
+    which is the shared temp folder (it once left /tmp at 0700 for every other user)."""
+    root = os.path.abspath(path)
+
+    def inside(target: str) -> bool:
+        return os.path.commonpath([root, target]) == root and target != root
+
+    def fix(func: Any, target: str, exc: Any) -> None:
+        error = exc[1] if isinstance(exc, tuple) else exc
+        if isinstance(error, FileNotFoundError):
+            return
+        target = os.path.abspath(target)
         try:
-            os.chmod(os.path.dirname(target), stat.S_IRWXU)
-            os.chmod(target, stat.S_IRWXU)
+            parent = os.path.dirname(target)
+            for directory in (parent, target):
+                if (directory == root or inside(directory)) and stat.S_ISDIR(os.lstat(directory).st_mode):
+                    os.chmod(directory, stat.S_IRWXU)
             func(target)
         except OSError:
             pass

@@ -24,13 +24,19 @@ from evoforge.sandbox import _call_worker
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, ProcessOutcome, run_process
 from evoforge.sandbox._scratch import Scratch, sweep_once
+from evoforge.sandbox._watchdog import TreeWatchdog
 from evoforge.sandbox.isolation import (
     IsolationLevel,
     clean_env,
     resolve_isolation,
     wrap_command,
 )
-from evoforge.sandbox.limits import SandboxLimits, make_preexec, rlimits_for
+from evoforge.sandbox.limits import (
+    SandboxLimits,
+    cpu_hard_limit,
+    make_preexec,
+    rlimits_for,
+)
 
 _LANGUAGES = {".py": "python", ".c": "c", ".cpp": "cpp", ".cc": "cpp", ".rs": "rust",
               ".js": "javascript", ".sh": "shell", ".red": "redcode", ".go": "go"}
@@ -78,6 +84,7 @@ class CompletedRun:
     seconds: float
     timed_out: bool
     raw_stdout: bytes = b""
+    limit_exceeded: str = ""   # e.g. "disk limit exceeded (...)": the tree was killed for it
 
 
 def _tail(text: str, limit: int) -> str:
@@ -121,6 +128,7 @@ class Candidate:
         self.last_seconds = 0.0
         self.total_seconds = 0.0
         self.n_calls = 0
+        self._cpu_limit: int | None = None
         self._closed = False
 
     @classmethod
@@ -163,23 +171,31 @@ class Candidate:
         if not timeout or timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
         limits = self.limits
-        cgroup = Cgroup.create(limits.max_processes) if limits.use_cgroups else None
+        cgroup = (Cgroup.create(limits.max_processes, limits.memory_mb) if limits.use_cgroups
+                  else None)
         try:
             rlimits = rlimits_for(limits, timeout,
                                   pids_by_cgroup=cgroup is not None and cgroup.limits_pids)
+            self._cpu_limit = cpu_hard_limit(rlimits)
             preexec = make_preexec(rlimits, cgroup_procs=cgroup.procs_files if cgroup else None)
             wrapped = wrap_command(self.isolation, argv, work_dir=str(self.work_dir),
                                    ro_dirs=[str(self.runtime_dir)])
+            # Under bwrap the work dir is the only writable place on disk (/tmp is a capped
+            # tmpfs, memory); under unshare/none it is the only place we can attribute.
+            watchdog = TreeWatchdog(cgroup=cgroup, disk_dirs=[str(self.work_dir)],
+                                    disk_mb=limits.disk_mb, memory_mb=limits.memory_mb)
             outcome = run_process(
                 wrapped, env=clean_env(str(self.work_dir)), cwd=str(self.work_dir),
                 timeout=timeout, stdin=stdin, max_output=limits.max_output_bytes,
                 result_pipe=result_pipe, max_result=limits.max_result_bytes,
-                preexec=preexec, cgroup=cgroup)
+                preexec=preexec, cgroup=cgroup, watchdog=watchdog)
         finally:
             if cgroup is not None:
                 cgroup.remove()
         self.last_stdout = outcome.stdout.decode("utf-8", errors="replace")
         self.last_stderr = outcome.stderr.decode("utf-8", errors="replace")
+        if outcome.limit_exceeded:
+            self.last_stderr += f"\n[evoforge sandbox] {outcome.limit_exceeded}\n"
         self.last_seconds = outcome.seconds
         self.total_seconds += outcome.seconds
         self.n_calls += 1
@@ -212,6 +228,8 @@ class Candidate:
         if out.timed_out:
             raise CandidateTimeout(f"candidate timed out after {timeout:.1f}s in {function}()",
                                    timeout=timeout, **ctx)
+        if out.limit_exceeded:
+            raise CandidateError(f"{out.limit_exceeded} in {function}()", **ctx)
         if out.result_too_large:
             raise CandidateError(f"the value returned by {function}() is larger than the "
                                  f"{self.limits.max_result_bytes} bytes allowed", **ctx)
@@ -244,7 +262,8 @@ class Candidate:
         out = self._spawn(argv, stdin=data, timeout=timeout, result_pipe=False)
         return CompletedRun(returncode=out.returncode, stdout=self.last_stdout,
                             stderr=self.last_stderr, seconds=out.seconds,
-                            timed_out=out.timed_out, raw_stdout=out.stdout)
+                            timed_out=out.timed_out, raw_stdout=out.stdout,
+                            limit_exceeded=out.limit_exceeded or "")
 
     # -- reasons ------------------------------------------------------------------------------
     def _death_reason(self, out: ProcessOutcome, function: str) -> str:
@@ -252,6 +271,9 @@ class Candidate:
         rc = out.returncode
         if rc > 128 and self.isolation != IsolationLevel.NONE and rc - 128 < 65:
             rc = -(rc - 128)  # bwrap/unshare report a child killed by signal N as 128 + N
+        if self._killed_by_cpu_limit(out, rc):
+            return (f"candidate exceeded its CPU time limit (killed at the hard limit, "
+                    f"{self._cpu_limit} CPU seconds) in {function}()")
         if rc < 0:
             name = _signal_name(rc)
             hint = {"SIGXCPU": " (CPU time limit exceeded)",
@@ -268,6 +290,21 @@ class Candidate:
         if stderr:
             reason += ": " + _tail(stderr.splitlines()[-1], 300)
         return reason
+
+    def _killed_by_cpu_limit(self, out: ProcessOutcome, rc: int) -> bool:
+        """Whether the tree died at the hard RLIMIT_CPU (SIGKILL one second after SIGXCPU).
+
+        The signal alone cannot tell (SIGKILL also comes from the OOM killer), so the tree's
+        CPU time must be past the soft limit (SIGXCPU) too; the rusage sampling of the kernel
+        can fall a little short of the exact limit, hence the half second of slack. unshare does
+        not pass the signal on: it exits 1 after "unshare: sigprocmask unblock failed".
+        """
+        if self._cpu_limit is None or out.cpu_seconds is None:
+            return False
+        signalled = rc in (-signal.SIGKILL, -signal.SIGXCPU)
+        if self.isolation == IsolationLevel.UNSHARE and rc > 0:
+            signalled = "unshare:" in self.last_stderr
+        return signalled and out.cpu_seconds >= self._cpu_limit - 0.5
 
     @staticmethod
     def _error_from(error: dict[str, Any], function: str, ctx: dict[str, Any]) -> CandidateError:

@@ -2,7 +2,8 @@
 
 BWRAP   bubblewrap: new user/pid/net/ipc/uts/mount namespaces, uid 65534 without
         capabilities, read-only system dirs + the Python installation, a private writable work
-        dir as the only writable place, /tmp a tmpfs, no network. The task folder and hidden
+        dir as the only writable place on disk, /tmp and /dev/shm size-capped tmpfs (RAM),
+        no network. The task folder and hidden
         data are simply not mounted. The candidate's processes live in a pid namespace whose
         init dies with its parent, so nothing (not even a double-forked daemon) survives.
 UNSHARE `unshare --user --net --pid --fork --kill-child --mount-proc`: no network, a pid
@@ -132,8 +133,10 @@ def _bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], ch
             args += ["--ro-bind", d, d]
     for f in _ETC_FILES:
         args += ["--ro-bind-try", f, f]
-    # /tmp is RAM: cap it, or writing files there would escape the memory limit
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
+    # /tmp and /dev/shm are RAM: cap them, or writing files there would escape the memory
+    # limit where no memory cgroup counts them (--dev alone gives /dev/shm a tmpfs of half the RAM)
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
+             "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
     for p in python_paths():
         args += ["--ro-bind", p, p]
     for p in ro_dirs:

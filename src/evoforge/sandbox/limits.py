@@ -5,6 +5,12 @@ endless file can hurt the machine long before the timeout fires. rlimits are per
 inherited, so they hold inside bwrap/unshare too.
 
 Caveats (documented because they surprise people):
+- `memory_mb` is RLIMIT_AS, a limit *per process*, and, where a memory cgroup is writable (see
+  `_cgroup.py`: cgroup v1 ``memory`` hierarchy, or cgroup v2 with the memory controller
+  delegated), also the limit of the candidate's whole process tree together (page cache and
+  tmpfs files included, no swap); the tree is then killed when the cgroup's OOM killer fires,
+  reported as "memory limit exceeded". Without a writable memory cgroup the limit is per
+  process only: N processes may hold N x memory_mb (up to max_processes of them).
 - RLIMIT_AS limits *virtual* memory: thread-heavy libraries (OpenBLAS, JAX) reserve a lot of
   address space, so keep `memory_mb` generous (default 4 GiB) for numeric candidates.
 - RLIMIT_NPROC counts every process of the *real uid* system-wide and is ignored for root.
@@ -12,6 +18,12 @@ Caveats (documented because they surprise people):
   non-root users only, RLIMIT_NPROC is set to (processes the uid already has + max_processes).
   As root without cgroups there is no process cap (the wall-clock timeout still kills).
 - Output size is not an rlimit: the parent keeps at most `max_output_bytes` per stream.
+- Disk is not an rlimit either (RLIMIT_FSIZE, `file_size_mb`, caps one file): `disk_mb` caps
+  the total the candidate stores in its work dir (allocated blocks, plus files it deleted but
+  still holds open), checked every 50 ms by a watchdog in the parent (`_watchdog.py`), which
+  kills the whole tree and reports "disk limit exceeded". Under unshare and none the rest of
+  the file system is writable too and is not counted; under bwrap the work dir is the only
+  writable place on disk (/tmp is a size-capped tmpfs, i.e. memory).
 """
 from __future__ import annotations
 
@@ -39,11 +51,15 @@ class SandboxLimits:
     """Limits for each sandboxed process (one `candidate.call` or `candidate.run`).
 
     None disables a limit. `cpu_seconds=None` derives the CPU limit from the call's timeout.
+    `memory_mb` is per process (RLIMIT_AS) and, where a memory cgroup is writable, also for the
+    whole process tree together; `disk_mb` is the total the candidate may store in its work dir
+    (see the module docstring for both).
     """
 
     memory_mb: int | None = 4096
     cpu_seconds: float | None = None
     file_size_mb: int | None = 256
+    disk_mb: int | None = 1024
     max_processes: int | None = 256
     open_files: int | None = 1024
     max_output_bytes: int = 1 << 20
@@ -93,6 +109,8 @@ def rlimits_for(limits: SandboxLimits, timeout: float | None, *,
     """The setrlimit calls for one process, computed in the parent (cheap, allocation-free
     application in the child)."""
     plan: list[tuple[int, int]] = [(resource.RLIMIT_CORE, 0)]
+    # RLIMIT_AS stays even when a memory cgroup bounds the tree: a single hog then gets a clean
+    # MemoryError instead of an OOM kill.
     if limits.memory_mb is not None:
         plan.append((resource.RLIMIT_AS, int(limits.memory_mb) << 20))
     cpu = limits.cpu_seconds
@@ -114,6 +132,14 @@ def rlimits_for(limits: SandboxLimits, timeout: float | None, *,
         hard = value + 1 if res == resource.RLIMIT_CPU else value
         out.append((res, _clamp(res, value, hard)))
     return out
+
+
+def cpu_hard_limit(rlimits: list[tuple[int, tuple[int, int]]]) -> int | None:
+    """The hard RLIMIT_CPU (seconds) of a plan from `rlimits_for`, if any."""
+    for res, (_, hard) in rlimits:
+        if res == resource.RLIMIT_CPU and hard != resource.RLIM_INFINITY:
+            return hard
+    return None
 
 
 def make_preexec(rlimits: list[tuple[int, tuple[int, int]]], *,

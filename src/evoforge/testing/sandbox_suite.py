@@ -117,6 +117,23 @@ def _pids_cgroup_works() -> bool:
         group.remove()
 
 
+def _memory_cgroup_works() -> bool:
+    from evoforge.sandbox._cgroup import Cgroup
+
+    group = Cgroup.create(memory_mb=64)
+    if group is None:
+        return False
+    try:
+        return group.limits_memory
+    finally:
+        group.remove()
+
+
+def memory_cgroup_works() -> bool:
+    """Whether a memory cgroup can bound a candidate's whole process tree here (cached)."""
+    return _conditions()["memory-cgroup"]
+
+
 def conditions() -> dict[str, bool]:
     """Facts about this machine that change what the weaker levels can promise (cached)."""
     return dict(_conditions())
@@ -132,6 +149,9 @@ def _conditions() -> dict[str, bool]:
         "no-cgroups": not cgroups,
         # RLIMIT_NPROC is ignored for root: only a pids cgroup caps processes then.
         "no-pids-cap": root and not _pids_cgroup_works(),
+        # Without a memory cgroup, memory_mb is RLIMIT_AS: per process, not per tree.
+        "memory-cgroup": _memory_cgroup_works(),
+        "no-memory-cgroup": not _memory_cgroup_works(),
         "no-capabilities": _engine_has_no_capabilities(),
         "cap_sys_ptrace": has_capability(CAP_SYS_PTRACE),
         # May a plain process trace a non-descendant of the same user (the evaluator host)?
@@ -185,8 +205,14 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in [
     Property("clock_outside", "time is measured by the parent, not by the candidate", ALL),
     Property("output_capped", "stdout/stderr kept up to max_output_bytes", ALL),
     Property("result_capped", "the result is refused above max_result_bytes", ALL),
-    Property("memory_limit", "one process cannot allocate more than memory_mb (a limit per "
-             "process: tests/redteam/test_sandbox_holes.py)", ALL),
+    Property("memory_limit", "one process cannot allocate more than memory_mb", ALL),
+    Property("tree_memory_limit", "all the candidate's processes together cannot hold more "
+             "than memory_mb (memory cgroup)", ALL,
+             unless=((B, "no-memory-cgroup"), (U, "no-memory-cgroup"), (N, "no-memory-cgroup")),
+             weaker={lv: "no writable memory cgroup here: memory_mb is RLIMIT_AS, a limit per "
+                         "process (documented in limits.py)" for lv in ALL}),
+    Property("disk_limit", "the work dir cannot hold more than disk_mb, deleted-but-open files "
+             "included", ALL),
     Property("cpu_limit", "a process cannot burn more CPU than cpu_seconds", ALL),
     Property("file_size_limit", "a file cannot grow beyond file_size_mb", ALL),
     Property("open_files_limit", "at most open_files file descriptors", ALL),
@@ -733,6 +759,60 @@ class SandboxTestCase:
             assert "MemoryError" in exc.summary and "memory limit" in exc.summary, exc.summary
             return
         raise Breach(f"allocated {got} MiB under a 256 MiB limit")
+
+    @provides("tree_memory_limit")
+    def test_memory_limit_covers_the_process_tree(
+            self, make_candidate: Callable[..., Candidate]) -> None:
+        # Each child stays under the per-process limit; together they are over it.
+        cand = make_candidate("""
+            import subprocess, sys
+            HOG = ("import sys, time; b = bytearray(96 << 20); b[::4096] = b'1' * len(b[::4096]); "
+                   "print('held', flush=True); time.sleep(20)")
+            def f():
+                procs = [subprocess.Popen([sys.executable, "-c", HOG], stdout=subprocess.PIPE)
+                         for _ in range(4)]
+                held = sum(96 for p in procs if p.stdout.readline().strip() == b"held")
+                for p in procs:
+                    p.kill()
+                return held
+        """, memory_mb=256)
+        start = time.monotonic()
+        try:
+            held = cand.call("f", timeout=self.timeout)
+        except CandidateError as exc:
+            assert "memory limit exceeded" in exc.summary, exc.summary
+            assert time.monotonic() - start < self.timeout / 2, "the tree was not killed promptly"
+            return
+        breach_if(held > 256, f"the candidate's processes held {held} MiB under memory_mb=256")
+
+    @provides("disk_limit")
+    def test_disk_limit(self, make_candidate: Callable[..., Candidate]) -> None:
+        cand = make_candidate("""
+            import os
+            def many(files):
+                block = b"d" * (1 << 20)
+                for i in range(files):
+                    with open(f"many-{i}.bin", "wb") as fh:
+                        fh.write(block)
+                return files
+            def hidden(mib):
+                with open("hidden.bin", "wb") as fh:
+                    os.unlink("hidden.bin")  # still on disk while open, invisible to a walk
+                    for _ in range(mib):
+                        fh.write(b"h" * (1 << 20))
+                        fh.flush()
+                    import time
+                    time.sleep(10)
+                return mib
+        """, disk_mb=8, file_size_mb=64)
+        for function, amount in (("many", 4096), ("hidden", 32)):
+            try:
+                written = cand.call(function, amount, timeout=self.timeout)
+            except CandidateError as exc:
+                assert "disk limit exceeded" in exc.summary, exc.summary
+                assert "disk_mb=8" in exc.summary, exc.summary
+                continue
+            raise Breach(f"{function}() stored {written} MiB under disk_mb=8")
 
     @provides("cpu_limit")
     def test_cpu_limit(self, make_candidate: Callable[..., Candidate]) -> None:
