@@ -63,7 +63,7 @@ def run_one(task: Path, llm: str, setting: str, seed: int, proposals: int, workd
         store.close()
     maximize = evoforge.load_task(task).maximize
     initial = attempts[0].score if attempts and attempts[0].status is AttemptStatus.OK else None
-    curve, best = [], None
+    curve, best = [], initial  # the best so far starts at the initial program: a worse child is no "best"
     for a in attempts[1:]:
         if a.is_program and (best is None or (a.score > best if maximize else a.score < best)):
             best = a.score
@@ -71,7 +71,7 @@ def run_one(task: Path, llm: str, setting: str, seed: int, proposals: int, workd
     proposals_made = [a for a in attempts[1:]]
     model_made = [a for a in proposals_made if a.model]
     valid = [a for a in proposals_made if a.status is AttemptStatus.OK]
-    final = best if best is not None else initial
+    final = best
     improved = best is not None and initial is not None and (best > initial if maximize else best < initial)
     return {
         "task": task.name, "setting": setting, "seed": seed, "initial": initial, "best": final, "improved": improved,
