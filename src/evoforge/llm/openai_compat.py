@@ -201,41 +201,33 @@ class OpenAICompatProvider:
         return check_reply(self._parse(completion, time.monotonic() - t0))
 
     def _without_grammar(self, req: dict[str, Any], refusal: LLMError) -> Any:
-        """The server refused a request that carried a grammar: send it once without one. If that
-        works, the grammar was the problem, so stop sending grammars (said once, as a warning);
-        if it fails too, the first error stands and nothing changes."""
-        plain = dict(req)
         extra = {k: v for k, v in dict(req.get("extra_body") or {}).items()
                  if k not in grammar_body(self.grammar_field, "")}
-        plain.pop("extra_body", None)
+        plain = {k: v for k, v in req.items() if k != "extra_body"}
         if extra:
             plain["extra_body"] = extra
-        try:
-            completion = self._client.chat.completions.create(**plain)
-        except Exception:
-            raise refusal from None
-        self.supports_grammar = False
-        import warnings
-
-        warnings.warn(f"{self.name}: the server refused the {self.grammar_field!r} grammar field ({refusal}); "
-                      "edits continue unconstrained. Set llm.model_options to the server's grammar_field "
-                      f"({', '.join(GRAMMAR_FIELDS)}) or supports_grammar: false.", stacklevel=2)
-        return completion
+        return self._retry_plain(plain, refusal, "supports_grammar",
+                                 f"the {self.grammar_field!r} grammar field",
+                                 f"Set grammar_field ({', '.join(GRAMMAR_FIELDS)}) or supports_grammar: false")
 
     def _without_json_schema(self, req: dict[str, Any], refusal: LLMError) -> Any:
-        """The server refused a request that carried a JSON schema: the same policy as
-        `_without_grammar` (one plain retry; if it works, stop sending schemas and warn once)."""
         plain = {k: v for k, v in req.items() if k != "response_format"}
+        return self._retry_plain(plain, refusal, "supports_json_schema", "the JSON-schema response_format",
+                                 "Set supports_json_schema: false")
+
+    def _retry_plain(self, plain: dict[str, Any], refusal: LLMError, flag: str, what: str, advice: str) -> Any:
+        """The server refused a request carrying a constraint (a grammar or a JSON schema): send it
+        once without it. If that works, the constraint was the problem, so stop sending it (said
+        once, as a warning); if it fails too, the first error stands and nothing changes."""
         try:
             completion = self._client.chat.completions.create(**plain)
         except Exception:
             raise refusal from None
-        self.supports_json_schema = False
+        setattr(self, flag, False)
         import warnings
 
-        warnings.warn(f"{self.name}: the server refused the JSON-schema response_format ({refusal}); "
-                      "edits continue unconstrained. Set supports_json_schema: false in llm.model_options "
-                      "to skip the attempt.", stacklevel=2)
+        warnings.warn(f"{self.name}: the server refused {what} ({refusal}); edits continue unconstrained. "
+                      f"{advice} in llm.model_options to skip the attempt.", stacklevel=3)
         return completion
 
     def embed(self, texts: list[str]) -> list[list[float]]:
