@@ -5,11 +5,13 @@ killed at any moment loses at most the write in flight (power loss may lose the 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,13 +119,16 @@ class SQLiteStorage:
         self._conn.row_factory = sqlite3.Row
 
     # -- helpers -------------------------------------------------------------------------
-    def _write(self, sql: str, params: tuple | list = ()) -> None:
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: BEGIN IMMEDIATE (one writer at a time across processes), COMMIT,
+        or ROLLBACK and a StorageError that names the file."""
         if self.read_only:
             raise StorageError("this storage was opened read-only")
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.execute(sql, params)
+                yield self._conn
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 try:
@@ -131,6 +136,10 @@ class SQLiteStorage:
                 except sqlite3.Error:
                     pass
                 raise StorageError(f"cannot write to {self.path}: {exc}") from None
+
+    def _write(self, sql: str, params: tuple | list = ()) -> None:
+        with self._transaction() as conn:
+            conn.execute(sql, params)
 
     def _read(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
         with self._lock:
@@ -272,27 +281,16 @@ class SQLiteStorage:
         self._write("INSERT OR REPLACE INTO state(run_id, key, value) VALUES (?,?,?)", (run_id, key, _safe_json(value)))
 
     def allocate_index(self, run_id: str) -> int:
-        if self.read_only:
-            raise StorageError("this storage was opened read-only")
-        with self._lock:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")  # one writer at a time across processes
-                row = self._conn.execute("SELECT value FROM state WHERE run_id = ? AND key = 'next_index'", (run_id,)).fetchone()
-                if row is None:
-                    top = self._conn.execute("SELECT MAX(proposal_index) FROM attempts WHERE run_id = ?", (run_id,)).fetchone()[0]
-                    value = 0 if top is None else int(top) + 1
-                else:
-                    value = int(json.loads(row[0]))
-                self._conn.execute("INSERT OR REPLACE INTO state(run_id, key, value) VALUES (?, 'next_index', ?)",
-                                   (run_id, json.dumps(value + 1)))
-                self._conn.execute("COMMIT")
-                return value
-            except sqlite3.Error as exc:
-                try:
-                    self._conn.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
-                raise StorageError(f"cannot write to {self.path}: {exc}") from None
+        with self._transaction() as conn:
+            row = conn.execute("SELECT value FROM state WHERE run_id = ? AND key = 'next_index'", (run_id,)).fetchone()
+            if row is None:
+                top = conn.execute("SELECT MAX(proposal_index) FROM attempts WHERE run_id = ?", (run_id,)).fetchone()[0]
+                value = 0 if top is None else int(top) + 1
+            else:
+                value = int(json.loads(row[0]))
+            conn.execute("INSERT OR REPLACE INTO state(run_id, key, value) VALUES (?, 'next_index', ?)",
+                         (run_id, json.dumps(value + 1)))
+        return value
 
     def get_state(self, run_id: str, key: str, default: Any = None) -> Any:
         rows = self._read("SELECT value FROM state WHERE run_id = ? AND key = ?", (run_id, key))
