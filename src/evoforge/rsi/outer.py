@@ -188,10 +188,7 @@ def self_improve(opts: SelfImproveOptions, *, log: Callable[[str], None] | None 
                           progress=progress, log=log)
     store = open_storage(result.storage_url)
     try:
-        attempts = store.attempts(result.run_id)
-        initial = next(a for a in attempts if a.mutation == "initial")
-        best_list = store.best_attempts(result.run_id, 1, maximize=True)
-        best = best_list[0] if best_list else None
+        attempts, initial, best = run_outcome(store, result.run_id)
         strategies = out / "strategies"
         strategies.mkdir(exist_ok=True)
         (strategies / "incumbent.py").write_text(initial.code or "", encoding="utf-8")
@@ -240,3 +237,12 @@ def _decide(opts: SelfImproveOptions, *, task_dir: Path, strategies: Path, initi
     pairs = pair_runs(cand_runs, inc_runs)
     return decide(pairs, alpha=opts.alpha, margin=opts.margin, approval=opts.approval,
                   candidate=candidate, incumbent=incumbent)
+
+
+def run_outcome(store: Any, run_id: str) -> tuple[list[Any], Any, Any]:
+    """(every attempt, the initial program, the best program or None) of a finished outer run;
+    both self-improvement loops score programs to maximise."""
+    attempts = store.attempts(run_id)
+    initial = next(a for a in attempts if a.mutation == "initial")
+    best_list = store.best_attempts(run_id, 1, maximize=True)
+    return attempts, initial, (best_list[0] if best_list else None)

@@ -415,6 +415,7 @@ def run_target(opts: TargetOptions, *, log: Callable[[str], None] | None = None,
     import evoforge
 
     from ..storage import open_storage
+    from .outer import run_outcome
 
     say = log or (lambda _text: None)
     target, source, tests = resolve_target(opts.module)
@@ -429,10 +430,7 @@ def run_target(opts: TargetOptions, *, log: Callable[[str], None] | None = None,
                           progress=progress, log=log)
     store = open_storage(result.storage_url)
     try:
-        attempts = store.attempts(result.run_id)
-        initial = next(a for a in attempts if a.mutation == "initial")
-        best_list = store.best_attempts(result.run_id, 1, maximize=True)
-        best = best_list[0] if best_list else None
+        attempts, initial, best = run_outcome(store, result.run_id)
     finally:
         store.close()
     improved = (best is not None and initial.score is not None and best.score is not None
