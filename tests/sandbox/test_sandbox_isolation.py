@@ -13,6 +13,7 @@ from sandbox_helpers import AVAILABLE, HAS_BWRAP, HAS_CGROUPS, needs_bwrap
 from evoforge.errors import UserError
 from evoforge.sandbox import Candidate, detect_isolation
 from evoforge.sandbox import isolation as iso
+from evoforge.sandbox import landlock
 from evoforge.sandbox.isolation import IsolationLevel, clean_env, wrap_command
 
 
@@ -39,7 +40,9 @@ def _path_with(tmp_path, tools: dict[str, str | None]) -> str:
 
 
 def test_levels_are_ordered_and_parsed():
-    assert IsolationLevel.BWRAP > IsolationLevel.UNSHARE > IsolationLevel.NONE
+    assert (IsolationLevel.BWRAP > IsolationLevel.LANDLOCK > IsolationLevel.UNSHARE
+            > IsolationLevel.NONE)
+    assert IsolationLevel.parse("landlock") is IsolationLevel.LANDLOCK
     assert IsolationLevel.parse("BWrap") is IsolationLevel.BWRAP
     assert IsolationLevel.parse(IsolationLevel.NONE) is IsolationLevel.NONE
     with pytest.raises(UserError, match="unknown sandbox isolation 'docker'"):
@@ -66,9 +69,12 @@ def test_fallback_when_bwrap_is_missing(tmp_path, monkeypatch, fresh_probes, cap
     unshare = shutil.which("unshare")
     tools = {"unshare": unshare} if unshare else {}
     monkeypatch.setenv("PATH", _path_with(tmp_path, tools))
-    with caplog.at_level(logging.WARNING, logger="evoforge.sandbox"):
+    with caplog.at_level(logging.INFO, logger="evoforge.sandbox"):
         level = detect_isolation()
     assert level < IsolationLevel.BWRAP
+    if landlock.abi_version() >= 1:  # the kernel has Landlock: auto falls back to it
+        assert level == IsolationLevel.LANDLOCK
+        assert "sandbox: landlock ABI" in caplog.text
     assert "sandbox:" in caplog.text  # degraded levels are said aloud
     with pytest.raises(UserError, match="apt-get install bubblewrap"):
         detect_isolation(require="bwrap")
@@ -78,7 +84,10 @@ def test_fallback_when_bwrap_is_missing(tmp_path, monkeypatch, fresh_probes, cap
 
 def test_fallback_when_bwrap_is_installed_but_broken(tmp_path, monkeypatch, fresh_probes):
     monkeypatch.setenv("PATH", _path_with(tmp_path, {"bwrap": None}))
-    assert detect_isolation() == IsolationLevel.NONE
+    # no unshare either: Landlock still applies (it needs no namespaces), else nothing does
+    expected = (IsolationLevel.LANDLOCK if landlock.abi_version() >= 1
+                else IsolationLevel.NONE)
+    assert detect_isolation() == expected
     with pytest.raises(UserError):
         Candidate.create("x = 1\n", isolation="bwrap")
 

@@ -6,6 +6,14 @@ BWRAP   bubblewrap: new user/pid/net/ipc/uts/mount namespaces, uid 65534 without
         no network. The task folder and hidden
         data are simply not mounted. The candidate's processes live in a pid namespace whose
         init dies with its parent, so nothing (not even a double-forked daemon) survives.
+LANDLOCK the kernel's Landlock LSM (unprivileged, Linux >= 5.13), inside the unshare namespaces
+        where user namespaces work: the trusted launcher `launch.py` lets the candidate read
+        and execute only the interpreter, the system libraries and its runtime dir, read /proc,
+        write only its work dir (TMPDIR points there; /dev/shm is a private capped tmpfs); TCP
+        bind/connect denied (ABI >= 4), signals and abstract sockets scoped (ABI >= 6); a
+        seccomp filter refuses ptrace, process_vm_*, mount, keyctl, bpf, perf_event_open,
+        userfaultfd, io_uring, socket(AF_UNIX) ...; no capabilities. For machines without
+        bubblewrap; what an older kernel lacks is said aloud (`guarantees.py`).
 UNSHARE `unshare --user --net --pid --fork --kill-child --mount-proc`: no network, a pid
         namespace (daemons die with it), but the whole file system is readable.
 NONE    plain subprocess with rlimits: no file-system or network isolation. A double-forked
@@ -14,6 +22,8 @@ NONE    plain subprocess with rlimits: no file-system or network isolation. A do
 
 Each level is probed once per process with a real run of the Python interpreter (bwrap can
 be installed yet unusable, e.g. without user namespaces in a container), and cached.
+`auto` picks bwrap, then landlock, then unshare, then none. On macOS only `none` exists.
+EVOFORGE_LANDLOCK_ABI=N (at probe time) makes landlock use at most ABI N, as on an older kernel.
 """
 from __future__ import annotations
 
@@ -28,6 +38,7 @@ import tempfile
 from collections.abc import Sequence
 
 from evoforge.errors import UserError
+from evoforge.sandbox import guarantees, landlock, seccomp
 
 log = logging.getLogger("evoforge.sandbox")
 
@@ -37,7 +48,8 @@ class IsolationLevel(enum.IntEnum):
 
     NONE = 0
     UNSHARE = 1
-    BWRAP = 2
+    LANDLOCK = 2
+    BWRAP = 3
 
     @classmethod
     def parse(cls, name: "str | IsolationLevel") -> "IsolationLevel":
@@ -47,24 +59,19 @@ class IsolationLevel(enum.IntEnum):
             return cls[str(name).strip().upper()]
         except KeyError:
             raise UserError(
-                f"unknown sandbox isolation {name!r}: use one of auto, bwrap, unshare, none"
+                f"unknown sandbox isolation {name!r}: use one of auto, bwrap, landlock, "
+                "unshare, none"
             ) from None
 
     def describe(self) -> str:
-        """One line for logs and the CLI: what this level protects against, and what not."""
-        return _DESCRIPTIONS[self]
-
-
-_DESCRIPTIONS = {
-    IsolationLevel.BWRAP: "bubblewrap (namespaces, read-only system, private work dir, "
-                          "no network, all candidate processes killed with the sandbox)",
-    IsolationLevel.UNSHARE: "unshare only (no network, own pid namespace) - candidates CAN "
-                            "READ the whole file system, including hidden task data; install "
-                            "bubblewrap for file-system isolation",
-    IsolationLevel.NONE: "NO ISOLATION - candidate programs run as plain subprocesses with "
-                         "only resource limits; they can read your files and use the network. "
-                         "Install bubblewrap (apt-get install bubblewrap) for real isolation",
-}
+        """One line for logs and the CLI: exactly what this level holds here, and what not
+        (landlock's words depend on the kernel ABI and the namespaces its probe found)."""
+        setup = landlock_setup() if self == IsolationLevel.LANDLOCK else None
+        line = guarantees.summary(self.name.lower(), setup)
+        if self < IsolationLevel.LANDLOCK:
+            line += ("; install bubblewrap (apt-get install bubblewrap) or use a kernel with "
+                     "Landlock (Linux >= 5.13) for file-system isolation")
+        return line
 
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC_FILES = (
@@ -149,8 +156,8 @@ def _bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], ch
 
 def wrap_command(level: IsolationLevel, argv: Sequence[str], *, work_dir: str,
                  ro_dirs: Sequence[str] = ()) -> list[str]:
-    """`argv` wrapped for `level`. `work_dir` is the only writable place under bwrap;
-    `ro_dirs` are extra read-only mounts (the runtime dir holding our worker script)."""
+    """`argv` wrapped for `level`. `work_dir` is the only writable place under bwrap and
+    landlock; `ro_dirs` are extra read-only places (the runtime dir holding our worker)."""
     if level == IsolationLevel.NONE:
         return list(argv)
     if not probe(level):
@@ -160,7 +167,52 @@ def wrap_command(level: IsolationLevel, argv: Sequence[str], *, work_dir: str,
     if level == IsolationLevel.BWRAP:
         return _bwrap_prefix(recipe[0], [work_dir], ro_dirs, work_dir,
                              user_ns=recipe[1] == "userns") + list(argv)
+    if level == IsolationLevel.LANDLOCK:
+        return _landlock_command(recipe, argv, work_dir, ro_dirs)
     return list(recipe) + ["--"] + list(argv)
+
+
+LAUNCHER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "launch.py")
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+_LANDLOCK_VARIANTS = ("full", "min", "none")   # namespaces around Landlock, best first
+
+
+def landlock_paths(ro_dirs: Sequence[str] = ()) -> dict[str, list[str]]:
+    """What a candidate may touch under landlock besides its work dir: read+execute the
+    system dirs, the Python installation (site-packages included) and `ro_dirs`; read the
+    few /etc files bwrap mounts too, and /proc; read/write the harmless devices."""
+    rx = [d for d in _SYSTEM_DIRS if os.path.exists(d)] + python_paths() + list(ro_dirs)
+    return {"rx": list(dict.fromkeys(rx)), "r": [*_ETC_FILES, "/proc"],
+            "dev": list(_DEVICES)}
+
+
+def _landlock_command(recipe: Sequence[str], argv: Sequence[str], work_dir: str,
+                      ro_dirs: Sequence[str]) -> list[str]:
+    """[unshare ... --] python -I -S launch.py --rx ... --rw WORK ... -- argv."""
+    setup = guarantees.LandlockSetup.from_recipe(recipe)
+    assert setup is not None
+    prefix = list(recipe[3:])
+    args = [sys.executable, "-I", "-S", LAUNCHER, "--abi", str(setup.abi)]
+    for kind, paths in landlock_paths(ro_dirs).items():
+        for path in paths:
+            args += [f"--{kind}", path]
+    args += ["--rw", work_dir, "--tmpdir", work_dir]
+    if setup.pid_ns:  # a mount namespace too: /dev/shm can be private (multiprocessing)
+        args += ["--shm", str(TMPFS_BYTES)]
+    if not setup.seccomp:
+        args.append("--no-seccomp")
+    else:
+        # path-based unix sockets are beyond Landlock; without a network namespace UDP too
+        families = [seccomp.AF_UNIX] + ([] if setup.net_ns else [seccomp.AF_INET,
+                                                                  seccomp.AF_INET6])
+        for family in families:
+            args += ["--deny-family", str(family)]
+    return prefix + (["--"] if prefix else []) + args + ["--"] + list(argv)
+
+
+def landlock_setup() -> "guarantees.LandlockSetup | None":
+    """How landlock runs here (from the cached probe; None before probing or if unusable)."""
+    return guarantees.LandlockSetup.from_recipe(_probed.get(IsolationLevel.LANDLOCK))
 
 
 def clean_env(home: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -179,8 +231,58 @@ def clean_env(home: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _landlock_recipe(variant: str) -> list[str] | None:
+    """["abi=N", variant, "seccomp=0|1", unshare argv...], or None when it cannot apply."""
+    abi = landlock.abi_version()
+    cap = os.environ.get("EVOFORGE_LANDLOCK_ABI", "").strip()
+    if cap.isdigit() and int(cap) > 0:  # documented hook: behave like an older kernel
+        abi = min(abi, int(cap))
+    if abi < 1:
+        return None
+    head = [f"abi={abi}", variant, f"seccomp={int(seccomp.supported())}"]
+    if variant == "none":
+        return head
+    exe = shutil.which("unshare")
+    if exe is None:
+        return None
+    return head + [exe] + (_UNSHARE_FULL if variant == "full" else _UNSHARE_MIN)
+
+
+_PROBE_SECRET = "evoforge-probe-secret"
+
+
+def _probe_landlock(variant: str) -> list[str] | None:
+    """Run the interpreter under landlock: it must start, and must NOT read a file next to
+    its work dir (Landlock really enforced, not silently skipped)."""
+    recipe = _landlock_recipe(variant)
+    if recipe is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="evoforge-probe-") as tmp:
+        work = os.path.join(tmp, "work")
+        os.mkdir(work)
+        secret = os.path.join(tmp, "secret.txt")
+        with open(secret, "w", encoding="ascii") as fh:
+            fh.write(_PROBE_SECRET)
+        code = ("import os\ntry:\n    open(%r).read()\n    print('landlock-not-enforced')\n"
+                "except PermissionError:\n    print('evoforge-probe-ok', os.getcwd())\n" % secret)
+        cmd = _landlock_command(recipe, [sys.executable, "-c", code], work, [])
+        try:
+            out = subprocess.run(cmd, env=clean_env(work), cwd=work, capture_output=True,
+                                 timeout=20, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError) as exc:
+            log.debug("isolation probe LANDLOCK/%s failed: %s", variant, exc)
+            return None
+        if out.returncode != 0 or b"evoforge-probe-ok" not in out.stdout:
+            log.debug("isolation probe LANDLOCK/%s failed (rc=%s): %s %s", variant,
+                      out.returncode, out.stdout[-200:], out.stderr[-500:])
+            return None
+        return recipe
+
+
 def _probe_variant(level: IsolationLevel, variant: str) -> list[str] | None:
     """Run the interpreter under one variant of `level`; return its recipe, or None."""
+    if level == IsolationLevel.LANDLOCK:
+        return _probe_landlock(variant)
     exe = shutil.which("bwrap" if level == IsolationLevel.BWRAP else "unshare")
     if exe is None:
         return None
@@ -213,7 +315,8 @@ def probe(level: IsolationLevel) -> bool:
     if level == IsolationLevel.NONE:
         return True
     if level not in _probed:
-        variants = ("userns", "plain") if level == IsolationLevel.BWRAP else ("full", "min")
+        variants = {IsolationLevel.BWRAP: ("userns", "plain"),
+                    IsolationLevel.LANDLOCK: _LANDLOCK_VARIANTS}.get(level, ("full", "min"))
         found = None
         for variant in variants:
             found = _probe_variant(level, variant)
@@ -242,20 +345,23 @@ def recipe_for(level: IsolationLevel) -> list[str] | None:
 
 def best_available() -> IsolationLevel:
     """The strongest level that works on this machine (probes are cached)."""
-    for level in (IsolationLevel.BWRAP, IsolationLevel.UNSHARE):
+    for level in (IsolationLevel.BWRAP, IsolationLevel.LANDLOCK, IsolationLevel.UNSHARE):
         if probe(level):
             return level
     return IsolationLevel.NONE
 
 
 def detect_isolation(isolation: "str | IsolationLevel" = "auto", *,
-                     require: "str | IsolationLevel | None" = None) -> IsolationLevel:
+                     require: "str | IsolationLevel | None" = None,
+                     announce_level: bool = True) -> IsolationLevel:
     """The level candidates will run under, said aloud once.
 
-    `isolation`: "auto" = the strongest that works here; a level name ("bwrap", "unshare",
-    "none") = exactly that level (UserError if it does not work here).
+    `isolation`: "auto" = the strongest that works here (bwrap, landlock, unshare, none);
+    a level name = exactly that level (UserError if it does not work here).
     `require`: a minimum; UserError if the chosen level is weaker (e.g. `require="bwrap"` on
     a machine without a usable bubblewrap). Config values of both are validated here too.
+    `announce_level=False`: the caller says the level itself (a run says it on its console, so
+    the log line would print it twice).
     """
     if isinstance(isolation, str) and isolation.strip().lower() == "auto":
         level = best_available()
@@ -272,7 +378,8 @@ def detect_isolation(isolation: "str | IsolationLevel" = "auto", *,
                 raise UserError(_unavailable(minimum, best))
             raise UserError(f"sandbox isolation '{level.name.lower()}' is weaker than the "
                             f"required '{minimum.name.lower()}' (use isolation: auto)")
-    announce(level)
+    if announce_level:
+        announce(level)
     return level
 
 
@@ -285,10 +392,15 @@ def _unavailable(wanted: IsolationLevel, best: IsolationLevel) -> str:
     hint = {
         IsolationLevel.BWRAP: "install bubblewrap (apt-get install bubblewrap) and make sure "
                               "user namespaces are allowed (or run as root)",
+        IsolationLevel.LANDLOCK: "it needs Linux >= 5.13 with Landlock enabled (check "
+                                 "/sys/kernel/security/lsm lists landlock; boot with "
+                                 "lsm=...,landlock otherwise)",
         IsolationLevel.UNSHARE: "allow unprivileged user namespaces "
                                 "(sysctl kernel.unprivileged_userns_clone=1)",
         IsolationLevel.NONE: "",
     }[wanted]
+    if sys.platform == "darwin":
+        hint = "macOS has neither namespaces nor Landlock: only 'none' applies there"
     return (f"sandbox isolation '{wanted.name.lower()}' is not available on this machine "
             f"(best available: '{best.name.lower()}'); {hint}")
 
@@ -297,8 +409,24 @@ def announce(level: IsolationLevel) -> None:
     """Say once per process which isolation candidates run under."""
     if level in _announced:
         return
+    first = not _announced
     _announced.add(level)
-    if level == IsolationLevel.BWRAP:
+    if level >= IsolationLevel.LANDLOCK and not (level == IsolationLevel.LANDLOCK and
+                                                 guarantees.landlock_missing(_setup_or_default())):
         log.info("sandbox: %s", level.describe())
     else:
         log.warning("sandbox: %s", level.describe())
+    if first:
+        log.info("sandbox guarantees per level on this machine:\n%s", isolation_table())
+
+
+def _setup_or_default() -> guarantees.LandlockSetup:
+    return landlock_setup() or guarantees.LandlockSetup(abi=landlock.abi_version(),
+                                                        namespaces="full",
+                                                        seccomp=seccomp.supported())
+
+
+def isolation_table() -> str:
+    """What every level guarantees, as a Markdown table (landlock's column for this machine's
+    kernel and namespaces when probed)."""
+    return guarantees.table(landlock_setup())
