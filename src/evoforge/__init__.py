@@ -11,6 +11,11 @@ __version__ = "0.1.0"
 
 __all__ = ["Candidate", "Result", "run", "resume", "load_task", "Engine", "__version__"]
 
+# Interactive evaluation: counted queries to an oracle that stays in the evaluator's process.
+_INTERACTIVE = ("Interaction", "InteractionError", "InteractionTimeout", "InvalidQuery",
+                "QueryBudgetExceeded", "QueryRejected")
+__all__ += list(_INTERACTIVE)
+
 
 def __getattr__(name: str) -> Any:
     # Lazy: evaluators import `Candidate`/`Result` in a fresh process; keep that import cheap.
@@ -18,6 +23,10 @@ def __getattr__(name: str) -> Any:
         from . import sandbox
 
         return getattr(sandbox, name)
+    if name in _INTERACTIVE:
+        from .sandbox import interactive
+
+        return getattr(interactive, name)
     if name in ("run", "resume"):
         from .engine import session
 

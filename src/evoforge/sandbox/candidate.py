@@ -265,6 +265,24 @@ class Candidate:
                             timed_out=out.timed_out, raw_stdout=out.stdout,
                             limit_exceeded=out.limit_exceeded or "")
 
+    def interact(self, target: "str | list[str]", oracle: Any, *args: Any, max_queries: int,
+                 timeout: float = 60, **kwargs: Any) -> Any:
+        """Let the candidate query `oracle` (a trusted callable of the evaluator, never sent
+        to the sandbox) at most `max_queries` times; returns an `Interaction` (`.value`,
+        `.queries`, `.log`, `.stopped`). `target` is a function name of a Python candidate,
+        called as ``target(query, *args, **kwargs)``, or an argv list for a program of any
+        language talking the ``? query`` / ``! answer`` line protocol (then `stdin=` is sent
+        first). See `evoforge.sandbox.interactive` for the protocol and the errors."""
+        from evoforge.sandbox import interactive
+
+        if isinstance(target, str):
+            return interactive.interact(self, target, oracle, *args, max_queries=max_queries,
+                                        timeout=timeout, **kwargs)
+        if args:
+            raise TypeError("a program gets its input through stdin=..., not positional args")
+        return interactive.interact_run(self, list(target), oracle, max_queries=max_queries,
+                                        timeout=timeout, **kwargs)
+
     # -- reasons ------------------------------------------------------------------------------
     def _death_reason(self, out: ProcessOutcome, function: str) -> str:
         """Why the worker produced no answer: a signal, a limit, or an exit()."""
