@@ -110,9 +110,22 @@ def test_an_agent_that_breaks_its_own_code_is_recorded_as_failed(small_bench, tm
 
 
 def test_hidden_tests_never_reach_the_agent(small_bench, tmp_path, bwrap_level):
+    """The agent, running shell commands in its sandbox, cannot see the hidden tests.
+
+    The probe asserts the property by structure, not by an unbounded search: every ancestor of
+    the hidden file is looked up by path (only the sandbox's own fresh /tmp may exist), the file
+    is read directly, and the places the agent can write are searched. Each command is a handful
+    of lookups, so the agent's 20 s tool limit is never near, loaded machine or not; a probe that
+    did time out would fail with that said, never read as "file hidden".
+    """
     hidden = small_bench / "tasks" / "median" / "hidden_tests.json"
-    probe = (f"```bash\nls -a; find / -name 'hidden_tests*' 2>/dev/null | head -5; cat {hidden}; "
-             f"echo tried > {small_bench}/planted.txt\n```")
+    ancestors = [str(p) for p in reversed(hidden.parents) if str(p) != "/"] + [str(hidden)]
+    assert str(tmp_path) in ancestors
+    checks = " ".join(f"'{a}'" for a in ancestors)
+    probe = ("```bash\nls -a; echo ==; "
+             f"for p in {checks}; do if [ -e \"$p\" ]; then echo \"EXISTS $p\"; fi; done; echo ==; "
+             f"cat '{hidden}'; echo ==; find /tmp \"$HOME\" \"$PWD\" -name 'hidden_tests*' 2>/dev/null; echo ==; "
+             f"echo tried > '{small_bench}/planted.txt'; echo END\n```")
     seen = []
 
     def respond(request):
@@ -122,13 +135,23 @@ def test_hidden_tests_never_reach_the_agent(small_bench, tmp_path, bwrap_level):
     with ScriptedOpenAIServer(responder=respond) as srv:
         bench = load_bench(str(small_bench))
         provider = create_provider(f"openai/scripted@{srv.base_url}", retry=False)
-        opts = DGMOptions(bench=str(small_bench), out=str(tmp_path / "o"), agent_timeout=60)
+        opts = DGMOptions(bench=str(small_bench), out=str(tmp_path / "o"), agent_timeout=600)
         ctx = _Context(opts, bench, provider, bwrap_level, lambda _t: None)
         run = ctx.agent(initial_agent_files(), visible_files(bench.task("median")), 2)
-    output = seen[1]["messages"][-1]["content"].split(")\n", 1)[1]  # after "(exit N)": what the agent saw
-    assert f"cat: {hidden}: No such file" in output and '"expect"' not in output
-    assert not [ln for ln in output.splitlines() if ln.endswith("hidden_tests.json")]  # find saw none
-    assert ".\n..\nSTATEMENT.md\nstats.py\n" in output  # its task folder holds only these
+    assert len(seen) >= 2, f"the agent never reported its command's output: {run.log[-2000:]}"
+    report = seen[1]["messages"][-1]["content"]
+    assert "(timed out after" not in report, f"the probe itself timed out (machine stalled?): {report}"
+    output = report.split(")\n", 1)[1]  # after "(exit N)": what the agent saw
+    listing, exists, cat, found, rest = output.split("==\n", 4)
+    assert listing.startswith(".\n..\nSTATEMENT.md\nstats.py\n")  # its task folder holds only these
+    visible = [ln.removeprefix("EXISTS ") for ln in exists.splitlines() if ln.startswith("EXISTS ")]
+    # only folders above the test's own tmp dir may exist there (the sandbox's fresh /tmp, mount
+    # points of the Python install); the test's folder, the bench and the file itself may not
+    leaked = [p for p in visible if p == str(tmp_path) or p.startswith(str(tmp_path) + "/")]
+    assert not leaked, f"the hidden file's folders are visible to the agent: {leaked}"
+    assert f"cat: {hidden}: No such file" in cat and '"expect"' not in cat
+    assert found.strip() == "", f"hidden tests found where the agent can look: {found}"
+    assert "END" in rest  # the probe ran to its end (the planting attempt below did nothing)
     assert sorted(run.files) == ["STATEMENT.md", "stats.py"]
     assert not (small_bench / "planted.txt").exists()
     assert "[-1, -5, 3, 7]" not in json.dumps(seen) and "-1, -5, 3, 7" in hidden.read_text()  # a hidden case

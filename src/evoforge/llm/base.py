@@ -31,7 +31,8 @@ class LLMResponse:
     ``output_tokens`` is everything billed as output, *including* ``reasoning_tokens``
     (OpenAI's convention for ``completion_tokens``); ``reasoning_tokens`` is the hidden subset.
     Providers whose API reports them separately add them up, so cost is computed once.
-    ``attempts`` says how many calls the retry layer needed (1 without retries).
+    ``attempts`` says how many calls the retry layer needed (1 without retries);
+    ``backoff_s`` how long it chose to wait between them (Retry-After and jitter included).
     """
 
     text: str
@@ -44,6 +45,7 @@ class LLMResponse:
     finish_reason: str = ""
     reasoning: str = ""
     attempts: int = 1
+    backoff_s: float = 0.0
 
 
 class LLMError(Exception):
@@ -84,6 +86,7 @@ class LLMError(Exception):
         self.cost_usd = cost_usd
         self.text = text
         self.attempts = 1
+        self.backoff_s = 0.0  # waited between attempts before this error (set by the retry layer)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Survive pickling (process pools, executors): rebuild from kind/message, then state.

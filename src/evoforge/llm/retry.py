@@ -139,6 +139,7 @@ class RetryingProvider:
         deadline = time.monotonic() + self.call_budget_s
         last: LLMError | None = None
         call_seed = seed
+        waited = 0.0  # backoff chosen so far: reported on the reply or the error
         for attempt in range(1, self.max_attempts + 1):
             self._check_cancel(cancel, last)
             remaining = deadline - time.monotonic()
@@ -157,9 +158,11 @@ class RetryingProvider:
                 response = self.inner.complete(messages, **kwargs)
             except LLMError as err:
                 err.attempts = attempt
+                err.backoff_s = waited
                 last = err
             else:
                 response.attempts = attempt
+                response.backoff_s = waited
                 return response
             finally:
                 self._semaphore.release()
@@ -174,6 +177,7 @@ class RetryingProvider:
                 raise last
             log.info("%s: %s; retry %d/%d in %.2fs", self.name, last, attempt + 1, self.max_attempts, delay)
             self._wait(delay, cancel, last)
+            waited += delay
         if last is None:
             last = LLMError("timeout", f"call budget of {self.call_budget_s}s used up", model=self.name)
         raise last
