@@ -1,34 +1,65 @@
-"""Trusted evaluator: the candidate only proposes points; f is computed here."""
+"""Trusted evaluator: the candidate sees f only through counted queries answered here.
+
+The hidden function is evaluated in this (trusted) process only; the candidate's
+`search(f, budget, seed)` gets a callable that sends each query over a pipe and waits for the
+answer. It may ask at most BUDGET queries per instance, so running longer cannot help: only a
+better use of the same queries scores better. Each instance is the bumpy function shifted and
+rotated by a seeded transform the candidate never sees, so the minimum's location cannot be
+hard-coded. The score is the mean, over the instances, of the lowest value among the
+candidate's queries (what it found within its budget), lower is better.
+"""
+from __future__ import annotations
+
 import math
+import random
 
-from evoforge import Candidate, Result
+from evoforge import Candidate, InteractionError, QueryRejected, Result
 
-SEEDS = (11, 23, 47)
-GLOBAL_MIN = -1.5187  # approximate global minimum of f on the box
+BUDGET = 100                 # queries per instance
+INSTANCES = (11, 23, 47, 59, 83)  # seeds of the hidden shifted, rotated instances
+GLOBAL_MIN = -1.5187         # the minimum value of every instance (inside the box)
+BOX = 5.0
 
 
-def f(x, y):
+def bumpy(x: float, y: float) -> float:
     return math.sin(x) * math.cos(y) + math.sin(x * y) + (x * x + y * y) / 20
 
 
+class Instance:
+    """One hidden instance: bumpy(R(p - s)) with a seeded rotation R and shift s."""
+
+    def __init__(self, seed: int) -> None:
+        rng = random.Random(seed)
+        angle = rng.uniform(0, 2 * math.pi)
+        self.cos, self.sin = math.cos(angle), math.sin(angle)
+        self.sx, self.sy = rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5)
+
+    def __call__(self, x: object, y: object) -> float:
+        for name, v in (("x", x), ("y", y)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise QueryRejected(f"{name} must be a number, got {type(v).__name__}")
+            if not math.isfinite(v) or abs(v) > BOX:
+                raise QueryRejected(f"{name}={v!r} is outside the box [-5, 5]")
+        u, v = float(x) - self.sx, float(y) - self.sy
+        return bumpy(self.cos * u - self.sin * v, self.sin * u + self.cos * v)
+
+
 def evaluate(candidate: Candidate) -> Result:
-    values = []
-    for seed in SEEDS:
-        point = candidate.call("search", seed, timeout=10)
-        if not isinstance(point, (list, tuple)) or len(point) != 2:
-            return Result.invalid(f"search({seed}) must return a pair (x, y), got {point!r:.80}")
+    found, used = [], []
+    for index, seed in enumerate(INSTANCES):
         try:
-            x, y = float(point[0]), float(point[1])
-        except (TypeError, ValueError):
-            return Result.invalid(f"search({seed}) returned non-numbers")
-        if not (math.isfinite(x) and math.isfinite(y)):
-            return Result.invalid(f"search({seed}) returned a non-finite point")
-        if not (-5 <= x <= 5 and -5 <= y <= 5):
-            return Result.invalid(f"search({seed}) returned ({x:.3f}, {y:.3f}), outside the box [-5, 5]^2")
-        values.append(f(x, y))
-    mean = sum(values) / len(values)
+            session = candidate.interact("search", Instance(seed), BUDGET, index,
+                                         max_queries=BUDGET, timeout=20)
+        except InteractionError as exc:  # over budget, invalid query, never queried, crashed
+            return Result.invalid(exc.summary)
+        found.append(min(session.answers))
+        used.append(session.queries)
+    mean = sum(found) / len(found)
     return Result(
         score=mean,
-        feedback=f"mean f over {len(SEEDS)} seeds {mean:.5f} (global minimum about {GLOBAL_MIN}); worst seed {max(values):.5f}",
-        metrics={"mean_f": mean, "worst_f": max(values), "gap": mean - GLOBAL_MIN},
+        feedback=(f"mean best f over {len(found)} hidden instances {mean:.5f} (global minimum "
+                  f"about {GLOBAL_MIN}); per instance " + ", ".join(f"{v:.4f}" for v in found)
+                  + f"; queries used {used} of {BUDGET} each"),
+        metrics={"mean_f": mean, "worst_f": max(found), "gap": mean - GLOBAL_MIN,
+                 "queries": sum(used)},
     )
