@@ -12,6 +12,10 @@ class TestBwrap(SandboxTestCase):
     level = "bwrap"
 
 
+class TestLandlock(SandboxTestCase):
+    level = "landlock"
+
+
 class TestUnshare(SandboxTestCase):
     level = "unshare"
 

@@ -10,7 +10,7 @@ implementation. Subclass `SandboxTestCase` once per level::
 
 Every test checks one *property* of the sandbox (see `PROPERTIES`). The levels do not all
 promise the same things (``isolation.py`` says so aloud): file-system hiding is bubblewrap's
-alone, the network is closed by bwrap and unshare but not by a plain subprocess, and so on.
+and Landlock's, the network is closed by all but a plain subprocess, and so on.
 Where a level does not promise a property the test is *not* skipped: it runs, and it must
 fail with `Breach` - pytest reports it as ``xfailed`` with the documented reason. If such a
 test passes (``XPASS(strict)``, a failure), the table below is out of date: the level is
@@ -61,7 +61,8 @@ SECRET_ENV = {"OPENAI_API_KEY": "sk-secret-conformance-openai",
               "ANTHROPIC_API_KEY": "sk-ant-secret-conformance",
               "EVOFORGE_TEST_TOKEN": "token-secret-conformance"}
 ALLOWED_ENV = {"PATH", "LANG", "PYTHONHASHSEED", "HOME", "PYTHONDONTWRITEBYTECODE",
-               "PYTHONUSERBASE", "PWD"}  # bwrap sets PWD for --chdir
+               "PYTHONUSERBASE", "PWD",  # bwrap sets PWD for --chdir
+               "TMPDIR"}  # landlock: the work dir, /tmp is not writable there
 
 
 class Breach(AssertionError):
@@ -157,7 +158,31 @@ def _conditions() -> dict[str, bool]:
         # May a plain process trace a non-descendant of the same user (the evaluator host)?
         "ptrace_allowed": has_capability(CAP_SYS_PTRACE) or _yama_scope() == 0,
         "cap_sys_resource": has_capability(CAP_SYS_RESOURCE),
+        # landlock's column depends on the namespaces and the ABI its probe found
+        "landlock-no-pidns": _landlock_lacks("pid_ns"),
+        "landlock-no-netns": _landlock_lacks("net_ns"),
+        "landlock-no-seccomp": _landlock_lacks("seccomp"),
+        "landlock-no-seccomp-no-netns": _landlock_lacks("seccomp") and _landlock_lacks("net_ns"),
+        "ptrace_denied": not (has_capability(CAP_SYS_PTRACE) or _yama_scope() == 0),
+        "landlock-unscoped": _landlock_lacks("pid_ns") and landlock_setup_abi() < 6,
     }
+
+
+def _landlock_setup():  # type: ignore[no-untyped-def]
+    from evoforge.sandbox.isolation import landlock_setup
+
+    probe(IsolationLevel.LANDLOCK)
+    return landlock_setup()
+
+
+def landlock_setup_abi() -> int:
+    setup = _landlock_setup()
+    return setup.abi if setup else 0
+
+
+def _landlock_lacks(feature: str) -> bool:
+    setup = _landlock_setup()
+    return setup is not None and not getattr(setup, feature)
 
 
 @dataclass(frozen=True)
@@ -184,6 +209,7 @@ class Property:
 
 ALL = frozenset(IsolationLevel)
 B = IsolationLevel.BWRAP
+L = IsolationLevel.LANDLOCK
 U = IsolationLevel.UNSHARE
 N = IsolationLevel.NONE
 _PLAIN = "plain subprocess level: no isolation beyond rlimits (documented, loud warning)"
@@ -197,9 +223,12 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in [
     Property("exit_is_not_success", "exit code 0 or sys.exit(0) is never an answer", ALL),
     Property("timeout_kills_tree", "on timeout the whole process tree is killed", ALL),
     Property("kills_daemons", "a double-forked daemon (own session) is killed too",
-             frozenset({B, U}), {N: "plain level without a writable cgroup: a daemon that "
-                                    "left its process group escapes (documented)"},
-             also_when=((N, "cgroups"),)),
+             frozenset({B, L, U}), {N: "plain level without a writable cgroup: a daemon that "
+                                       "left its process group escapes (documented)",
+                                    L: "landlock without a pid namespace (no user namespaces "
+                                       "here) and without a writable cgroup"},
+             also_when=((N, "cgroups"),),
+             unless=((L, "landlock-no-pidns"),)),
     Property("clean_environment", "no inherited environment variables (API keys)", ALL),
     Property("fresh_work_dir", "a fresh private work dir per candidate, removed afterwards", ALL),
     Property("clock_outside", "time is measured by the parent, not by the candidate", ALL),
@@ -222,28 +251,38 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in [
                          "root, nothing caps processes (documented in limits.py)" for lv in ALL}),
     Property("rlimits_stick", "a candidate cannot raise its own limits", ALL,
              unless=((N, "cap_sys_resource"),), weaker={N: _PLAIN + " (CAP_SYS_RESOURCE)"}),
-    Property("no_network", "no TCP/UDP to the host (127.0.0.1)", frozenset({B, U}),
-             {N: _PLAIN}),
+    Property("no_network", "no TCP/UDP to the host (127.0.0.1)", frozenset({B, L, U}),
+             {N: _PLAIN, L: "landlock without a network namespace and without seccomp here"},
+             unless=((L, "landlock-no-seccomp-no-netns"),)),
     Property("no_host_unix_sockets", "no path-based unix sockets of the host (docker.sock)",
-             frozenset({B}), {U: "unshare hides the network, not the file system: path-based "
-                                 "unix sockets stay reachable", N: _PLAIN}),
-    Property("no_abstract_sockets", "no abstract unix sockets of the host", frozenset({B, U}),
-             {N: _PLAIN}),
+             frozenset({B, L}), {U: "unshare hides the network, not the file system: "
+                                    "path-based unix sockets stay reachable", N: _PLAIN,
+                                 L: "Landlock does not filter connect() to path-based unix "
+                                    "sockets and seccomp is not available here"},
+             unless=((L, "landlock-no-seccomp"),)),
+    Property("no_abstract_sockets", "no abstract unix sockets of the host",
+             frozenset({B, L, U}), {N: _PLAIN}),
     Property("hides_host_files", "host files (task folder, hidden data) are not readable",
-             frozenset({B}), {U: _NO_FS, N: _NO_FS}),
+             frozenset({B, L}), {U: _NO_FS, N: _NO_FS}),
     Property("host_read_only", "nothing outside the work dir can be written on the host",
-             frozenset({B}), {U: _RW_FS, N: _RW_FS_PLAIN}),
+             frozenset({B, L}), {U: _RW_FS, N: _RW_FS_PLAIN}),
     Property("isolates_candidates", "a candidate cannot touch another candidate's folder",
-             frozenset({B}), {U: _RW_FS, N: _RW_FS_PLAIN}),
+             frozenset({B, L}), {U: _RW_FS, N: _RW_FS_PLAIN}),
     Property("hides_processes", "other processes (and their /proc/PID/environ) are invisible",
-             frozenset({B, U}), {N: _PLAIN}),
-    Property("drops_capabilities", "the candidate holds no capabilities at all", frozenset({B}),
+             frozenset({B, L, U}), {N: _PLAIN}),
+    Property("host_memory_private", "the evaluator's memory and files stay out of reach "
+             "(ptrace, process_vm_readv, /proc/PID/mem)", frozenset({B, L, U}),
+             {N: _PLAIN + " (same user, ptrace allowed)"}, also_when=((N, "ptrace_denied"),)),
+    Property("drops_capabilities", "the candidate holds no capabilities at all",
+             frozenset({B, L}),
              {U: "unshare maps the candidate to root of its own user namespace: it holds every "
                  "capability there (not over the host)",
               N: "plain level: the candidate keeps the capabilities of the engine's user"},
              also_when=((N, "no-capabilities"),)),
     Property("evaluator_survives", "the candidate cannot kill the trusted evaluator process",
-             frozenset({B, U}), {N: _PLAIN}),
+             frozenset({B, L, U}), {N: _PLAIN, L: "landlock without a pid namespace on a "
+                                                   "kernel without signal scoping (ABI < 6)"},
+             unless=((L, "landlock-unscoped"),)),
 ]}
 
 
@@ -269,7 +308,7 @@ def expectation_table(facts: dict[str, bool] | None = None) -> str:
     "no" where its conformance test is an expected failure (printed by
     benchmarks/bench_isolation.py)."""
     facts = conditions() if facts is None else facts
-    levels = [B, U, N]
+    levels = [B, L, U, N]
     lines = [f"{'property':22} " + " ".join(f"{lv.name.lower():8}" for lv in levels)]
     for prop in PROPERTIES.values():
         marks = ["yes" if prop.provided(lv, facts) else "no" for lv in levels]
@@ -448,7 +487,8 @@ class Listener:
 # -- the suite --------------------------------------------------------------------------------
 
 class SandboxTestCase:
-    """Subclass with ``level = "bwrap" | "unshare" | "none"`` (name the subclass ``Test...``).
+    """Subclass with ``level = "bwrap" | "landlock" | "unshare" | "none"`` (name the subclass
+    ``Test...``).
 
     The fixtures give each test a fresh `make_candidate`, a `listener` and a secret-laden
     parent environment; the autouse `_sandbox_expectation` fixture turns a property that the
@@ -929,15 +969,17 @@ class SandboxTestCase:
         cand = make_candidate(f"""
             import socket
             def f():
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
+                s = None
+                try:  # landlock: seccomp refuses socket(AF_UNIX) itself
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                     s.connect({listener.unix_path!r})
                     s.sendall(b"unix-escaped")
                     return "connected"
                 except OSError as exc:
                     return type(exc).__name__
                 finally:
-                    s.close()
+                    if s is not None:
+                        s.close()
         """)
         seen = cand.call("f", timeout=self.timeout)
         arrived = [a for a in listener.settle() if a[0] == "unix"]
@@ -949,15 +991,17 @@ class SandboxTestCase:
         cand = make_candidate(f"""
             import socket
             def f():
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
+                s = None
+                try:  # landlock: seccomp refuses socket(AF_UNIX) itself
+                    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                     s.connect("\\0" + {listener.abstract_name!r})
                     s.sendall(b"abstract-escaped")
                     return "connected"
                 except OSError as exc:
                     return type(exc).__name__
                 finally:
-                    s.close()
+                    if s is not None:
+                        s.close()
         """)
         seen = cand.call("f", timeout=self.timeout)
         arrived = [a for a in listener.settle() if a[0] == "abstract"]
@@ -1073,6 +1117,47 @@ class SandboxTestCase:
         leaked = [pid for pid, env in found.items()
                   if any(v in env for v in SECRET_ENV.values())]
         breach_if(leaked, f"the environment of host processes {leaked} is readable")
+
+    @provides("host_memory_private")
+    def test_evaluator_memory_is_out_of_reach(self, make_candidate: Callable[..., Candidate],
+                                              marker: str) -> None:
+        # A trusted process holding a secret in memory, like the evaluator host does.
+        host = subprocess.Popen(
+            [PY, "-c", "import ctypes, sys, time\n"
+             "s = ctypes.create_string_buffer(b'HOST-MEMORY-CONFORMANCE')\n"
+             "print(ctypes.addressof(s), flush=True)\ntime.sleep(60)", marker],
+            stdout=subprocess.PIPE, text=True)
+        try:
+            assert host.stdout is not None
+            addr = int(host.stdout.readline())
+            cand = make_candidate("""
+                import ctypes, os
+                class iovec(ctypes.Structure):
+                    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+                def f(pid, addr):
+                    libc = ctypes.CDLL(None, use_errno=True)
+                    got = {}
+                    try:
+                        with open(f"/proc/{pid}/mem", "rb") as fh:
+                            fh.seek(addr)
+                            got["mem"] = fh.read(23).decode(errors="replace")
+                    except (OSError, ValueError) as exc:
+                        got["mem"] = type(exc).__name__
+                    buf = ctypes.create_string_buffer(23)
+                    local, remote = iovec(ctypes.addressof(buf), 23), iovec(addr, 23)
+                    libc.process_vm_readv.restype = ctypes.c_ssize_t
+                    n = libc.process_vm_readv(pid, ctypes.byref(local), 1, ctypes.byref(remote),
+                                              1, 0)
+                    got["vm_readv"] = buf.raw.decode(errors="replace") if n > 0 else "refused"
+                    got["ptrace"] = "attached" if libc.ptrace(16, pid, 0, 0) == 0 else "refused"
+                    return got
+            """)
+            got = cand.call("f", host.pid, addr, timeout=self.timeout)
+        finally:
+            host.kill()
+            host.wait()
+        leaked = {k: v for k, v in got.items() if "HOST-MEMORY" in v or v == "attached"}
+        breach_if(leaked, f"the candidate reached a host process's memory: {leaked}")
 
     @provides("drops_capabilities")
     def test_no_capabilities(self, make_candidate: Callable[..., Candidate]) -> None:
