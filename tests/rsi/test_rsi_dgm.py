@@ -124,7 +124,7 @@ def test_hidden_tests_never_reach_the_agent(small_bench, tmp_path, bwrap_level):
     checks = " ".join(f"'{a}'" for a in ancestors)
     probe = ("```bash\nls -a; echo ==; "
              f"for p in {checks}; do if [ -e \"$p\" ]; then echo \"EXISTS $p\"; fi; done; echo ==; "
-             f"cat '{hidden}'; echo ==; find /tmp \"$HOME\" \"$PWD\" -name 'hidden_tests*' 2>/dev/null; echo ==; "
+             f"cat '{hidden}' 2>&1; echo ==; find /tmp \"$HOME\" \"$PWD\" -name 'hidden_tests*' 2>/dev/null; echo ==; "
              f"echo tried > '{small_bench}/planted.txt'; echo END\n```")
     seen = []
 

@@ -173,7 +173,7 @@ def test_live_run_updates_the_page(browser, tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     registry = server = None
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 600  # only a hang ends here; a loaded machine is just slower
         while not (run_dir / "storage.url").exists():
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline, "the run did not start"
