@@ -9,7 +9,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Candidate", "Result", "run", "resume", "load_task", "Engine", "__version__"]
+__all__ = ["Candidate", "Result", "CallCost", "CandidateBudgetExceeded", "run", "resume",
+           "load_task", "Engine", "__version__"]
 
 # Interactive evaluation: counted queries to an oracle that stays in the evaluator's process.
 _INTERACTIVE = ("Interaction", "InteractionError", "InteractionTimeout", "InvalidQuery",
@@ -19,7 +20,8 @@ __all__ += list(_INTERACTIVE)
 
 def __getattr__(name: str) -> Any:
     # Lazy: evaluators import `Candidate`/`Result` in a fresh process; keep that import cheap.
-    if name in ("Candidate", "Result", "CandidateError", "CandidateTimeout"):
+    if name in ("Candidate", "Result", "CandidateError", "CandidateTimeout", "CallCost",
+                "CandidateBudgetExceeded"):
         from . import sandbox
 
         return getattr(sandbox, name)

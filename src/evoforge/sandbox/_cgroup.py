@@ -234,11 +234,17 @@ class Cgroup:
         return kills
 
     def memory_peak(self) -> int | None:
-        """The highest memory use of the tree, in bytes (None when not known)."""
+        """The highest memory use of the tree, in bytes (None when not known): v2
+        ``memory.peak`` (kernels >= 5.19, memory controller enabled), v1
+        ``memory.max_usage_in_bytes``. Read whether or not a memory limit was set."""
         peaks = []
-        for path in self.memory_files:
-            name = "memory.peak" if path.name == "memory.max" else "memory.max_usage_in_bytes"
-            value = _read_int(path.with_name(name))
+        for kind, directory in self.dirs:
+            if kind == "v2":
+                value = _read_int(directory / "memory.peak")
+            elif "memory" in kind.split(","):
+                value = _read_int(directory / "memory.max_usage_in_bytes")
+            else:
+                continue
             if value is not None:
                 peaks.append(value)
         return max(peaks) if peaks else None

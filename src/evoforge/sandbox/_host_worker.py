@@ -1,7 +1,12 @@
 """Subprocess entry of the evaluator host: ``python -m evoforge.sandbox._host_worker FD``.
 
 Reads the spec (JSON) on stdin, imports the task's evaluate.py, runs ``evaluate(candidate)``
-and writes ``{"status", "reason", "result", "artifacts"}`` as JSON to file descriptor FD.
+and writes ``{"status", "reason", "result", "artifacts", "cost"}`` as JSON to file descriptor
+FD; ``cost`` is `candidate.total_cost`, what all the candidate's calls cost (measured here, so
+it is known even when the evaluator does not report it). The evaluation's CPU budget
+(``spec["cpu_budget_s"]``) is enforced here twice: by the Candidate while each call runs, and
+once more after evaluate() returns, so an evaluator that catches `CandidateBudgetExceeded` and
+scores anyway still gets an invalid attempt.
 Everything that can go wrong is turned into a precise, human-readable reason here, where the
 original objects (exception types, the returned value's type) are still available.
 """
@@ -20,10 +25,12 @@ from typing import Any
 from evoforge.sandbox._call_worker import dumps
 from evoforge.sandbox.candidate import (
     Candidate,
+    CandidateBudgetExceeded,
     CandidateError,
     CandidateTimeout,
     _tail,
 )
+from evoforge.sandbox.cost import format_seconds
 from evoforge.sandbox.isolation import IsolationLevel, set_recipe
 from evoforge.sandbox.limits import SandboxLimits
 from evoforge.sandbox.result import Result
@@ -97,28 +104,48 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
         return {"status": "error", "reason": f"evaluate in evaluate.py is a "
                 f"{type(function).__name__}, not a function"}
     kwargs = _stage_kwargs(function, spec.get("stage_args") or {})
+    budget = spec.get("cpu_budget_s")
     with Candidate.create(spec["code"], filename=spec.get("program_filename", "initial.py"),
-                          isolation=level, limits=limits, parent_dir=spec["scratch"]) as cand:
-        try:
-            value = function(cand, **kwargs)
-            if inspect.isawaitable(value):
-                value = asyncio.run(_wait(value))
-        except CandidateTimeout as exc:
-            return {"status": "timeout", "reason": exc.summary,
-                    "artifacts": _candidate_artifacts(cand)}
-        except CandidateError as exc:
-            artifacts = _candidate_artifacts(cand)
-            if exc.traceback:
-                artifacts["candidate_traceback"] = _tail(exc.traceback, ARTIFACT_LIMIT)
-            return {"status": "error", "reason": exc.summary, "artifacts": artifacts}
-        except BaseException as exc:  # noqa: BLE001 - an evaluator bug is an outcome too
-            line = _line_in(exc, path)
-            where = f" (evaluate.py line {line})" if line else ""
-            artifacts = _candidate_artifacts(cand)
-            artifacts["evaluator_traceback"] = _tail(traceback.format_exc(), ARTIFACT_LIMIT)
-            return {"status": "error", "artifacts": artifacts,
-                    "reason": f"evaluate() raised {type(exc).__name__}: {exc}{where}"}
+                          isolation=level, limits=limits, parent_dir=spec["scratch"],
+                          cpu_budget_s=budget) as cand:
+        answer = _run_evaluator(function, cand, kwargs, path)
+        answer["cost"] = cand.total_cost.to_json()
+        used = cand.total_cost.cpu_s
+        if budget is not None and used > budget and answer["status"] != "invalid":
+            if answer.get("result"):
+                answer["result"]["valid"] = False  # its metrics are kept, its score does not count
+            answer.update(status="invalid", reason=(
+                f"the candidate used {format_seconds(used)} CPU in this evaluation, budget "
+                f"{format_seconds(budget)} (evaluator.cpu_budget_s)"))
+    return answer
+
+
+def _run_evaluator(function: Any, cand: Candidate, kwargs: dict[str, Any],
+                   path: Path) -> dict[str, Any]:
+    """Call evaluate(cand, **kwargs) and turn whatever happens into the answer dict."""
+    try:
+        value = function(cand, **kwargs)
+        if inspect.isawaitable(value):
+            value = asyncio.run(_wait(value))
+    except CandidateBudgetExceeded as exc:  # uncaught: the attempt is invalid, not an error
+        return {"status": "invalid", "reason": exc.summary,
+                "artifacts": _candidate_artifacts(cand)}
+    except CandidateTimeout as exc:
+        return {"status": "timeout", "reason": exc.summary,
+                "artifacts": _candidate_artifacts(cand)}
+    except CandidateError as exc:
         artifacts = _candidate_artifacts(cand)
+        if exc.traceback:
+            artifacts["candidate_traceback"] = _tail(exc.traceback, ARTIFACT_LIMIT)
+        return {"status": "error", "reason": exc.summary, "artifacts": artifacts}
+    except BaseException as exc:  # noqa: BLE001 - an evaluator bug is an outcome too
+        line = _line_in(exc, path)
+        where = f" (evaluate.py line {line})" if line else ""
+        artifacts = _candidate_artifacts(cand)
+        artifacts["evaluator_traceback"] = _tail(traceback.format_exc(), ARTIFACT_LIMIT)
+        return {"status": "error", "artifacts": artifacts,
+                "reason": f"evaluate() raised {type(exc).__name__}: {exc}{where}"}
+    artifacts = _candidate_artifacts(cand)
     if not isinstance(value, Result):
         kind = "None" if value is None else type(value).__name__
         return {"status": "error", "artifacts": artifacts,

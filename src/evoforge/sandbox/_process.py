@@ -12,9 +12,14 @@ candidate that forks a sleeper would hang the evaluator forever). Here:
   checked every few tens of milliseconds and once after the end; when it objects, the whole
   tree is killed and `limit_exceeded` says why;
 - `cpu_seconds` is the CPU time of the tree: from the cgroup (v2 ``cpu.stat``) when there is
-  one, else from wait4 (what the child reaped; bwrap does not reap its pid-namespace init, so
-  that is nearly nothing under bwrap). It tells a kill by the hard CPU limit from other
-  SIGKILLs.
+  one, else the larger of wait4 (what the child reaped; bwrap does not reap its pid-namespace
+  init, so that is nearly nothing under bwrap) and the watchdog's samples of the tree in /proc
+  (every check interval and once when the child exits, so a tree that is never reaped by us can
+  be short by at most one interval). It is what `CallCost.cpu_s` reports, what CPU budgets are
+  checked against, and it tells a kill by the hard CPU limit from other SIGKILLs.
+- `peak_memory_bytes` is the tree's peak memory from the memory cgroup when there is one, else
+  the larger of wait4's ``ru_maxrss`` (the largest reaped process) and the watchdog's samples
+  of the tree's resident memory; None when nothing could tell.
 """
 from __future__ import annotations
 
@@ -78,7 +83,8 @@ class ProcessOutcome:
     output_truncated: bool = False
     notes: list[str] = field(default_factory=list)
     limit_exceeded: str | None = None   # set when the watchdog killed the tree (or objected)
-    cpu_seconds: float | None = None    # user + system time of the reaped child and its reaped children
+    cpu_seconds: float | None = None    # user + system time of the tree (see the module docstring)
+    peak_memory_bytes: int | None = None  # peak memory of the tree (see the module docstring)
 
 
 def _kill_group(pgid: int) -> None:
@@ -90,8 +96,14 @@ def _kill_group(pgid: int) -> None:
 
 def _reap(proc: subprocess.Popen[bytes]) -> float | None:
     """Wait for `proc` with wait4; return its CPU seconds (children it reaped included)."""
+    return _reap_usage(proc)[0]
+
+
+def _reap_usage(proc: subprocess.Popen[bytes]) -> tuple[float | None, int | None]:
+    """Wait for `proc` with wait4; return its CPU seconds and its peak resident bytes (children
+    it reaped included: the peak is that of the largest one)."""
     if proc.returncode is not None:
-        return None
+        return None, None
     while True:
         try:
             _, status, usage = os.wait4(proc.pid, 0)
@@ -99,10 +111,10 @@ def _reap(proc: subprocess.Popen[bytes]) -> float | None:
             continue
         except ChildProcessError:  # reaped elsewhere
             proc.wait()
-            return None
+            return None, None
         break
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
 
 
 def _exited_without_reaping(pid: int) -> bool:
@@ -247,6 +259,8 @@ def run_process(
             if pidfd < 0 and not exited:
                 exited = _exited_without_reaping(proc.pid)
         seconds = time.monotonic() - start
+        if watchdog is not None:
+            watchdog.sample()  # the tree as it ends, before the kill below
         # Kill the rest of the tree *before* reaping (so the pgid cannot have been reused)
         # and before draining (so no leftover writer can keep the pipes busy forever).
         _kill_group(pgid)
@@ -274,11 +288,18 @@ def run_process(
                 except OSError as exc:  # pragma: no cover
                     if exc.errno != errno.EPIPE:
                         raise
-        cpu_seconds = _reap(proc)
+        cpu_seconds, peak_memory = _reap_usage(proc)
+    if watchdog is not None:
+        cpu_seconds = max(watchdog.cpu_seen, cpu_seconds or 0.0)
+        if watchdog.rss_seen:
+            peak_memory = max(watchdog.rss_seen, peak_memory or 0)
     if cgroup is not None:
         tree = cgroup.cpu_seconds()
         if tree is not None:
             cpu_seconds = max(tree, cpu_seconds or 0.0)
+        tree_peak = cgroup.memory_peak()
+        if tree_peak:
+            peak_memory = tree_peak
     return ProcessOutcome(
         returncode=proc.returncode,
         stdout=captures["stdout"].value(),
@@ -290,4 +311,5 @@ def run_process(
         output_truncated=captures["stdout"].truncated or captures["stderr"].truncated,
         limit_exceeded=limit_exceeded,
         cpu_seconds=cpu_seconds,
+        peak_memory_bytes=peak_memory,
     )

@@ -14,6 +14,14 @@
   reported as over its memory limit (rather than hanging on a dead child or dying later with a
   bare SIGKILL).
 
+- CPU of the whole tree (`cpu_budget_s`, from `candidate.call(..., cpu_budget_s=)` and
+  ``evaluator.cpu_budget_s``): RLIMIT_CPU is per process and counts whole seconds, so N
+  processes could each burn just under it. The watchdog reads the tree's CPU time (the cgroup's
+  ``cpu.stat`` when there is one, else the sum over the tree's processes in ``/proc``, each
+  with the time of the children it reaped) and kills the tree as soon as it is over the budget.
+  Without a cgroup it also samples the tree's resident memory, the only peak-memory figure for
+  processes that are never reaped by us (under bwrap).
+
 The walk is cheap on purpose: `os.scandir` (one lstat per entry), no symlinks followed, no
 other file systems entered, and it stops counting as soon as the limit is passed. When a walk
 is slow (a huge tree), the next one waits longer: the watchdog keeps to about a tenth of one
@@ -28,6 +36,7 @@ import time
 from collections.abc import Sequence
 
 from evoforge.sandbox._cgroup import Cgroup
+from evoforge.sandbox.cost import format_seconds
 
 MIB = 1 << 20
 
@@ -151,6 +160,32 @@ def descendants(pid: int, limit: int = 4096) -> set[int]:
     return found
 
 
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def tree_usage(pids: Sequence[int] | set[int]) -> tuple[float, int]:
+    """(CPU seconds, resident bytes) of `pids` together, from /proc/PID/stat: each process's
+    user + system time plus that of the children it has reaped (a reaped child has left the
+    tree, so nothing is counted twice). Processes that vanish meanwhile are skipped."""
+    cpu_ticks = 0
+    rss_pages = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                text = fh.read()
+        except OSError:
+            continue
+        # the command name (field 2) may hold spaces and parentheses: split after the last ")"
+        rest = text[text.rfind(b")") + 2:].split()
+        try:
+            cpu_ticks += sum(int(x) for x in rest[11:15])  # utime stime cutime cstime
+            rss_pages += max(0, int(rest[21]))
+        except (IndexError, ValueError):
+            continue
+    return cpu_ticks / _TICKS, rss_pages * _PAGE
+
+
 class TreeWatchdog:
     """Checks one sandboxed process tree against the limits that need watching.
 
@@ -161,8 +196,14 @@ class TreeWatchdog:
 
     def __init__(self, *, cgroup: Cgroup | None = None, disk_dirs: Sequence[str] = (),
                  disk_mb: int | None = None, memory_mb: int | None = None,
-                 interval: float = 0.05) -> None:
+                 cpu_budget_s: float | None = None, interval: float = 0.05) -> None:
         self.cgroup = cgroup
+        self.cpu_budget_s = cpu_budget_s
+        # Without a cgroup that accounts CPU, the tree's usage is sampled from /proc.
+        self.samples_proc = cgroup is None or cgroup.cpu_seconds() is None
+        self.cpu_seen = 0.0          # the most CPU seconds the tree was seen to have used
+        self.rss_seen = 0            # the most resident bytes sampled for the tree (/proc only)
+        self.cpu_exceeded = False
         self.disk_dirs = list(disk_dirs)
         self.disk_limit = int(disk_mb) * MIB if disk_mb is not None else None
         self.disk_mb = disk_mb
@@ -180,7 +221,8 @@ class TreeWatchdog:
     @property
     def active(self) -> bool:
         memory = self.cgroup is not None and self.cgroup.limits_memory
-        return memory or (self.disk_limit is not None and bool(self.disk_dirs))
+        return (memory or (self.disk_limit is not None and bool(self.disk_dirs))
+                or self.cpu_budget_s is not None or self.samples_proc)
 
     def next_interval(self) -> float:
         return max(self.interval, 10 * self._cost)
@@ -188,9 +230,28 @@ class TreeWatchdog:
     def check(self) -> str | None:
         start = time.monotonic()
         try:
-            return self._memory() or self._disk()
+            return self._cpu() or self._memory() or self._disk()
         finally:
             self._cost = time.monotonic() - start
+
+    def sample(self) -> float:
+        """Update and return `cpu_seen` (and `rss_seen` without a cgroup)."""
+        if self.samples_proc:
+            cpu, rss = tree_usage(self._pids())
+            self.rss_seen = max(self.rss_seen, rss)
+        else:
+            assert self.cgroup is not None
+            cpu = self.cgroup.cpu_seconds() or 0.0
+        self.cpu_seen = max(self.cpu_seen, cpu)
+        return self.cpu_seen
+
+    def _cpu(self) -> str | None:
+        used = self.sample()
+        if self.cpu_budget_s is not None and used > self.cpu_budget_s:
+            self.cpu_exceeded = True
+            return (f"CPU budget exceeded (the candidate's processes used {format_seconds(used)} "
+                    f"CPU, budget {format_seconds(self.cpu_budget_s)})")
+        return None
 
     def _pids(self) -> set[int]:
         if self.cgroup is not None:

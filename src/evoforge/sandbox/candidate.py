@@ -1,7 +1,10 @@
 """`Candidate`: the handle a task's trusted `evaluate(candidate)` uses to run untrusted code.
 
 The evaluator never imports the candidate: `call()` runs one function in a fresh sandboxed
-process and brings back plain data, `run()` runs a command. Time is measured by the parent.
+process and brings back plain data, `run()` runs a command. What each costs (wall time, CPU of
+the whole process tree, peak memory) is measured by the parent (`last_cost`, `total_cost`), and
+a CPU budget (per call, and for the whole evaluation) ends a call that goes over it with
+`CandidateBudgetExceeded`: candidate code cannot change either, it runs in another process.
 Each Candidate owns a fresh directory (removed by `close()`):
 
     root/program/   the candidate file; the only writable place in the sandbox, cwd and HOME
@@ -9,6 +12,7 @@ Each Candidate owns a fresh directory (removed by `close()`):
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -25,6 +29,7 @@ from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, ProcessOutcome, run_process
 from evoforge.sandbox._scratch import Scratch, sweep_once
 from evoforge.sandbox._watchdog import TreeWatchdog
+from evoforge.sandbox.cost import NO_COST, CallCost, check_cpu_budget, format_seconds
 from evoforge.sandbox.isolation import (
     IsolationLevel,
     clean_env,
@@ -74,9 +79,26 @@ class CandidateTimeout(CandidateError):
         self.timeout = timeout
 
 
+class CandidateBudgetExceeded(CandidateError):
+    """The candidate's process tree used more CPU than its budget; it was killed on crossing it.
+
+    `cpu_s` is what it used (measured from outside), `budget_s` the budget that applied, and
+    `scope` says whose budget: "call" (`cpu_budget_s=` of this call) or "evaluation"
+    (``evaluator.cpu_budget_s``, the CPU of every call of one evaluation together). Uncaught,
+    it makes the attempt invalid with `summary` as the reason.
+    """
+
+    def __init__(self, summary: str, *, cpu_s: float, budget_s: float, scope: str,
+                 function: str | None = None, stdout: str = "", stderr: str = "") -> None:
+        super().__init__(summary, function=function, stdout=stdout, stderr=stderr)
+        self.cpu_s = cpu_s
+        self.budget_s = budget_s
+        self.scope = scope
+
+
 @dataclass
 class CompletedRun:
-    """Outcome of `Candidate.run`: like subprocess.CompletedProcess, plus timing."""
+    """Outcome of `Candidate.run`: like subprocess.CompletedProcess, plus timing and `cost`."""
 
     returncode: int
     stdout: str
@@ -85,6 +107,7 @@ class CompletedRun:
     timed_out: bool
     raw_stdout: bytes = b""
     limit_exceeded: str = ""   # e.g. "disk limit exceeded (...)": the tree was killed for it
+    cost: CallCost = NO_COST   # wall, CPU of the process tree, peak memory (measured outside)
 
 
 def _tail(text: str, limit: int) -> str:
@@ -101,12 +124,14 @@ def _signal_name(returncode: int) -> str:
 class Candidate:
     """One candidate program, materialised in a fresh private directory.
 
-    Build it with `Candidate.create(code, ...)` (also a context manager).
+    Build it with `Candidate.create(code, ...)` (also a context manager). `cpu_budget_s` is
+    the CPU (seconds, whole process trees) all its calls together may use; None = no budget.
     """
 
     def __init__(self, code: str, scratch: Scratch, *, filename: str = "initial.py",
                  language: str | None = None, isolation: str | IsolationLevel = "auto",
-                 limits: SandboxLimits | None = None) -> None:
+                 limits: SandboxLimits | None = None, cpu_budget_s: float | None = None) -> None:
+        self._cpu_budget = check_cpu_budget(cpu_budget_s, "cpu_budget_s")
         self.code = code
         self._scratch = scratch
         self.root = scratch.path
@@ -128,14 +153,18 @@ class Candidate:
         self.last_seconds = 0.0
         self.total_seconds = 0.0
         self.n_calls = 0
+        self.last_cost: CallCost = NO_COST   # the latest call or run
+        self.total_cost: CallCost = NO_COST  # every call and run of this candidate so far
         self._cpu_limit: int | None = None
         self._closed = False
 
     @classmethod
     def create(cls, code: str, *, filename: str = "initial.py", language: str | None = None,
                isolation: "str | IsolationLevel" = "auto", limits: SandboxLimits | None = None,
-               parent_dir: str | Path | None = None) -> "Candidate":
-        """Write `code` into a fresh directory under `parent_dir` (default: the temp dir)."""
+               parent_dir: str | Path | None = None,
+               cpu_budget_s: float | None = None) -> "Candidate":
+        """Write `code` into a fresh directory under `parent_dir` (default: the temp dir);
+        `cpu_budget_s` caps the CPU of all its calls together (see the class docstring)."""
         level = isolation if isinstance(isolation, IsolationLevel) else resolve_isolation(
             isolation)
         if parent_dir is None:
@@ -143,7 +172,7 @@ class Candidate:
         scratch = Scratch("cand", parent_dir)
         try:
             return cls(code, scratch, filename=filename, language=language, isolation=level,
-                       limits=limits)
+                       limits=limits, cpu_budget_s=cpu_budget_s)
         except BaseException:
             scratch.remove()
             raise
@@ -164,13 +193,55 @@ class Candidate:
         return f"Candidate(path={str(self.path)!r}, language={self.language!r})"
 
     # -- running ------------------------------------------------------------------------------
+    @property
+    def cpu_budget_s(self) -> float | None:
+        """The CPU seconds all calls of this candidate may use together (None: no budget)."""
+        return self._cpu_budget
+
+    def _budget_for(self, call_budget: float | None) -> tuple[float | None, str]:
+        """The CPU budget of the next call and whose it is: the call's own or, when less is
+        left of it, what remains of the evaluation's."""
+        options = []
+        if call_budget is not None:
+            options.append((call_budget, "call"))
+        if self._cpu_budget is not None:
+            options.append((self._cpu_budget - self.total_cost.cpu_s, "evaluation"))
+        return min(options) if options else (None, "")
+
+    def _over_budget(self, what: str, used: float, budget: float, scope: str,
+                     killed: bool = True) -> CandidateBudgetExceeded:
+        if scope == "call":
+            whose = "cpu_budget_s of the call"
+        elif not killed:
+            whose = "evaluator.cpu_budget_s, for the whole evaluation"
+        else:
+            whose = (f"what was left of evaluator.cpu_budget_s = "
+                     f"{format_seconds(self._cpu_budget or 0.0)} for the whole evaluation")
+        summary = (f"{what} used {format_seconds(used)} CPU, budget {format_seconds(max(budget, 0.0))} "
+                   f"({whose})")
+        if killed:
+            summary += ": the candidate's process tree was killed"
+        return CandidateBudgetExceeded(summary, cpu_s=used, budget_s=max(budget, 0.0), scope=scope,
+                                       stdout=self.last_stdout, stderr=self.last_stderr)
+
     def _spawn(self, argv: Sequence[str], *, stdin: bytes | None, timeout: float,
-               result_pipe: bool) -> ProcessOutcome:
+               result_pipe: bool, cpu_budget_s: float | None = None,
+               what: str = "the candidate") -> ProcessOutcome:
         if self._closed:
             raise RuntimeError("this Candidate is closed")
         if not timeout or timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout!r}")
+        budget, scope = self._budget_for(check_cpu_budget(cpu_budget_s))
+        if budget is not None and budget <= 0:
+            raise self._over_budget(f"{what} was not started: the evaluation's calls already",
+                                    self.total_cost.cpu_s, self._cpu_budget or 0.0, scope,
+                                    killed=False)
         limits = self.limits
+        if budget is not None:
+            # A per-process backstop in whole seconds; the watchdog stops the tree at `budget`.
+            base = limits.cpu_seconds if limits.cpu_seconds is not None else timeout + 1.0
+            if budget + 1.0 < base:
+                limits = dataclasses.replace(limits, cpu_seconds=budget + 1.0)
         cgroup = (Cgroup.create(limits.max_processes, limits.memory_mb) if limits.use_cgroups
                   else None)
         try:
@@ -183,7 +254,8 @@ class Candidate:
             # Under bwrap the work dir is the only writable place on disk (/tmp is a capped
             # tmpfs, memory); under unshare/none it is the only place we can attribute.
             watchdog = TreeWatchdog(cgroup=cgroup, disk_dirs=[str(self.work_dir)],
-                                    disk_mb=limits.disk_mb, memory_mb=limits.memory_mb)
+                                    disk_mb=limits.disk_mb, memory_mb=limits.memory_mb,
+                                    cpu_budget_s=budget)
             outcome = run_process(
                 wrapped, env=clean_env(str(self.work_dir)), cwd=str(self.work_dir),
                 timeout=timeout, stdin=stdin, max_output=limits.max_output_bytes,
@@ -199,15 +271,24 @@ class Candidate:
         self.last_seconds = outcome.seconds
         self.total_seconds += outcome.seconds
         self.n_calls += 1
+        peak = outcome.peak_memory_bytes
+        self.last_cost = CallCost(wall_s=outcome.seconds, cpu_s=outcome.cpu_seconds or 0.0,
+                                  peak_memory_mb=peak / (1 << 20) if peak else None)
+        self.total_cost = self.total_cost + self.last_cost
+        if budget is not None and self.last_cost.cpu_s > budget:
+            raise self._over_budget(what, self.last_cost.cpu_s, budget, scope)
         return outcome
 
-    def call(self, function: str, *args: Any, timeout: float = 60, **kwargs: Any) -> Any:
+    def call(self, function: str, *args: Any, timeout: float = 60,
+             cpu_budget_s: float | None = None, **kwargs: Any) -> Any:
         """Run `function(*args, **kwargs)` of the candidate program in a fresh sandboxed
         process and return its value as plain data (lists, dicts, numbers, numpy arrays).
 
         Raises CandidateTimeout after `timeout` seconds (wall clock, measured here, including
-        interpreter start-up and import of the program), CandidateError when the candidate
-        raises, crashes, or returns something that is not plain data.
+        interpreter start-up and import of the program), CandidateBudgetExceeded when its
+        process tree uses more than `cpu_budget_s` CPU seconds (or more than is left of the
+        evaluation's budget), CandidateError when the candidate raises, crashes, or returns
+        something that is not plain data. `last_cost` says what the call cost, in every case.
         """
         if self.language != "python":
             raise TypeError(f"call() runs Python programs; this candidate is {self.language}: "
@@ -223,7 +304,8 @@ class Candidate:
         except _call_worker.EncodeError as exc:
             raise TypeError(f"cannot send arguments to the candidate: {exc}") from None
         argv = [sys.executable, "-B", str(self._worker), str(self.path), RESULT_FD_PLACEHOLDER]
-        out = self._spawn(argv, stdin=request, timeout=timeout, result_pipe=True)
+        out = self._spawn(argv, stdin=request, timeout=timeout, result_pipe=True,
+                          cpu_budget_s=cpu_budget_s, what=f"{function}()")
         ctx = {"function": function, "stdout": self.last_stdout, "stderr": self.last_stderr}
         if out.timed_out:
             raise CandidateTimeout(f"candidate timed out after {timeout:.1f}s in {function}()",
@@ -252,18 +334,22 @@ class Candidate:
         raise self._error_from(error, function, ctx)
 
     def run(self, argv: list[str], stdin: str | bytes | None = None,
-            timeout: float = 60) -> CompletedRun:
+            timeout: float = 60, cpu_budget_s: float | None = None) -> CompletedRun:
         """Run a command in the sandbox (cwd = the program's directory). `{program}` in argv
-        is replaced by the candidate's path. A timeout kills it and sets `timed_out`."""
+        is replaced by the candidate's path. A timeout kills it and sets `timed_out`; going
+        over `cpu_budget_s` (or what is left of the evaluation's budget) kills it and raises
+        CandidateBudgetExceeded. `CompletedRun.cost` (and `last_cost`) say what it cost."""
         if isinstance(argv, str):
             raise TypeError("argv must be a list of strings, e.g. ['python3', '{program}']")
         argv = [str(a).replace("{program}", str(self.path)) for a in argv]
         data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
-        out = self._spawn(argv, stdin=data, timeout=timeout, result_pipe=False)
+        name = os.path.basename(argv[0]) if argv else "?"
+        out = self._spawn(argv, stdin=data, timeout=timeout, result_pipe=False,
+                          cpu_budget_s=cpu_budget_s, what=f"the command {name!r}")
         return CompletedRun(returncode=out.returncode, stdout=self.last_stdout,
                             stderr=self.last_stderr, seconds=out.seconds,
                             timed_out=out.timed_out, raw_stdout=out.stdout,
-                            limit_exceeded=out.limit_exceeded or "")
+                            limit_exceeded=out.limit_exceeded or "", cost=self.last_cost)
 
     def interact(self, target: "str | list[str]", oracle: Any, *args: Any, max_queries: int,
                  timeout: float = 60, **kwargs: Any) -> Any:

@@ -10,6 +10,10 @@ and kills the whole tree on timeout. The evaluator in turn runs candidate code o
 Outcomes (`Evaluation.status`): "ok" (valid Result with a finite score), "invalid"
 (`Result.invalid(...)`, or a non-finite score), "error" (candidate crash surfacing through
 `candidate.call`, evaluator bug, wrong return type, broken evaluate.py), "timeout".
+A candidate over its CPU budget (`CandidateBudgetExceeded` left uncaught, or
+``evaluator.cpu_budget_s`` passed by all its calls together) is "invalid", with the figures.
+`Evaluation.cost` is what the candidate's calls cost (`CallCost`, measured by the host), or None
+when the evaluator never answered (timeout, crash) or never made a call.
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, run_process
 from evoforge.sandbox._scratch import Scratch, sweep_once
 from evoforge.sandbox.candidate import _tail
+from evoforge.sandbox.cost import CallCost, check_cpu_budget
 from evoforge.sandbox.isolation import recipe_for, resolve_isolation
 from evoforge.sandbox.limits import SandboxLimits, make_preexec
 from evoforge.sandbox.result import Result
@@ -49,6 +54,7 @@ class Evaluation:
     seconds: float = 0.0
     artifacts: dict[str, str] = field(default_factory=dict)
     isolation: str = ""
+    cost: CallCost | None = None   # what the candidate's calls cost, all together
 
     @property
     def ok(self) -> bool:
@@ -62,7 +68,8 @@ class Evaluation:
         return {"status": self.status, "result": self.result.to_json() if self.result else None,
                 "reason": self.reason, "stdout": self.stdout, "stderr": self.stderr,
                 "seconds": self.seconds, "artifacts": dict(self.artifacts),
-                "isolation": self.isolation}
+                "isolation": self.isolation,
+                "cost": self.cost.to_json() if self.cost is not None else None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Evaluation":
@@ -71,7 +78,8 @@ class Evaluation:
                    reason=data.get("reason", ""), stdout=data.get("stdout", ""),
                    stderr=data.get("stderr", ""), seconds=float(data.get("seconds", 0.0)),
                    artifacts=dict(data.get("artifacts") or {}),
-                   isolation=data.get("isolation", ""))
+                   isolation=data.get("isolation", ""),
+                   cost=CallCost.from_json(data["cost"]) if data.get("cost") else None)
 
 
 def load_evaluator_check(task_dir: str | Path) -> None:
@@ -115,14 +123,18 @@ def evaluate_code(
     limits: SandboxLimits | None = None,
     isolation: str = "auto",
     stage_args: dict[str, Any] | None = None,
+    cpu_budget_s: float | None = None,
 ) -> Evaluation:
     """Evaluate `code` with the task's `evaluate.py`, in a subprocess killed after `timeout`.
 
     `isolation`: "auto" (strongest available) or a level name ("bwrap", "unshare", "none")
     to use exactly; raises UserError if it is not available. `stage_args` are passed as
     keyword arguments to `evaluate()` when it accepts them (cascade stage, seed...).
+    `cpu_budget_s` caps the CPU of all the candidate's calls in this evaluation together
+    (``evaluator.cpu_budget_s``); the evaluator cannot raise it for one call.
     Never raises for anything the evaluator or the candidate does.
     """
+    cpu_budget_s = check_cpu_budget(cpu_budget_s, "cpu_budget_s")
     task_dir = Path(task_dir).resolve()
     limits = limits or SandboxLimits()
     level = resolve_isolation(isolation)
@@ -135,6 +147,7 @@ def evaluate_code(
         "task_dir": str(task_dir), "code": code, "program_filename": program_filename,
         "isolation": level.name, "recipe": recipe_for(level), "limits": limits.to_json(),
         "stage_args": dict(stage_args or {}), "scratch": str(scratch.path),
+        "cpu_budget_s": cpu_budget_s,
     }
     try:
         request = dumps(spec)
@@ -173,7 +186,7 @@ def evaluate_code(
             status=answer["status"],
             result=Result.from_json(answer["result"]) if answer.get("result") else None,
             reason=answer.get("reason", ""), artifacts=dict(answer.get("artifacts") or {}),
-            **common)
+            cost=_cost_of(answer), **common)
     except (ValueError, KeyError, TypeError) as exc:
         return Evaluation("error", reason=f"the evaluator host sent a corrupt answer: {exc}",
                           **common)
@@ -185,6 +198,15 @@ def evaluate_code(
             evaluation.status, evaluation.reason = "invalid", problem
             evaluation.result.valid = False
     return evaluation
+
+
+def _cost_of(answer: dict[str, Any]) -> CallCost | None:
+    """The host's measurement of the candidate's calls (None when it made none)."""
+    cost = answer.get("cost")
+    if not cost:
+        return None
+    measured = CallCost.from_json(cost)
+    return measured if measured.calls else None
 
 
 def _host_death(returncode: int, stderr: str) -> str:
