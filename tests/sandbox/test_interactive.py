@@ -366,3 +366,27 @@ def test_bad_arguments_are_the_evaluators_errors(cand):
         sh.interact("search", bowl, max_queries=1, timeout=30)
     assert math.isfinite(bowl(0, 0)) and os.path.isdir(c.work_dir)
     assert HAS_BWRAP in (True, False)
+
+
+def test_cost_is_measured_and_the_cpu_budget_holds(cand):
+    from evoforge import CandidateBudgetExceeded
+
+    c = cand("def search(f):\n    f(0.0, 0.0)\n    return sum(range(10))\n")
+    s = c.interact("search", bowl, max_queries=5, timeout=30)
+    assert s.cost.calls == 1 and s.cost.cpu_s > 0 and c.last_cost == s.cost
+    assert c.total_cost.calls == 1
+    spin = cand("def search(f):\n    f(0.0, 0.0)\n    while True:\n        pass\n")
+    with pytest.raises(CandidateBudgetExceeded, match=r"search\(\) used .* CPU, budget 0\.5 s") as info:
+        spin.interact("search", bowl, max_queries=5, timeout=120, cpu_budget_s=0.5)
+    assert info.value.session.queries == 1 and info.value.scope == "call"
+
+
+def test_the_evaluations_cpu_budget_counts_interactive_sessions(tmp_path):
+    from evoforge import CandidateBudgetExceeded
+
+    code = "def search(f):\n    f(0.0, 0.0)\n    while True:\n        pass\n"
+    with Candidate.create(code, cpu_budget_s=0.5) as c:
+        with pytest.raises(CandidateBudgetExceeded, match="evaluator.cpu_budget_s"):
+            c.interact("search", bowl, max_queries=5, timeout=120)
+        with pytest.raises(CandidateBudgetExceeded, match="was not started"):
+            c.interact("search", bowl, max_queries=5, timeout=120)

@@ -10,6 +10,7 @@ tree is killed however it ends.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import selectors
 import subprocess
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evoforge.sandbox._cgroup import Cgroup
-from evoforge.sandbox._process import _Capture, _kill_group, _reap
+from evoforge.sandbox._process import _Capture, _kill_group, _reap_usage
 from evoforge.sandbox._watchdog import TreeWatchdog
 from evoforge.sandbox.isolation import clean_env, wrap_command
 from evoforge.sandbox.limits import make_preexec, rlimits_for
@@ -51,22 +52,30 @@ class Outcome:
     finished: bool
     limit_exceeded: str | None
     cpu_seconds: float | None
+    peak_memory_bytes: int | None
     stdout: str
     stderr: str
     stop: BaseException | None = None  # the channel's verdict (or a bug of the oracle)
 
 
 def converse(cand: "Candidate", argv: Sequence[str], channel: Channel, *, timeout: float,
-              first: bytes, python: bool) -> Outcome:
+              first: bytes, python: bool, cpu_budget_s: float | None = None) -> Outcome:
     """Run `argv` in the sandbox and hold the conversation until it ends, fails or times out
     (`Outcome.stop` holds what a channel raised, to be raised by the caller after accounting).
 
     Python mode: the worker talks on two extra pipes (its stdout/stderr are captured as in
     `call`). Program mode: the program's stdout carries its lines, its stdin our answers.
+    `cpu_budget_s` (already resolved against the evaluation's budget by the caller) kills the
+    tree when its CPU goes over, as in `Candidate._spawn`.
     """
     if not timeout or timeout <= 0:
         raise ValueError(f"timeout must be positive, got {timeout!r}")
     limits = cand.limits
+    if cpu_budget_s is not None:
+        # A per-process backstop in whole seconds; the watchdog stops the tree at the budget.
+        base = limits.cpu_seconds if limits.cpu_seconds is not None else timeout + 1.0
+        if cpu_budget_s + 1.0 < base:
+            limits = dataclasses.replace(limits, cpu_seconds=cpu_budget_s + 1.0)
     cgroup = (Cgroup.create(limits.max_processes, limits.memory_mb) if limits.use_cgroups
               else None)
     up_r = up_w = down_r = down_w = -1
@@ -87,7 +96,7 @@ def converse(cand: "Candidate", argv: Sequence[str], channel: Channel, *, timeou
                                ro_dirs=[str(cand.runtime_dir)])
         watchdog: TreeWatchdog | None = TreeWatchdog(
             cgroup=cgroup, disk_dirs=[str(cand.work_dir)], disk_mb=limits.disk_mb,
-            memory_mb=limits.memory_mb)
+            memory_mb=limits.memory_mb, cpu_budget_s=cpu_budget_s)
         if watchdog is not None and not watchdog.active:
             watchdog = None
         start = time.monotonic()
@@ -108,13 +117,14 @@ def converse(cand: "Candidate", argv: Sequence[str], channel: Channel, *, timeou
             assert proc.stdin is not None
             up_r, down_w = proc.stdout.fileno(), proc.stdin.fileno()
         return _loop(cand, proc, channel, up_r=up_r, down_w=down_w, timeout=timeout,
-                     first=first, python=python, start=start, cgroup=cgroup, watchdog=watchdog)
+                     first=first, python=python, start=start, cgroup=cgroup, watchdog=watchdog,
+                     limits=limits)
     finally:
         if proc is not None:
             _kill_group(proc.pid)
             if cgroup is not None:
                 cgroup.kill()
-            _reap(proc)
+            _reap_usage(proc)
             for stream in (proc.stdin, proc.stdout, proc.stderr):
                 if stream is not None:
                     try:
@@ -131,8 +141,7 @@ def converse(cand: "Candidate", argv: Sequence[str], channel: Channel, *, timeou
 
 def _loop(cand: "Candidate", proc: subprocess.Popen[bytes], channel: Channel, *, up_r: int,
           down_w: int, timeout: float, first: bytes, python: bool, start: float,
-          cgroup: Cgroup | None, watchdog: TreeWatchdog | None) -> Outcome:
-    limits = cand.limits
+          cgroup: Cgroup | None, watchdog: TreeWatchdog | None, limits: Any) -> Outcome:
     assert proc.stdout is not None and proc.stderr is not None
     captures = {"stdout": _Capture(limits.max_output_bytes),
                 "stderr": _Capture(limits.max_output_bytes)}
@@ -251,6 +260,8 @@ def _loop(cand: "Candidate", proc: subprocess.Popen[bytes], channel: Channel, *,
             except OSError:
                 pass
     seconds = time.monotonic() - start
+    if watchdog is not None:
+        watchdog.sample()  # the tree as it ends, before the kill below
     _kill_group(proc.pid)
     if cgroup is not None:
         cgroup.kill()
@@ -259,13 +270,19 @@ def _loop(cand: "Candidate", proc: subprocess.Popen[bytes], channel: Channel, *,
             drain(fd, name, budget=4 * max(limits.max_output_bytes, 1 << 16))
     sel.close()
     os.close(pidfd)
-    cpu = _reap(proc)
+    cpu, peak = _reap_usage(proc)
+    if watchdog is not None:
+        cpu = max(watchdog.cpu_seen, cpu or 0.0)
+        if watchdog.rss_seen:
+            peak = max(watchdog.rss_seen, peak or 0)
     if cgroup is not None:
         tree = cgroup.cpu_seconds()
         if tree is not None:
             cpu = max(tree, cpu or 0.0)
+        peak = cgroup.memory_peak() or peak
     outcome = Outcome(returncode=proc.returncode, seconds=seconds, timed_out=timed_out,
                        finished=finished, limit_exceeded=limit_exceeded, cpu_seconds=cpu,
+                       peak_memory_bytes=peak,
                        stdout=captures["stdout"].value().decode("utf-8", errors="replace"),
                        stderr=captures["stderr"].value().decode("utf-8", errors="replace"))
     outcome.stop = stop

@@ -23,6 +23,11 @@ gets a refusal, then the tree is killed), `InvalidQuery` (malformed line, wrong 
 or the oracle raised `QueryRejected`), `InteractionError` (never queried, died), and
 `InteractionTimeout` (stopped answering: wall timeout). The whole process tree is killed
 whatever happens, and every read and write has the session's deadline.
+
+Compute is bounded as for `call`/`run`: `cpu_budget_s=` of the session, and what is left of
+the evaluation's ``evaluator.cpu_budget_s``, end it with `CandidateBudgetExceeded` (with
+`session` attached); `Interaction.cost` and `candidate.last_cost` say what it cost. The time
+the oracle takes is wall time of the session (the timeout) but never the candidate's CPU.
 """
 from __future__ import annotations
 
@@ -38,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from evoforge.sandbox import _call_worker, _interactive_worker
 from evoforge.sandbox._interactive_process import Outcome, SessionEnd, converse
 from evoforge.sandbox.candidate import CandidateError, CandidateTimeout
+from evoforge.sandbox.cost import NO_COST, CallCost, check_cpu_budget
 
 if TYPE_CHECKING:
     from evoforge.sandbox.candidate import Candidate
@@ -54,8 +60,9 @@ class QueryRejected(Exception):
 
 @dataclass
 class Interaction:
-    """What one interactive session did: the value, every query with its answer, and why it
-    stopped ("returned", "answered", "exited", or the error's reason)."""
+    """What one interactive session did: the value, every query with its answer, why it
+    stopped ("returned", "answered", "exited", or the error's reason), and what the
+    candidate's process tree cost (`cost`: wall, CPU, peak memory, measured from outside)."""
 
     value: Any = None
     queries: int = 0
@@ -63,6 +70,7 @@ class Interaction:
     stopped: str = ""
     seconds: float = 0.0
     cpu_seconds: float | None = None
+    cost: CallCost = NO_COST
     returncode: int | None = None
     stdout: str = ""
     stderr: str = ""
@@ -250,14 +258,34 @@ def _account(cand: "Candidate", out: Outcome, rec: Interaction) -> None:
     cand.last_seconds = out.seconds
     cand.total_seconds += out.seconds
     cand.n_calls += 1
+    peak = out.peak_memory_bytes
+    cand.last_cost = CallCost(wall_s=out.seconds, cpu_s=out.cpu_seconds or 0.0,
+                              peak_memory_mb=peak / (1 << 20) if peak else None)
+    cand.total_cost = cand.total_cost + cand.last_cost
+    rec.cost = cand.last_cost
     rec.seconds, rec.cpu_seconds = out.seconds, out.cpu_seconds
     rec.returncode, rec.stdout, rec.stderr = out.returncode, out.stdout, cand.last_stderr
 
 
 def _run(cand: "Candidate", argv: list[str], channel: "_PythonChannel | _LineChannel",
-         **kwargs: Any) -> Outcome:
-    out = converse(cand, argv, channel, **kwargs)
-    _account(cand, out, channel.session.record)
+         cpu_budget_s: float | None, **kwargs: Any) -> Outcome:
+    """Converse, account for the cost, and raise the session's verdict. The CPU budget is the
+    call's own or what is left of the evaluation's (`evaluator.cpu_budget_s`), exactly as for
+    `call`/`run`, so an interactive session cannot spend more than any other call."""
+    what = channel.session.where
+    budget, scope = cand._budget_for(check_cpu_budget(cpu_budget_s))
+    if budget is not None and budget <= 0:
+        raise cand._over_budget(f"{what} was not started: the evaluation's calls already",
+                                cand.total_cost.cpu_s, cand.cpu_budget_s or 0.0, scope,
+                                killed=False)
+    out = converse(cand, argv, channel, cpu_budget_s=budget, **kwargs)
+    rec = channel.session.record
+    _account(cand, out, rec)
+    if budget is not None and rec.cost.cpu_s > budget:
+        exc = cand._over_budget(what, rec.cost.cpu_s, budget, scope)
+        rec.stopped = exc.summary
+        exc.session = rec  # type: ignore[attr-defined]  # nothing lost: what it did so far
+        raise exc
     if out.stop is not None:
         raise out.stop
     return out
@@ -322,11 +350,13 @@ def _check_budget(max_queries: int, min_queries: int) -> None:
 
 # -- the public entry points ------------------------------------------------------------------
 def interact(cand: "Candidate", function: str, oracle: Oracle, *args: Any, max_queries: int,
-             timeout: float = 60, min_queries: int = 1,
+             timeout: float = 60, min_queries: int = 1, cpu_budget_s: float | None = None,
              max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES, **kwargs: Any) -> Interaction:
     """Run ``function(query, *args, **kwargs)`` of a Python candidate; each ``query(...)``
-    there is answered by ``oracle(...)`` here. See the module docstring; `Candidate.interact`
-    is the same call."""
+    there is answered by ``oracle(...)`` here, at most `max_queries` times (and at least
+    `min_queries`, else the session is an error). `timeout` is wall seconds for the whole
+    session; `cpu_budget_s` the CPU its process tree may use. See the module docstring;
+    `Candidate.interact` is the same call."""
     if cand.language != "python":
         raise TypeError(f"interact() runs Python programs; this candidate is {cand.language}: "
                         "use candidate.interact_run([...], oracle, ...) instead")
@@ -349,7 +379,7 @@ def interact(cand: "Candidate", function: str, oracle: Oracle, *args: Any, max_q
     channel = _PythonChannel(session, max_query_bytes)
     argv = [sys.executable, "-B", str(worker), str(codec), str(cand.path), "{up_fd}",
             "{down_fd}"]
-    out = _run(cand, argv, channel, timeout=timeout, first=request, python=True)
+    out = _run(cand, argv, channel, cpu_budget_s, timeout=timeout, first=request, python=True)
     rec = session.record
     if not out.finished:
         raise _ended_early(session, out, timeout) or _died(session, out)
@@ -375,7 +405,7 @@ def interact(cand: "Candidate", function: str, oracle: Oracle, *args: Any, max_q
 
 def interact_run(cand: "Candidate", argv: list[str], oracle: Oracle, *, max_queries: int,
                  timeout: float = 60, min_queries: int = 1, stdin: str | bytes | None = None,
-                 max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> Interaction:
+                 cpu_budget_s: float | None = None, max_query_bytes: int = DEFAULT_MAX_QUERY_BYTES) -> Interaction:
     """Run a command (any language) that talks the line protocol: it prints ``? QUERY`` and
     reads ``oracle(QUERY)`` as one line; ``! ANSWER`` (or exit code 0) ends it. `stdin`, when
     given, is sent first (the public part of the instance). `{program}` in argv is replaced
@@ -387,7 +417,7 @@ def interact_run(cand: "Candidate", argv: list[str], oracle: Oracle, *, max_quer
     first = stdin.encode("utf-8") if isinstance(stdin, str) else (stdin or b"")
     session = _Session(oracle, max_queries, f"{os.path.basename(argv[0])}")
     channel = _LineChannel(session, max_query_bytes)
-    out = _run(cand, argv, channel, timeout=timeout, first=first, python=False)
+    out = _run(cand, argv, channel, cpu_budget_s, timeout=timeout, first=first, python=False)
     rec = session.record
     if not out.finished:
         early = _ended_early(session, out, timeout)
