@@ -37,6 +37,7 @@ class EvaluatorConfig:
     memory_mb: int = 2048           # address-space limit per candidate process
     disk_mb: int = 1024             # total a candidate may store in its work dir (watched every 50 ms)
     cpu_seconds: int = 0            # 0 = derived from the timeout
+    cpu_budget_s: float | None = None  # CPU seconds all candidate calls of one evaluation may use (whole process trees)
     max_output_kb: int = 256        # stdout/stderr kept per candidate
     stages: list[StageConfig] = field(default_factory=list)  # cascade: cheap stages first
     score_bounds: list[float | None] = field(default_factory=list)  # [low, high]; outside = invalid
@@ -148,6 +149,7 @@ class SafetyConfig:
     min_history: int = 5             # improvements seen before jumps are judged
     overfit_gap: float = 0.2         # relative public-private gap that raises an alert
     integrity: bool = True           # stop the run if the evaluator or task files change
+    compute_inflation_factor: float | None = 10.0  # flag a gain bought with this many times the parent's CPU (null = off)
 
 
 @dataclass
@@ -263,6 +265,10 @@ def _validate(cfg: Config) -> None:
     positive("evaluator.workers", cfg.evaluator.workers)
     positive("evaluator.memory_mb", cfg.evaluator.memory_mb)
     positive("evaluator.disk_mb", cfg.evaluator.disk_mb)
+    budget = cfg.evaluator.cpu_budget_s
+    if budget is not None and not (0 < budget < float("inf")):
+        raise ConfigError(f"evaluator.cpu_budget_s: must be a positive, finite number of CPU seconds (or null for "
+                          f"no budget), got {budget!r}")
     for level_key in ("isolation", "require_isolation"):
         level = getattr(cfg.evaluator, level_key)
         valid = ("auto", "bwrap", "unshare", "none") if level_key == "isolation" else ("bwrap", "unshare", "none")
@@ -299,6 +305,10 @@ def _validate(cfg: Config) -> None:
     if bounds and (len(bounds) != 2 or (None not in bounds and bounds[0] > bounds[1])):
         raise ConfigError(f"evaluator.score_bounds: expected [low, high] (null for open), got {bounds!r}")
     positive("safety.jump_factor", cfg.safety.jump_factor)
+    factor = cfg.safety.compute_inflation_factor
+    if factor is not None and not (factor > 1 and factor != float("inf")):
+        raise ConfigError(f"safety.compute_inflation_factor: must be a finite number > 1 (how many times the parent's "
+                          f"CPU), or null to turn the check off; got {factor!r}")
     for model, w in cfg.llm.model_weights.items():
         if model not in cfg.llm.models:
             raise ConfigError(f"llm.model_weights.{model}: not one of llm.models {cfg.llm.models}")

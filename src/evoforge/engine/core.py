@@ -29,6 +29,7 @@ from ..task import Task
 from .budget import Budget, Usage
 from .proposer import LLMCall, ModelRequest, ParentView, model_child, operator_child
 from .auxiliary_calls import AuxiliaryModelCalls
+from .compute import feedback_for, flag_inflation, record_cost
 from .gates import ProposalGates
 from .scratchpad import Scratchpad
 
@@ -262,7 +263,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         a = self.storage.get_attempt(attempt_id)
         assert a is not None and a.code is not None, f"program {attempt_id} has no code"
         feedback = a.feedback if a.is_program else (a.reason or a.feedback)
-        return ParentView(a.id, a.code, a.score, feedback)
+        return ParentView(a.id, a.code, a.score, feedback_for(a, feedback))
 
     def _plan(self, kind: str, rng: random.Random, index: int) -> dict[str, Any]:
         island = self.owned[self._local_count % len(self.owned)]
@@ -404,6 +405,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
             a.private_score = result.private_score
             if a.status is AttemptStatus.OK:
                 a.score = result.score
+        record_cost(a, evaluation)  # after the evaluator's metrics: the measurement wins
         if a.code is not None:  # built-in behaviour descriptors, kept so a resumed run rebuilds its grid
             a.metrics.setdefault("code_length", len(a.code))
             a.metrics.setdefault("edit_size", sum(1 for line in a.diff.splitlines()
@@ -420,6 +422,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                 self.storage.add_event(self.run.id, "alert", {"kind": "overfitting", "id": a.id, "message": verdict.alert})
         if a.is_program and proposal.parent_fitness is not None:
             a.metrics["improved_parent"] = self.population.fitness(a.score) > proposal.parent_fitness
+            flag_inflation(a, a.metrics["improved_parent"], self.storage, self.cfg.safety.compute_inflation_factor)
         self.storage.save_attempt(a)
         self._finish(a, proposal.parent_fitness)
         return a

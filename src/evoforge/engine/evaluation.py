@@ -2,7 +2,8 @@
 
 Cheap stages run first; a stage whose score misses its threshold stops the cascade, so a bad
 program never pays for the expensive stage. The last stage's result is the program's result;
-earlier stage scores are kept as metrics (``stage_<name>_score``).
+earlier stage scores are kept as metrics (``stage_<name>_score``). The cost of the stages that
+ran is summed into the returned Evaluation's `cost` (what the attempt cost, all stages together).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from ..executors.base import Executor, request_for
 from ..sandbox import Evaluation
+from .compute import summed
 
 
 def _passes(score: float | None, threshold: float | None, maximize: bool) -> bool:
@@ -43,8 +45,10 @@ def evaluate_staged(task: Any, executor: Executor, code: str, extra_args: dict[s
         return _tampered(executor.evaluate(request_for(task, code, **extra)), integrity)
     stage_scores: dict[str, Any] = {}
     evaluation: Evaluation | None = None
+    costs = []
     for i, stage in enumerate(stages):
         evaluation = _tampered(executor.evaluate(request_for(task, code, **{**stage.args, **extra})), integrity)
+        costs.append(evaluation.cost)
         last = i == len(stages) - 1
         if evaluation.status != "ok" or evaluation.result is None:
             evaluation.reason = f"stage '{stage.name}': {evaluation.reason}"
@@ -58,6 +62,7 @@ def evaluate_staged(task: Any, executor: Executor, code: str, extra_args: dict[s
             )
             break
     assert evaluation is not None
+    evaluation.cost = summed(costs)
     if evaluation.result is not None:
         evaluation.result.metrics = {**stage_scores, **(evaluation.result.metrics or {})}
     return evaluation
