@@ -3,8 +3,6 @@ integrity, lint flags, re-evaluation of elites."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import evoforge
 from evoforge.cli import main
@@ -83,24 +81,20 @@ def evaluate(candidate, stage="full"):
 
 def test_changed_evaluator_stops_the_run(value_task, tmp_path):
     run_dir = tmp_path / "r"
+    asked = []
 
-    def slow_responder(request):
-        time.sleep(0.3)
+    def tampering_responder(request):
+        # the model's third call happens mid-run, whatever the machine's speed: tamper then
+        asked.append(request)
+        if len(asked) == 3:
+            with open(run_dir / "task" / "evaluate.py", "a") as fh:
+                fh.write("\n# tampered\n")
         return edit("1.0", "2.0")
 
-    def tamper():
-        deadline = time.time() + 30
-        while time.time() < deadline and not (run_dir / "task" / "evaluate.py").exists():
-            time.sleep(0.05)
-        time.sleep(0.5)
-        with open(run_dir / "task" / "evaluate.py", "a") as fh:
-            fh.write("\n# tampered\n")
-
-    t = threading.Thread(target=tamper)
-    t.start()
-    with ScriptedOpenAIServer(responder=slow_responder) as srv:
+    with ScriptedOpenAIServer(responder=tampering_responder) as srv:
         result = evoforge.run(value_task, llm=f"openai/s@{srv.base_url}", budget=30, run_dir=run_dir, overrides=DIFF)
-    t.join()
+    # found however fast the run went (the throttled per-proposal check may not see it in time,
+    # and duplicate proposals are never evaluated, so the last exact check is at the run's end)
     assert "integrity" in result.stop_reason and "evaluate.py" in result.stop_reason
     _, events = _all(result)
     assert any(e["kind"] == "alert" and e["payload"]["kind"] == "integrity" for e in events)

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "artifacts" / "screenshots"
 
 
-def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = 180.0, what: str = "condition") -> Any:
     """Poll `condition(driver)` until truthy; fail with `what` and the browser's console."""
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None

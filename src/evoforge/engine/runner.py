@@ -27,6 +27,11 @@ def run_workers(engine: Engine, executor: Executor, workers: int, *, stop: threa
     stop = stop or threading.Event()
     errors: list[BaseException] = []
 
+    def integrity_failed(exc: IntegrityError) -> None:
+        engine.stop_reason = f"integrity check failed: {exc}"
+        engine.storage.add_event(engine.run.id, "alert", {"kind": "integrity", "message": str(exc)})
+        stop.set()
+
     def worker() -> None:
         try:
             while not stop.is_set():
@@ -48,9 +53,7 @@ def run_workers(engine: Engine, executor: Executor, workers: int, *, stop: threa
                     if engine.integrity is not None and "task files changed" in (evaluation.reason or ""):
                         engine.integrity.check()  # raises: the run stops after recording the attempt
         except IntegrityError as exc:
-            engine.stop_reason = f"integrity check failed: {exc}"
-            engine.storage.add_event(engine.run.id, "alert", {"kind": "integrity", "message": str(exc)})
-            stop.set()
+            integrity_failed(exc)
         except BaseException as exc:  # surfaced to the caller after the other workers stop
             errors.append(exc)
             stop.set()
@@ -73,4 +76,11 @@ def run_workers(engine: Engine, executor: Executor, workers: int, *, stop: threa
         engine.save_state()
     if errors:
         raise errors[0]
+    # The per-proposal check is throttled and the per-stage one runs only when something is
+    # evaluated: one exact check at the end, so a change to the task files is never missed.
+    if engine.integrity is not None and not (engine.stop_reason or "").startswith("integrity"):
+        try:
+            engine.integrity.check()
+        except IntegrityError as exc:
+            integrity_failed(exc)
     return engine.stop_reason or engine.budget.stop_reason or ("stopped" if stop.is_set() else "done")
