@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import random
 
-from evoforge import Candidate, InteractionError, QueryRejected, Result
+from evoforge import Candidate, CandidateBudgetExceeded, InteractionError, QueryRejected, Result
 
 BUDGET = 100                 # queries per instance
 INSTANCES = (11, 23, 47, 59, 83)  # seeds of the hidden shifted, rotated instances
 GLOBAL_MIN = -1.5187         # the minimum value of every instance (inside the box)
 BOX = 5.0
+CPU_BUDGET_S = 5.0           # CPU seconds per instance (the whole process tree), start-up included
 
 
 def bumpy(x: float, y: float) -> float:
@@ -49,8 +50,9 @@ def evaluate(candidate: Candidate) -> Result:
     for index, seed in enumerate(INSTANCES):
         try:
             session = candidate.interact("search", Instance(seed), BUDGET, index,
-                                         max_queries=BUDGET, timeout=20)
-        except InteractionError as exc:  # over budget, invalid query, never queried, crashed
+                                         max_queries=BUDGET, timeout=20,
+                                         cpu_budget_s=CPU_BUDGET_S)
+        except (InteractionError, CandidateBudgetExceeded) as exc:  # over a budget, bad query, crash
             return Result.invalid(exc.summary)
         found.append(min(session.answers))
         used.append(session.queries)

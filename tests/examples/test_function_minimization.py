@@ -48,7 +48,7 @@ def search(f, budget, seed):
     return best[1], best[2]
 """
 
-MORE_QUERIES = initial(TASK).replace("range(budget - explore)", "range(199250)")
+MORE_QUERIES = initial(TASK).replace("range(budget)", "range(199250)")
 
 
 def test_initial_program_is_valid_and_scored(evaluate):
@@ -94,3 +94,10 @@ def test_bad_queries_are_invalid_with_the_reason(evaluate):
     assert ev.status == "invalid" and "never queried the oracle in search()" in ev.reason
     ev = evaluate(TASK, "def search(f, budget, seed):\n    f('0', 1)\n")
     assert ev.status == "invalid" and "x must be a number, got str" in ev.reason
+
+
+def test_compute_between_queries_is_bounded_too(evaluate):
+    """Thinking between queries is allowed, up to a CPU budget per instance (5 s)."""
+    code = "def search(f, budget, seed):\n    f(0.0, 0.0)\n    while True:\n        pass\n"
+    ev = evaluate(TASK, code)
+    assert ev.status == "invalid" and "search() used" in ev.reason and "budget 5 s" in ev.reason
