@@ -14,7 +14,9 @@ from evoforge.llm.serve import make_responder
 from evoforge.testing.openai_server import ScriptedOpenAIServer, delay, drop, error, malformed, reply
 
 PREFIXES = ["openai", "ollama", "vllm", "llamacpp", "openrouter", "deepseek", "gemini", "served"]
-FAST_RETRY = {"max_attempts": 4, "base_delay": 0.01, "max_delay": 0.05, "call_budget_s": 10}
+FAST_RETRY = {"max_attempts": 4, "base_delay": 0.01, "max_delay": 0.05, "call_budget_s": 120}
+# per-request timeouts far above a local reply even on a loaded machine; the slow reply is slower still
+INNER_TIMEOUT, TIMEOUT, SLOW = 4, 8, 30
 MESSAGES = [{"role": "user", "content": "say something"}]
 
 
@@ -29,10 +31,10 @@ class Endpoint:
         self.front = None
         url = self.server.base_url
         if kind == "served":
-            inner = create_provider(f"openai/up@{url}", retry=False, timeout=2)
+            inner = create_provider(f"openai/up@{url}", retry=False, timeout=INNER_TIMEOUT)
             self.front = ScriptedOpenAIServer(responder=make_responder(inner)).start()
             url, kind = self.front.base_url, "llamacpp"
-        self.provider = create_provider(f"{kind}/m@{url}", retry=FAST_RETRY, timeout=2)
+        self.provider = create_provider(f"{kind}/m@{url}", retry=FAST_RETRY, timeout=TIMEOUT)
 
     def close(self):
         self.server.close()
@@ -76,7 +78,7 @@ def test_server_error_then_success(endpoint):
 
 
 def test_slow_response_times_out_then_retries(endpoint):
-    ep = endpoint(delay(5, "too late"), "in time")
+    ep = endpoint(delay(SLOW, "too late"), "in time")
     assert ep.provider.complete(MESSAGES).text == "in time"  # the slow first reply was given up
 
 
