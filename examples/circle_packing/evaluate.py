@@ -9,6 +9,7 @@ from evoforge import Candidate, Result
 
 N = 26
 BEST_KNOWN = 2.635983
+CPU_BUDGET_S = 10.0  # CPU seconds for pack(), its whole process tree: more processes do not buy more
 
 
 def check(centers, radii, n=N):
@@ -41,7 +42,7 @@ def check(centers, radii, n=N):
 
 
 def evaluate(candidate: Candidate) -> Result:
-    out = candidate.call("pack", N, timeout=30)
+    out = candidate.call("pack", N, timeout=30, cpu_budget_s=CPU_BUDGET_S)
     if not isinstance(out, (list, tuple)) or len(out) != 2:
         return Result.invalid("pack() must return a pair (centers, radii)")
     centers, radii = out

@@ -30,6 +30,7 @@ PRIVATE_SEEDS = [100, 101, 102]
 STEP = 1e-4              # finite-difference step of the gradient check
 MAX_GRADIENT = 1e3       # beyond this, gradient descent at the fixed rate would blow up
 GRID = np.linspace(-20.0, 20.0, 8001)
+CPU_BUDGET_S = 5.0       # per loss() call; training runs here, so candidate compute never buys score
 
 
 def _pair(out, shape, what):
@@ -73,7 +74,7 @@ def unit_tests(candidate: Candidate):
     margins = rng.uniform(-10.0, 10.0, 256)
     margins[:8] = [0.0, 1e-3, -1e-3, 1.0, -1.0, 19.5, -19.5, 5.0]
     batch = np.stack([margins, margins + STEP, margins - STEP, margins[::-1]])
-    pair = _pair(candidate.call("loss", batch, timeout=20), batch.shape, "on a 4x256 batch")
+    pair = _pair(candidate.call("loss", batch, timeout=20, cpu_budget_s=CPU_BUDGET_S), batch.shape, "on a 4x256 batch")
     if isinstance(pair, str):
         return pair, None
     values, grads = pair
@@ -86,7 +87,7 @@ def unit_tests(candidate: Candidate):
 
 def table(candidate: Candidate, probe):
     """Stage 2a: the loss on the grid, checked against itself and against stage 1."""
-    pair = _pair(candidate.call("loss", GRID, timeout=20), GRID.shape, "on the margin grid")
+    pair = _pair(candidate.call("loss", GRID, timeout=20, cpu_budget_s=CPU_BUDGET_S), GRID.shape, "on the margin grid")
     if isinstance(pair, str):
         return pair, None
     values, grads = pair

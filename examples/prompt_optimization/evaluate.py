@@ -37,7 +37,7 @@ def _accuracy(model, prompts, cases):
 
 def evaluate(candidate: Candidate) -> Result:
     cases = REVIEWS + PRIVATE  # one sandbox call; the candidate cannot tell which reviews are held out
-    prompts = candidate.call("build_all", [r for r, _ in cases], timeout=20)
+    prompts = candidate.call("build_all", [r for r, _ in cases], timeout=20, cpu_budget_s=5)
     if not isinstance(prompts, list) or len(prompts) != len(cases) or not all(isinstance(p, str) for p in prompts):
         return Result.invalid("build_prompt() must return a string for every review")
     if any(len(p) > MAX_PROMPT_CHARS for p in prompts):

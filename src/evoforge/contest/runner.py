@@ -8,6 +8,12 @@ seeds are solved too (a solution must solve them) but only their mean is reporte
 Public failures are loud: invalid output makes the candidate invalid with the seed and the
 broken rule; a crash or a time-limit overrun propagates as the candidate's error/timeout.
 Private failures score 0 for that seed, silently, like a hidden test case.
+
+Compute: the time limit is wall clock per instance, and the same number is also the instance's
+CPU budget (``cpu_budget_s``, the whole process tree, measured from outside): a solution that
+forks workers or spawns threads gets no more computation than a single-threaded one, so within
+the limit only a better algorithm scores better. Over it, the tree is killed
+(`CandidateBudgetExceeded`, a `CandidateError`).
 """
 from __future__ import annotations
 
@@ -41,7 +47,8 @@ def solve_python(candidate: Candidate, problem: Problem, seed: int, *,
                  function: str = "solve") -> CaseResult:
     """`function(instance)` in a fresh sandboxed process; raises CandidateError/Timeout."""
     instance = problem.generate(seed)
-    output = candidate.call(function, instance, timeout=problem.time_limit + STARTUP_SLACK)
+    limit = problem.time_limit + STARTUP_SLACK
+    output = candidate.call(function, instance, timeout=limit, cpu_budget_s=limit)
     seconds = candidate.last_seconds
     try:
         return CaseResult(seed, _checked_score(problem, instance, output), seconds)
@@ -69,7 +76,7 @@ def solve_command(candidate: Candidate, problem: Problem, seed: int, *,
     CandidateError on a crash (a non-zero exit), like `candidate.call` does."""
     instance = problem.generate(seed)
     out = candidate.run(list(argv), stdin=problem.format_input(instance),
-                        timeout=problem.time_limit + 0.5)
+                        timeout=problem.time_limit + 0.5, cpu_budget_s=problem.time_limit + 0.5)
     if out.timed_out:
         raise CandidateTimeout(f"seed {seed}: over the time limit of "
                                f"{problem.time_limit:.1f}s", timeout=problem.time_limit,

@@ -6,7 +6,7 @@ POINTS = [(x, 2.5 * x - 1.0 + 0.3 * math.sin(3 * x)) for x in range(-5, 6)]
 
 
 def evaluate(candidate: Candidate) -> Result:
-    out = candidate.call("fit", timeout=10)
+    out = candidate.call("fit", timeout=10, cpu_budget_s=2)
     if not isinstance(out, list) or len(out) != 2 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in out):
         return Result.invalid("fit() must return two numbers (a, b)")
     a, b = out

@@ -2,7 +2,7 @@ from evoforge import Candidate, Result
 
 
 def evaluate(candidate: Candidate) -> Result:
-    out = candidate.call("parts", timeout=10)
+    out = candidate.call("parts", timeout=10, cpu_budget_s=2)
     if not isinstance(out, list) or not out or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in out):
         return Result.invalid("parts() must return a non-empty list of positive integers")
     if sum(out) != 20 or len(out) > 20:
