@@ -306,9 +306,11 @@ def _ended_early(session: _Session, out: Outcome, timeout: float) -> BaseExcepti
     return None
 
 
-def _died(session: _Session, out: Outcome) -> InteractionError:
+def _died(session: _Session, out: Outcome, cand: "Candidate") -> InteractionError:
+    from evoforge.sandbox.isolation import IsolationLevel
+
     rec, rc = session.record, out.returncode
-    if rc > 128 and rc - 128 < 65:
+    if rc > 128 and rc - 128 < 65 and cand.isolation != IsolationLevel.NONE:
         rc = -(rc - 128)  # bwrap/unshare report a child killed by signal N as 128 + N
     if rc < 0:
         import signal
@@ -382,7 +384,7 @@ def interact(cand: "Candidate", function: str, oracle: Oracle, *args: Any, max_q
     out = _run(cand, argv, channel, cpu_budget_s, timeout=timeout, first=request, python=True)
     rec = session.record
     if not out.finished:
-        raise _ended_early(session, out, timeout) or _died(session, out)
+        raise _ended_early(session, out, timeout) or _died(session, out, cand)
     response = channel.response or {}
     if response.get("ok") is not True:
         from evoforge.sandbox.candidate import Candidate
@@ -424,7 +426,7 @@ def interact_run(cand: "Candidate", argv: list[str], oracle: Oracle, *, max_quer
         if early is not None:
             raise early
         if out.returncode != 0:
-            raise _died(session, out)
+            raise _died(session, out, cand)
         rec.stopped = "exited"
     else:
         rec.stopped = "answered"
