@@ -111,10 +111,9 @@ def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | Non
     from ..sandbox import detect_isolation
 
     providers, chooser = build_providers(task.config.llm.models, task.config.llm, log)
-    # said once: on the run's console when it has one, else through the evoforge.sandbox logger
+    # said once per process: on the run's console when it has one, else by the evoforge.sandbox logger
     level = detect_isolation(task.config.evaluator.isolation, require=task.config.evaluator.require_isolation,
-                             announce_level=log is None)
-    _say(log, f"sandbox: {level.describe()}")
+                             say=log)
     engine = Engine(task, storage, info, providers, model_chooser=chooser)
     runner_executor = create_executor(executor)
     display = None

@@ -35,7 +35,7 @@ import site
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from evoforge.errors import UserError
 from evoforge.sandbox import guarantees, landlock, seccomp
@@ -353,15 +353,15 @@ def best_available() -> IsolationLevel:
 
 def detect_isolation(isolation: "str | IsolationLevel" = "auto", *,
                      require: "str | IsolationLevel | None" = None,
-                     announce_level: bool = True) -> IsolationLevel:
+                     say: "Callable[[str], None] | None" = None) -> IsolationLevel:
     """The level candidates will run under, said aloud once.
 
     `isolation`: "auto" = the strongest that works here (bwrap, landlock, unshare, none);
     a level name = exactly that level (UserError if it does not work here).
     `require`: a minimum; UserError if the chosen level is weaker (e.g. `require="bwrap"` on
     a machine without a usable bubblewrap). Config values of both are validated here too.
-    `announce_level=False`: the caller says the level itself (a run says it on its console, so
-    the log line would print it twice).
+    `say`: where the one announcement goes instead of the logger (a run's console), so that a
+    later lookup in the same process (the evaluator host's) does not print it a second time.
     """
     if isinstance(isolation, str) and isolation.strip().lower() == "auto":
         level = best_available()
@@ -378,8 +378,7 @@ def detect_isolation(isolation: "str | IsolationLevel" = "auto", *,
                 raise UserError(_unavailable(minimum, best))
             raise UserError(f"sandbox isolation '{level.name.lower()}' is weaker than the "
                             f"required '{minimum.name.lower()}' (use isolation: auto)")
-    if announce_level:
-        announce(level)
+    announce(level, say)
     return level
 
 
@@ -405,12 +404,16 @@ def _unavailable(wanted: IsolationLevel, best: IsolationLevel) -> str:
             f"(best available: '{best.name.lower()}'); {hint}")
 
 
-def announce(level: IsolationLevel) -> None:
-    """Say once per process which isolation candidates run under."""
+def announce(level: IsolationLevel, say: "Callable[[str], None] | None" = None) -> None:
+    """Say once per process which isolation candidates run under (through `say` if given,
+    else the evoforge.sandbox logger)."""
     if level in _announced:
         return
     first = not _announced
     _announced.add(level)
+    if say is not None:
+        say(f"sandbox: {level.describe()}")
+        return
     if level >= IsolationLevel.LANDLOCK and not (level == IsolationLevel.LANDLOCK and
                                                  guarantees.landlock_missing(_setup_or_default())):
         log.info("sandbox: %s", level.describe())
