@@ -220,7 +220,8 @@ def test_environment_is_clean(make_candidate, monkeypatch):
     assert "OPENAI_API_KEY" not in env and "ANTHROPIC_API_KEY" not in env
     assert not any("secret" in v for v in env.values())
     assert set(env) <= {"PATH", "LANG", "PYTHONHASHSEED", "HOME", "PYTHONDONTWRITEBYTECODE",
-                        "PYTHONUSERBASE", "PWD"}  # bwrap sets PWD for --chdir
+                        "PYTHONUSERBASE", "PWD",  # bwrap sets PWD for --chdir
+                        "TMPDIR"}  # landlock points it at the work dir (/tmp is closed)
     assert env["HOME"] == str(cand.work_dir)
 
 

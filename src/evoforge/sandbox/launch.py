@@ -15,7 +15,11 @@ Options (repeatable):
     --status       print what holds (one JSON line on stdout) instead of exec'ing
 
 Order matters: mounting is impossible once Landlock is enforced, dropping capabilities last
-keeps the rights needed to install the rest. Any failure stops the launch (exit 125): a
+keeps the rights needed to install the rest. As pid 1 of a new pid namespace (under
+``unshare --pid --fork``) the launcher stays as the namespace's init: it forks the command,
+reaps orphans, and exits with the command's status (128 + N for a signal, as bwrap does), so
+the command is an ordinary process (pid 1 ignores default-action signals) and unshare never
+has to re-raise a SIGKILL (which it reports as "sigprocmask unblock failed"). Any failure stops the launch (exit 125): a
 sandbox that half-started must not run candidate code.
 
 Standard library only, and loads its two helpers by file path, so it needs nothing of
@@ -162,12 +166,35 @@ def main(args: list[str]) -> None:
     env = dict(os.environ)
     if opts.tmpdir:
         env["TMPDIR"] = opts.tmpdir
+    if os.getpid() == 1:
+        child = os.fork()
+        if child:
+            _init(child)
     try:
         os.execvpe(opts.argv[0], opts.argv, env)
     except OSError as exc:
         print(f"evoforge sandbox launcher: cannot run {opts.argv[0]!r}: {exc.strerror}",
               file=sys.stderr, flush=True)
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+
+
+def _init(child: int) -> None:
+    """Reap every process of the namespace until `child` ends; exit with its status. When
+    pid 1 exits the kernel kills whatever is left in the namespace."""
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.closerange(3, 1 << 16)   # the result pipe and the rest belong to the command alone
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            os._exit(1)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries already
+            continue
+        if pid == child:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)
 
 
 if __name__ == "__main__":
