@@ -89,6 +89,7 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from .engine.compute import describe
     from .engine.session import locate_run
     from .mutate.edits import unified_diff
 
@@ -102,6 +103,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         w(f"attempt {a.id}  status {a.status.value}  score {a.score}  private {a.private_score}\n")
         w(f"parent {a.parent_id}  generation {a.generation}  island {a.island}  mutation {a.mutation}  model {a.model}\n")
         w(f"tokens in/out {a.input_tokens}/{a.output_tokens}  evaluation {a.eval_seconds:.2f}s\n")
+        compute = describe(a)
+        if compute:
+            w(compute + "\n")
         if a.reason:
             w(f"reason: {a.reason}\n")
         if a.feedback:
@@ -121,6 +125,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from .engine.compute import COST_KEY
     from .engine.session import locate_run
 
     store, info, _ = locate_run(args.run, read_only=True)
@@ -132,6 +137,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "feedback": a.feedback, "mutation": a.mutation, "model": a.model, "code": a.code,
                 "input_tokens": a.input_tokens, "output_tokens": a.output_tokens, "proposal_index": a.proposal_index,
                 "metrics": a.metrics, "eval_seconds": a.eval_seconds, "created_at": a.created_at,
+                "compute": a.metrics.get(COST_KEY),  # wall_s, cpu_s, peak_memory_mb, calls (measured)
             }
             if args.full:
                 row.update(prompt=a.prompt, response=a.response, diff=a.diff, stdout=a.stdout, stderr=a.stderr)

@@ -100,20 +100,35 @@ class CallCache:
             return index
 
 
+def compute_metrics(a: Attempt) -> dict[str, Any]:
+    """The measured cost of an attempt's evaluation as plottable scalars (``compute.cpu_s``...):
+    the dashboard's metric pickers then offer "score against CPU" like any evaluator metric."""
+    cost = (a.metrics or {}).get("compute")
+    if not isinstance(cost, dict):
+        return {}
+    out = {f"compute.{k}": clean(float(cost[k])) for k in ("cpu_s", "wall_s", "peak_memory_mb")
+           if isinstance(cost.get(k), (int, float)) and not isinstance(cost.get(k), bool)}
+    if isinstance((a.metrics or {}).get("compute_inflation"), dict):
+        out["compute.inflation_ratio"] = clean(float(a.metrics["compute_inflation"].get("ratio", 0.0)))
+    return out
+
+
 def attempt_row(a: Attempt, calls: CallIndex) -> dict[str, Any]:
     """The light form of an attempt that plots, the tree and tables need (no code, no prompt).
 
     ``cum_cost`` is the run's model spend up to this attempt, including its own calls, so
-    "score against cost" is a monotone x axis even when calls are not linked to attempts."""
+    "score against cost" is a monotone x axis even when calls are not linked to attempts.
+    ``cpu_s`` is the CPU its evaluation used (measured by the sandbox), None when unknown."""
     own = calls.by_attempt.get(a.id, 0.0)
     cum = calls.spent_by(a)
+    compute = compute_metrics(a)
     return {
         "id": a.id, "parent_id": a.parent_id, "inspiration_ids": list(a.inspiration_ids or []),
         "index": a.proposal_index, "island": a.island, "generation": a.generation, "status": a.status.value,
         "mutation": a.mutation, "model": a.model, "score": clean(a.score), "private_score": clean(a.private_score),
-        "metrics": scalar_metrics(a.metrics), "reason": (a.reason or "")[:REASON_CHARS],
+        "metrics": {**scalar_metrics(a.metrics), **compute}, "reason": (a.reason or "")[:REASON_CHARS],
         "input_tokens": a.input_tokens, "output_tokens": a.output_tokens, "eval_seconds": clean(a.eval_seconds),
-        "created_at": a.created_at, "cost": own, "cum_cost": cum,
+        "created_at": a.created_at, "cost": own, "cum_cost": cum, "cpu_s": compute.get("compute.cpu_s"),
     }
 
 
@@ -181,6 +196,7 @@ def attempt_detail(handle: RunHandle, attempt_id: str) -> dict[str, Any] | None:
         "reason": a.reason, "stdout": a.stdout, "stderr": a.stderr, "input_tokens": a.input_tokens,
         "output_tokens": a.output_tokens, "eval_seconds": a.eval_seconds, "created_at": a.created_at,
         "cost_usd": sum(c.cost_usd for c in calls),
+        "compute": a.metrics.get("compute"), "compute_inflation": a.metrics.get("compute_inflation"),
         "calls": [{"model": c.model, "purpose": c.purpose, "latency_s": c.latency_s, "cost_usd": c.cost_usd,
                    "error": c.error} for c in calls],
     })

@@ -115,8 +115,9 @@ Views.overview = (root, app) => {
   }
   root.append(p2);
   const recent = rows.slice(-12).reverse();
-  root.append(panel("Latest attempts", table(["#", "status", "score", "mutation", "model", "island", "parent", "reason"],
-    recent.map((r) => [attemptLink(app, r.id, "#" + r.index), pill(r.status), r.score === null ? "—" : r.score, r.mutation,
+  root.append(panel("Latest attempts", table(["#", "status", "score", "CPU (s)", "mutation", "model", "island", "parent", "reason"],
+    recent.map((r) => [attemptLink(app, r.id, "#" + r.index), pill(r.status), r.score === null ? "—" : r.score,
+      r.cpu_s === null || r.cpu_s === undefined ? "—" : Plot.fmt(r.cpu_s, 3), r.mutation,
       r.model || "operator", String(r.island), r.parent_id ? attemptLink(app, r.parent_id, r.parent_id.slice(0, 8)) : "—", r.reason || ""]))));
 };
 

@@ -64,7 +64,9 @@ Views.attempt = (root, app) => {
       ["mutation", a.mutation], ["model", a.model || "operator (no model)"], ["island / generation", `${a.island} / ${a.generation}`],
       ["tokens in / out", `${a.input_tokens} / ${a.output_tokens}`], ["cost", "$" + (a.cost_usd || 0).toFixed(5)],
       ["evaluation", `${Plot.fmt(a.eval_seconds, 3)} s`], ["created", new Date(a.created_at * 1000).toLocaleString()],
+      ["compute", h("span", { id: "attempt-compute" }, computeText(a.compute))],
     ];
+    if (a.compute_inflation) info.push(["compute inflation", h("span", { id: "attempt-inflation", class: "warn" }, a.compute_inflation.note || "")]);
     const metrics = Object.entries(a.metrics || {}).map(([k, v]) => [k, "public", typeof v === "number" ? v : JSON.stringify(v)]);
     metrics.unshift(["score", "public", a.score === null ? "—" : a.score]);
     metrics.push(["private score", "private (held out)", a.private_score === null ? "—" : a.private_score]);
@@ -89,6 +91,14 @@ Views.attempt = (root, app) => {
   }).catch((err) => root.replaceChildren(h("div", { class: "error" }, "Cannot load this attempt: " + err.message)));
 };
 Views.attempt.static = true;
+
+/** "0.41 s CPU, 0.52 s wall, 38 MB peak memory, 1 call": the evaluation's cost, measured by the sandbox. */
+function computeText(c) {
+  if (!c) return "— (not measured)";
+  let text = `${Plot.fmt(c.cpu_s, 3)} s CPU, ${Plot.fmt(c.wall_s, 3)} s wall`;
+  if (c.peak_memory_mb !== null && c.peak_memory_mb !== undefined) text += `, ${Math.round(c.peak_memory_mb)} MB peak memory`;
+  return text + `, ${c.calls} call${c.calls === 1 ? "" : "s"}`;
+}
 
 Views.models = (root, app) => {
   withData(root, runPath(app, "usage"), (box, u) => {
