@@ -58,3 +58,17 @@ def test_cli_override_is_read_as_yaml():
     assert load_config({}, {key: value}).evaluator.cpu_budget_s == 0.25
     key, value = parse_override("safety.compute_inflation_factor=null")
     assert load_config({}, {key: value}).safety.compute_inflation_factor is None
+
+
+def test_the_readme_task_yaml_shows_the_compute_keys():
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(.*?)```", text.split("A `task.yaml` with every section", 1)[1], re.S).group(1)
+    raw = yaml.safe_load(block)
+    assert "cpu_budget_s" in raw["evaluator"] and "compute_inflation_factor" in raw["safety"]
+    cfg = load_config(raw)
+    assert cfg.evaluator.cpu_budget_s is None and cfg.safety.compute_inflation_factor == 10.0
