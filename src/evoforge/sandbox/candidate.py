@@ -208,11 +208,11 @@ class Candidate:
             options.append((self._cpu_budget - self.total_cost.cpu_s, "evaluation"))
         return min(options) if options else (None, "")
 
-    def _over_budget(self, what: str, used: float, budget: float, scope: str,
-                     killed: bool = True) -> CandidateBudgetExceeded:
+    def _over_budget(self, what: str, used: float, budget: float, scope: str, *,
+                     killed: bool, started: bool = True) -> CandidateBudgetExceeded:
         if scope == "call":
             whose = "cpu_budget_s of the call"
-        elif not killed:
+        elif not started:
             whose = "evaluator.cpu_budget_s, for the whole evaluation"
         else:
             whose = (f"what was left of evaluator.cpu_budget_s = "
@@ -221,6 +221,8 @@ class Candidate:
                    f"({whose})")
         if killed:
             summary += ": the candidate's process tree was killed"
+        elif started:
+            summary += ": it ended over its budget"
         return CandidateBudgetExceeded(summary, cpu_s=used, budget_s=max(budget, 0.0), scope=scope,
                                        stdout=self.last_stdout, stderr=self.last_stderr)
 
@@ -235,7 +237,7 @@ class Candidate:
         if budget is not None and budget <= 0:
             raise self._over_budget(f"{what} was not started: the evaluation's calls already",
                                     self.total_cost.cpu_s, self._cpu_budget or 0.0, scope,
-                                    killed=False)
+                                    killed=False, started=False)
         limits = self.limits
         if budget is not None:
             # A per-process backstop in whole seconds; the watchdog stops the tree at `budget`.
@@ -276,7 +278,8 @@ class Candidate:
                                   peak_memory_mb=peak / (1 << 20) if peak else None)
         self.total_cost = self.total_cost + self.last_cost
         if budget is not None and self.last_cost.cpu_s > budget:
-            raise self._over_budget(what, self.last_cost.cpu_s, budget, scope)
+            raise self._over_budget(what, self.last_cost.cpu_s, budget, scope,
+                                    killed=watchdog.cpu_exceeded)
         return outcome
 
     def call(self, function: str, *args: Any, timeout: float = 60,
