@@ -12,7 +12,7 @@ Each file in ``corpus/`` is a candidate program defining ``attack(ctx)``, headed
     # CHECK: min_elapsed=0.4 | max_seconds=10 | output_capped
     # LINT: exit,clock          (rules evoforge.safety.lint must flag in this program)
 
-Levels are ``bwrap``, ``unshare``, ``none`` or ``all``, optionally with ``+condition`` (see
+Levels are ``bwrap``, ``landlock``, ``unshare``, ``none`` or ``all``, optionally with ``+condition`` (see
 `evoforge.testing.sandbox_suite.conditions`: root, cgroups, no-cgroups, no-pids-cap,
 cap_sys_ptrace, cap_sys_resource, ptrace_allowed). The last matching EXPECT line wins.
 
@@ -61,7 +61,7 @@ API_KEY = "sk-redteam-" + "5f3a9c1e7b2d4086"
 SECRET_ENV = {"OPENAI_API_KEY": API_KEY, "ANTHROPIC_API_KEY": "sk-ant-redteam-0c4e1f",
               "HF_TOKEN": "hf_redteam_91b2c7"}
 SECRETS = [HIDDEN_ANSWER, EVALUATOR_CANARY, *SECRET_ENV.values()]
-LEVELS = ("bwrap", "unshare", "none")
+LEVELS = ("bwrap", "landlock", "unshare", "none")
 BREACHES = {"leak", "network", "host_file", "task_modified", "sibling_modified", "db_modified",
             "survivor", "evaluator_killed", "reported"}
 STATUSES = {"ok", "invalid", "error", "timeout"}

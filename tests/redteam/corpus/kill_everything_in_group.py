@@ -5,6 +5,9 @@
 #   sandbox's own session dies (it was started with start_new_session): under unshare the
 #   candidate, init of its namespace, ignores the signal, but the unshare wrapper in the same
 #   process group does not, and takes the sandbox with it (--kill-child)
+# EXPECT[landlock]: status=error reason="candidate process died with SIGKILL" -- as under
+#   unshare: the unshare wrapper and the launcher (init of the namespace) share the
+#   sandbox's session and die with it
 # LINT: exit,signals
 import os
 import signal

@@ -2,6 +2,8 @@
 #   send it data; also send a UDP datagram. Exfiltration or calling home.
 # EXPECT: status=error reason="candidate raised (OSError|ConnectionRefusedError): \[Errno (101|111)\]"
 # EXPECT[none]: status=ok breach=network -- plain subprocess level: no network isolation (documented)
+# EXPECT[landlock]: status=error reason="candidate raised (PermissionError|OSError): \[Errno (13|101)\]"
+#   -- Landlock denies TCP connect (ABI >= 4) before the empty network namespace answers
 # LINT: network
 import socket
 

@@ -4,6 +4,8 @@
 # EXPECT[unshare]: status=ok breach=network -- unshare hides the network but not the file
 #   system: path-based unix sockets of the host (docker.sock!) stay reachable
 # EXPECT[none]: status=ok breach=network -- plain subprocess level: no isolation (documented)
+# EXPECT[landlock]: status=error reason="candidate raised PermissionError: \[Errno 1\] Operation not permitted"
+#   -- seccomp refuses socket(AF_UNIX): Landlock does not filter connect() to a path socket
 # LINT: network
 import socket
 

@@ -4,6 +4,8 @@
 #   nothing appears on the host
 # EXPECT[unshare,none]: status=ok breach=host_file -- the host file system is writable at this
 #   level (documented for none; for unshare the description only says "CAN READ")
+# EXPECT[landlock]: status=error reason="candidate raised PermissionError: \[Errno 13\] Permission denied" -- /tmp is
+#   not writable under Landlock (TMPDIR points at the work dir instead)
 # LINT: files
 def attack(ctx):
     with open(ctx.get("host_tmp_file", "/tmp/evoforge-redteam-drop"), "w") as fh:
