@@ -208,8 +208,11 @@ class Candidate:
             options.append((self._cpu_budget - self.total_cost.cpu_s, "evaluation"))
         return min(options) if options else (None, "")
 
-    def _over_budget(self, what: str, used: float, budget: float, scope: str, *,
-                     killed: bool, started: bool = True) -> CandidateBudgetExceeded:
+    def _over_budget(self, what: str, used: float, budget: float, scope: str,
+                     killed: bool = True, started: bool | None = None) -> CandidateBudgetExceeded:
+        """The exception for a call over its budget (`sandbox.interactive` uses it too).
+        `started` defaults to `killed`: a call that was not killed was, by default, refused."""
+        started = killed if started is None else started
         if scope == "call":
             whose = "cpu_budget_s of the call"
         elif not started:
