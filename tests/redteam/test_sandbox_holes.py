@@ -154,6 +154,48 @@ def test_result_decoding_cannot_blow_up_the_trusted_host(tmp_path):
               "limited to 128 MiB")
 
 
+ESCAPE = '''
+import os
+def attack(ctx):
+    seen = []
+    try:
+        seen.append(open(os.path.join(ctx["task_dir"], "evaluate.py")).read())
+    except OSError as exc:
+        seen.append(type(exc).__name__)
+    try:
+        with open(ctx["host_tmp"], "w") as fh:
+            fh.write("foothold")
+        seen.append("wrote")
+    except OSError as exc:
+        seen.append(type(exc).__name__)
+    return seen
+'''
+
+
+# The issue-16 holes of the unshare level (a fresh machine without bubblewrap): a candidate read
+# the task's evaluate.py and dropped a file into the host's /tmp. fixed at the landlock level
+# (Landlock: read only the interpreter, system libraries and the runtime dir, write only the work
+# dir); they stay open under unshare, documented there (strict xfail).
+@pytest.mark.parametrize("level", [
+    pytest.param(level, marks=[] if level == "landlock" else pytest.mark.xfail(
+        strict=True, raises=Breach, reason="unshare has no file-system isolation (documented)"))
+    for level in ("landlock", "unshare") if level in AVAILABLE])
+def test_no_evaluator_source_read_and_no_tmp_foothold(tmp_path, level):
+    task = shutil.copytree(TASK_TEMPLATE, tmp_path / "task")
+    (task / "evaluate.py").write_text(textwrap.dedent("""
+        from evoforge import Result
+        def evaluate(candidate):
+            seen = candidate.call("attack", CTX, timeout=20)
+            return Result(score=1.0, feedback=repr(seen))
+    """).replace("CTX", repr({"task_dir": str(task), "host_tmp": str(tmp_path / "foothold")})))
+    from evoforge.sandbox import evaluate_code
+    ev = evaluate_code(task, ESCAPE, isolation=level, timeout=120)
+    assert ev.ok, ev.reason
+    breach_if("evaluate" in ev.result.feedback or "wrote" in ev.result.feedback
+              or (tmp_path / "foothold").exists(), f"under {level}: {ev.result.feedback}")
+    assert ev.result.feedback == "['PermissionError', 'PermissionError']"
+
+
 TAMPER = '''
 import os
 def attack(ctx):
@@ -166,7 +208,7 @@ def attack(ctx):
 '''
 
 
-@pytest.mark.parametrize("level", [lv for lv in ("unshare", "none") if lv in AVAILABLE])
+@pytest.mark.parametrize("level", [lv for lv in ("landlock", "unshare", "none") if lv in AVAILABLE])
 def test_a_program_that_tampers_with_the_evaluator_is_never_crowned(tmp_path, level):
     task = shutil.copytree(TASK_TEMPLATE, tmp_path / "task")
     (task / "task.yaml").write_text(
@@ -184,6 +226,10 @@ def test_a_program_that_tampers_with_the_evaluator_is_never_crowned(tmp_path, le
         _, cheat = storage.attempts(result.run_id)
     finally:
         storage.close()
+    run_dir_task = tmp_path / "run" / "task" / "evaluate.py"
+    if level == "landlock":  # fixed there: the task folder is neither readable nor writable
+        assert "0.9999" not in run_dir_task.read_text() and cheat.score != 0.9999, cheat.reason
+        return
     # Today the run notices only afterwards (or never, when the budget ends first: the check
     # runs before the next proposal), with the cheat already recorded OK and crowned best.
     # fixed: the task files are checked after every stage, and the attempt is recorded as an error
