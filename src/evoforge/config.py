@@ -32,7 +32,7 @@ class EvaluatorConfig:
 
     timeout: float = 120.0          # wall clock for one whole evaluate() call, seconds
     workers: int = 1                # evaluations in flight at once
-    isolation: str = "auto"         # auto | bwrap | unshare | none
+    isolation: str = "auto"         # auto | bwrap | landlock | unshare | none
     require_isolation: str = "none"  # refuse to run below this level
     memory_mb: int = 2048           # address-space limit per candidate process
     disk_mb: int = 1024             # total a candidate may store in its work dir (watched every 50 ms)
@@ -271,7 +271,8 @@ def _validate(cfg: Config) -> None:
                           f"no budget), got {budget!r}")
     for level_key in ("isolation", "require_isolation"):
         level = getattr(cfg.evaluator, level_key)
-        valid = ("auto", "bwrap", "unshare", "none") if level_key == "isolation" else ("bwrap", "unshare", "none")
+        valid = (("auto", "bwrap", "landlock", "unshare", "none") if level_key == "isolation"
+                 else ("bwrap", "landlock", "unshare", "none"))
         if level not in valid:
             raise ConfigError(f"evaluator.{level_key}: {level!r} is not one of {', '.join(valid)}")
     positive("budget.llm_calls", cfg.budget.llm_calls, allow_zero=True)
