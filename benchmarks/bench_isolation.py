@@ -1,6 +1,7 @@
-"""Isolation overhead per evaluation, for each sandbox level (none / unshare / bwrap).
+"""Isolation overhead per evaluation, for each sandbox level (none / unshare / landlock / bwrap).
 
-    python benchmarks/bench_isolation.py [--calls N] [--evals N] [--levels bwrap,unshare,none] [--json]
+    python benchmarks/bench_isolation.py [--calls N] [--evals N]
+        [--levels bwrap,landlock,unshare,none] [--json]
 
 Two numbers per level, each as median and 90th percentile of wall-clock seconds measured by the
 parent (what an evaluation really costs):
@@ -13,6 +14,9 @@ parent (what an evaluation really costs):
 The ``+ vs none`` columns are the isolation overhead: the difference of medians to the plain
 subprocess level on the same machine. Levels are measured round-robin (one sample of each in
 turn) so that machine noise spreads evenly. Levels that do not work here are listed as such.
+landlock costs one more interpreter start than unshare (the trusted launcher, ``python -I -S
+launch.py``, which applies Landlock and seccomp and then execs the candidate's command); the
+line under the table says which Landlock ABI and namespaces were measured.
 Below the numbers, the table of what each level promises (evoforge.testing.sandbox_suite).
 """
 from __future__ import annotations
@@ -119,7 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=30, help="candidate.call samples per level")
     parser.add_argument("--evals", type=int, default=15, help="evaluate_code samples per level")
-    parser.add_argument("--levels", default="bwrap,unshare,none")
+    parser.add_argument("--levels", default="bwrap,landlock,unshare,none")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     wanted = [IsolationLevel.parse(name) for name in args.levels.split(",") if name.strip()]
@@ -129,8 +133,11 @@ def main() -> None:
 
     logging.getLogger("evoforge.sandbox").setLevel(logging.ERROR)  # no per-level warnings
     rows = summarise(measure(levels, args.calls, args.evals))
+    setup = (IsolationLevel.LANDLOCK.describe().split(":")[0]
+             if IsolationLevel.LANDLOCK in levels else "")
     if args.json:
-        print(json.dumps({"machine": machine(), "unavailable": missing, "rows": rows}, indent=2))
+        print(json.dumps({"machine": machine(), "unavailable": missing, "rows": rows,
+                          "landlock": setup}, indent=2))
         return
     info = machine()
     print(f"isolation overhead per evaluation - Python {info['python']}, kernel {info['kernel']}, "
@@ -148,6 +155,8 @@ def main() -> None:
               f"{row.get('evaluate_overhead_ms', float('nan')):9.1f}")
     for name in missing:
         print(f"{name:8} | not available on this machine")
+    if setup:
+        print(f"\nlandlock measured as: {setup}")
     try:  # what each level buys for that time (needs pytest, a test dependency)
         from evoforge.testing.sandbox_suite import expectation_table
     except ImportError:

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 
 from evoforge.errors import UserError
 from evoforge.sandbox import guarantees, landlock, seccomp
+from evoforge.sandbox import lockdown  # the launcher's code: its bytecode cache is written here
 
 log = logging.getLogger("evoforge.sandbox")
 
@@ -251,12 +252,26 @@ def _landlock_recipe(variant: str) -> list[str] | None:
 _PROBE_SECRET = "evoforge-probe-secret"
 
 
+def _cache_launcher_bytecode() -> None:
+    """Write the bytecode cache of the launcher's helpers (even under PYTHONDONTWRITEBYTECODE):
+    `launch.py` runs once per candidate call and compiling them costs ~50 ms each time."""
+    import py_compile
+
+    for module in (lockdown, landlock, seccomp):
+        try:
+            py_compile.compile(module.__file__, doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
+        except (OSError, py_compile.PyCompileError):  # read-only install: compiled each time
+            pass
+
+
 def _probe_landlock(variant: str) -> list[str] | None:
     """Run the interpreter under landlock: it must start, and must NOT read a file next to
     its work dir (Landlock really enforced, not silently skipped)."""
     recipe = _landlock_recipe(variant)
     if recipe is None:
         return None
+    _cache_launcher_bytecode()
     with tempfile.TemporaryDirectory(prefix="evoforge-probe-") as tmp:
         work = os.path.join(tmp, "work")
         os.mkdir(work)
