@@ -121,11 +121,8 @@ def test_cpu_limit_kill_is_reported_as_cpu_not_memory(make, use_cgroups):
     with pytest.raises(CandidateError) as info:
         cand.call("burn", timeout=20)
     summary = info.value.summary
-    if not use_cgroups and cand.isolation.name == "BWRAP":
-        # bwrap exits without reaping its pid-namespace init: wait4 sees none of the CPU time,
-        # and without a cgroup nothing else counts it
-        assert "SIGKILL" in summary, summary
-        return
+    # without a cgroup under bwrap (which never reaps its pid-namespace init, so wait4 sees no
+    # CPU), the tree's CPU comes from /proc samples: still enough to name the cause
     assert "CPU time limit" in summary and "memory" not in summary, summary
 
 
