@@ -95,3 +95,24 @@ def test_filter_layout():
     assert struct.unpack("=HBBI", prog[-8:])[3] == seccomp.RET_KILL_PROCESS
     with pytest.raises(seccomp.SeccompError, match="no seccomp filter for architecture"):
         seccomp.build_filter("riscv64")
+
+
+def test_bwrap_gets_the_filter_through_a_private_file(tmp_path):
+    from sandbox_helpers import HAS_BWRAP
+
+    from evoforge.sandbox import bwrap_seccomp
+    from evoforge.sandbox.isolation import IsolationLevel, recipe_for, wrap_command
+
+    if not HAS_BWRAP or "seccomp" not in (recipe_for(IsolationLevel.BWRAP) or [])[2:]:
+        pytest.skip("bubblewrap with our seccomp filter is not usable here")
+    argv = wrap_command(IsolationLevel.BWRAP, ["python3", "x.py"], work_dir=str(tmp_path))
+    path = bwrap_seccomp.filter_file()
+    assert argv[:4] == ["/bin/sh", "-c", 'exec "$@" 9<"$0"', path]
+    assert argv[5:7] == ["--seccomp", "9"] and argv[-3:] == ["--", "python3", "x.py"]
+    import os
+    import stat as st
+
+    assert st.S_IMODE(os.stat(path).st_mode) == 0o400
+    assert st.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    with open(path, "rb") as fh:
+        assert fh.read() == seccomp.build_filter(deny_families=())

@@ -38,7 +38,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 
 from evoforge.errors import UserError
-from evoforge.sandbox import guarantees, landlock, seccomp
+from evoforge.sandbox import bwrap_seccomp, guarantees, landlock, seccomp
 from evoforge.sandbox import lockdown  # the launcher's code: its bytecode cache is written here
 
 log = logging.getLogger("evoforge.sandbox")
@@ -68,7 +68,7 @@ class IsolationLevel(enum.IntEnum):
         """One line for logs and the CLI: exactly what this level holds here, and what not
         (landlock's words depend on the kernel ABI and the namespaces its probe found)."""
         setup = landlock_setup() if self == IsolationLevel.LANDLOCK else None
-        line = guarantees.summary(self.name.lower(), setup)
+        line = guarantees.summary(self.name.lower(), setup, bwrap_seccomp=_bwrap_has_seccomp())
         if self < IsolationLevel.LANDLOCK:
             line += ("; install bubblewrap (apt-get install bubblewrap) or use a kernel with "
                      "Landlock (Linux >= 5.13) for file-system isolation")
@@ -166,8 +166,9 @@ def wrap_command(level: IsolationLevel, argv: Sequence[str], *, work_dir: str,
     recipe = _probed[level]
     assert recipe is not None
     if level == IsolationLevel.BWRAP:
-        return _bwrap_prefix(recipe[0], [work_dir], ro_dirs, work_dir,
-                             user_ns=recipe[1] == "userns") + list(argv)
+        wrapped = _bwrap_prefix(recipe[0], [work_dir], ro_dirs, work_dir,
+                                user_ns=recipe[1] == "userns") + list(argv)
+        return bwrap_seccomp.wrap(wrapped) if "seccomp" in recipe[2:] else wrapped
     if level == IsolationLevel.LANDLOCK:
         return _landlock_command(recipe, argv, work_dir, ro_dirs)
     return list(recipe) + ["--"] + list(argv)
@@ -294,6 +295,30 @@ def _probe_landlock(variant: str) -> list[str] | None:
         return recipe
 
 
+def _bwrap_has_seccomp() -> bool:
+    return "seccomp" in (_probed.get(IsolationLevel.BWRAP) or [])[2:]
+
+
+def _probe_bwrap_seccomp(recipe: list[str]) -> bool:
+    """Whether bwrap (as `recipe` runs it) accepts our filter and the filter bites: ptrace
+    must return EPERM inside, while the interpreter starts normally."""
+    with tempfile.TemporaryDirectory(prefix="evoforge-probe-") as tmp:
+        code = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                "rc = libc.ptrace(0, 0, 0, 0)\n"
+                "print('evoforge-probe-ok' if rc == -1 and ctypes.get_errno() == 1 else rc)\n")
+        cmd = bwrap_seccomp.wrap(_bwrap_prefix(recipe[0], [tmp], [], tmp,
+                                               user_ns=recipe[1] == "userns")
+                                 + [sys.executable, "-c", code])
+        if cmd[0] == recipe[0]:  # no filter file could be made
+            return False
+        try:
+            out = subprocess.run(cmd, env=clean_env(tmp), cwd=tmp, capture_output=True,
+                                 timeout=20, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return out.returncode == 0 and b"evoforge-probe-ok" in out.stdout
+
+
 def _probe_variant(level: IsolationLevel, variant: str) -> list[str] | None:
     """Run the interpreter under one variant of `level`; return its recipe, or None."""
     if level == IsolationLevel.LANDLOCK:
@@ -339,6 +364,8 @@ def probe(level: IsolationLevel) -> bool:
                 if level == IsolationLevel.UNSHARE and variant == "min":
                     log.warning("unshare works without a pid namespace here: daemons started "
                                 "by a candidate may survive it")
+                if level == IsolationLevel.BWRAP and _probe_bwrap_seccomp(found):
+                    found = found + ["seccomp"]
                 break
         _probed[level] = found
     return _probed[level] is not None
@@ -447,4 +474,4 @@ def _setup_or_default() -> guarantees.LandlockSetup:
 def isolation_table() -> str:
     """What every level guarantees, as a Markdown table (landlock's column for this machine's
     kernel and namespaces when probed)."""
-    return guarantees.table(landlock_setup())
+    return guarantees.table(landlock_setup(), bwrap_seccomp=_bwrap_has_seccomp())

@@ -163,6 +163,7 @@ def _conditions() -> dict[str, bool]:
         "landlock-no-netns": _landlock_lacks("net_ns"),
         "landlock-no-seccomp": _landlock_lacks("seccomp"),
         "landlock-no-seccomp-no-netns": _landlock_lacks("seccomp") and _landlock_lacks("net_ns"),
+        "bwrap-no-seccomp": not _bwrap_seccomp(),
         "ptrace_denied": not (has_capability(CAP_SYS_PTRACE) or _yama_scope() == 0),
         "landlock-unscoped": _landlock_lacks("pid_ns") and landlock_setup_abi() < 6,
     }
@@ -173,6 +174,12 @@ def _landlock_setup():  # type: ignore[no-untyped-def]
 
     probe(IsolationLevel.LANDLOCK)
     return landlock_setup()
+
+
+def _bwrap_seccomp() -> bool:
+    from evoforge.sandbox.isolation import recipe_for
+
+    return "seccomp" in (recipe_for(IsolationLevel.BWRAP) or [])[2:]
 
 
 def landlock_setup_abi() -> int:
@@ -279,6 +286,13 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in [
                  "capability there (not over the host)",
               N: "plain level: the candidate keeps the capabilities of the engine's user"},
              also_when=((N, "no-capabilities"),)),
+    Property("seccomp_filter", "ptrace, keyctl, io_uring ... return EPERM (seccomp)",
+             frozenset({B, L}), {U: "unshare installs no seccomp filter: the candidate is root "
+                                    "of its user namespace and may call them",
+                                 N: _PLAIN, B: "bwrap without our filter here (no filter for "
+                                               "this architecture, or bwrap refused it)",
+                                 L: "no seccomp filter for this architecture"},
+             unless=((B, "bwrap-no-seccomp"), (L, "landlock-no-seccomp"))),
     Property("evaluator_survives", "the candidate cannot kill the trusted evaluator process",
              frozenset({B, L, U}), {N: _PLAIN, L: "landlock without a pid namespace on a "
                                                    "kernel without signal scoping (ABI < 6)"},
@@ -1158,6 +1172,32 @@ class SandboxTestCase:
             host.wait()
         leaked = {k: v for k, v in got.items() if "HOST-MEMORY" in v or v == "attached"}
         breach_if(leaked, f"the candidate reached a host process's memory: {leaked}")
+
+    @provides("seccomp_filter")
+    def test_escape_system_calls_are_refused(
+            self, make_candidate: Callable[..., Candidate]) -> None:
+        from evoforge.sandbox import seccomp
+
+        if not seccomp.supported():
+            raise Breach("no seccomp filter for this architecture")
+        cand = make_candidate("""
+            import ctypes
+            def f(keyctl, io_uring_setup):
+                libc = ctypes.CDLL(None, use_errno=True)
+                libc.syscall.restype = ctypes.c_long
+                seen = {}
+                rc = libc.ptrace(0, 0, 0, 0)   # PTRACE_TRACEME
+                seen["ptrace"] = ctypes.get_errno() if rc == -1 else 0
+                for name, nr, args in (("keyctl", keyctl, (0, -3, 0)),
+                                       ("io_uring_setup", io_uring_setup, (1, 0))):
+                    rc = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+                    seen[name] = ctypes.get_errno() if rc == -1 else 0
+                return seen
+        """)
+        seen = cand.call("f", seccomp.syscall_number("keyctl"),
+                         seccomp.syscall_number("io_uring_setup"), timeout=self.timeout)
+        allowed = {k: v for k, v in seen.items() if v != 1}   # 1 = EPERM
+        breach_if(allowed, f"system calls not refused with EPERM: {allowed}")
 
     @provides("drops_capabilities")
     def test_no_capabilities(self, make_candidate: Callable[..., Candidate]) -> None:
