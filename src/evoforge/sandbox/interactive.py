@@ -62,7 +62,11 @@ class QueryRejected(Exception):
 class Interaction:
     """What one interactive session did: the value, every query with its answer, why it
     stopped ("returned", "answered", "exited", or the error's reason), and what the
-    candidate's process tree cost (`cost`: wall, CPU, peak memory, measured from outside)."""
+    candidate's process tree cost (`cost`: wall, CPU, peak memory, measured from outside).
+
+    `log` holds one (query, answer) pair per answered query: the query is the argument of
+    ``f(...)``, or the tuple of its arguments when there are several (a text line for
+    programs); `queries` also counts a last query that was rejected as invalid."""
 
     value: Any = None
     queries: int = 0
