@@ -34,8 +34,13 @@ _DIGITS = "0123456789"
 
 
 def _free(shape: str) -> str:
-    """GBNF for any number with the shape of `shape` (digits where it has digits, '.' kept)."""
-    return " ".join('"."' if ch == "." else "[0-9]" for ch in shape)
+    """GBNF for any number with the shape of `shape` (digits where it has digits, '.' kept).
+    An integer of several digits cannot start with 0: Python rejects ``01`` (a float's ``01.5``
+    is fine)."""
+    parts = ['"."' if ch == "." else "[0-9]" for ch in shape]
+    if "." not in shape and len(shape) > 1:
+        parts[0] = "[1-9]"
+    return " ".join(parts)
 
 
 def _other_number(value: str) -> str:
@@ -45,7 +50,8 @@ def _other_number(value: str) -> str:
     for i, ch in enumerate(value):
         if ch == ".":
             continue
-        others = "".join(d for d in _DIGITS if d != ch)
+        others = "".join(d for d in _DIGITS if d != ch
+                         and not (d == "0" and i == 0 and "." not in value and len(value) > 1))
         head = gbnf_literal(value[:i]) + " " if i else ""
         tail = " " + _free(value[i + 1:]) if value[i + 1:] else ""
         alts.append(f"{head}[{others}]{tail}")
@@ -96,7 +102,7 @@ def tweak_grammar(parent_code: str, max_lines: int = 40, exclude: set[str] | fro
     rules = [
         'root ::= "<<<<<<< SEARCH\\n" edit "\\n>>>>>>> REPLACE\\n"',
         "edit ::= " + " | ".join(f"({a})" for a in alternatives),
-            'int ::= [0-9] [0-9]? [0-9]? [0-9]? [0-9]? [0-9]?',
+        'int ::= "0" | [1-9] [0-9]? [0-9]? [0-9]? [0-9]? [0-9]?',  # no leading zeros: 01 is a SyntaxError
         'flt ::= [0-9] [0-9]? [0-9]? [0-9]? "." [0-9] [0-9]? [0-9]? [0-9]? [0-9]?',
     ]
     return "\n".join(rules) + "\n"
