@@ -19,9 +19,15 @@ from pathlib import Path
 import pytest
 from sandbox_helpers import write_task
 
-from evoforge.sandbox import Candidate, detect_isolation, evaluate_code
+from evoforge.sandbox import (
+    Candidate,
+    detect_isolation,
+    evaluate_code,
+    guarantees,
+    landlock,
+    seccomp,
+)
 from evoforge.sandbox import isolation as iso
-from evoforge.sandbox import guarantees, landlock, seccomp
 from evoforge.sandbox.isolation import IsolationLevel, clean_env
 
 ABI = landlock.abi_version()

@@ -116,3 +116,10 @@ def test_bwrap_gets_the_filter_through_a_private_file(tmp_path):
     assert st.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
     with open(path, "rb") as fh:
         assert fh.read() == seccomp.build_filter(deny_families=())
+    # a wrong filter in its place is noticed and rewritten before it is handed to bwrap
+    os.chmod(path, 0o600)
+    with open(path, "wb") as fh:
+        fh.write(b"\0" * 8)
+    assert bwrap_seccomp.filter_file() == path
+    with open(path, "rb") as fh:
+        assert fh.read() == seccomp.build_filter(deny_families=())

@@ -2,45 +2,61 @@
 
 bwrap installs a compiled BPF program given on one of *its* file descriptors (``--seccomp FD``),
 just before it execs the candidate. `isolation.wrap_command` only returns an argv, and
-`_process.run_process` closes every descriptor but the result pipe, so the filter is written
-once per engine process to a private file (a 0700 folder, the file 0400, removed at exit) and
-opened by a tiny shell in front of bwrap: ``sh -c 'exec "$@" 9<"$0"' FILE bwrap ...`` (the shell
-execs bwrap: no extra process). Under bwrap the candidate cannot reach the host's /tmp, so it
-cannot swap the file.
+`_process.run_process` closes every descriptor but the result pipe, so the filter lives in a
+file opened by a tiny shell in front of bwrap: ``sh -c 'exec "$@" 9<"$0"' FILE bwrap ...`` (the
+shell execs bwrap: no extra process).
+
+The file is shared by every process of the user (the engine, each evaluator host, which ends
+with os._exit and could not clean up a file of its own): ``$TMPDIR/efseccomp-UID-HASH/filter.bpf``
+in a 0700 folder, named by the filter's hash, written atomically, and checked byte for byte each
+time it is handed out. Under bwrap a candidate cannot reach the host's /tmp to swap it.
 """
 from __future__ import annotations
 
-import atexit
+import hashlib
 import os
-import shutil
 import tempfile
 
 from evoforge.sandbox import seccomp
 
 FD = 9
 _SHELL = "/bin/sh"
-_state: dict[str, str] = {}
+
+
+def _expected() -> bytes:
+    return seccomp.build_filter(deny_families=())
 
 
 def filter_file() -> str | None:
-    """The path of this process's compiled filter (written on first use); None when no filter
-    can be built here (architecture) or written."""
-    path = _state.get("path")
-    if path and os.path.exists(path):
-        return path
+    """The path of the compiled filter (written when missing or wrong); None when no filter can
+    be built here (architecture), written, or trusted (a folder not ours)."""
     if not seccomp.supported() or not os.path.exists(_SHELL):
         return None
     try:
-        program = seccomp.build_filter(deny_families=())
-        folder = tempfile.mkdtemp(prefix=f"efseccomp-{os.getpid()}-")
+        program = _expected()
+        folder = os.path.join(tempfile.gettempdir(), f"efseccomp-{os.getuid()}-"
+                              f"{hashlib.sha256(program).hexdigest()[:16]}")
         path = os.path.join(folder, "filter.bpf")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            pass
+        st = os.lstat(folder)
+        if st.st_uid != os.getuid() or st.st_mode & 0o077 or not os.path.isdir(folder):
+            return None
+        try:
+            with open(path, "rb") as fh:
+                if fh.read() == program:
+                    return path
+        except FileNotFoundError:
+            pass
+        tmp = f"{path}.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o400)
         with os.fdopen(fd, "wb") as fh:
             fh.write(program)
+        os.replace(tmp, path)
     except (OSError, seccomp.SeccompError):
         return None
-    atexit.register(shutil.rmtree, folder, True)
-    _state["path"] = path
     return path
 
 

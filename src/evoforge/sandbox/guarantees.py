@@ -24,7 +24,7 @@ class LandlockSetup:
     seccomp: bool
 
     @classmethod
-    def from_recipe(cls, recipe: Sequence[str] | None) -> "LandlockSetup | None":
+    def from_recipe(cls, recipe: Sequence[str] | None) -> LandlockSetup | None:
         """Decode `isolation._probed[LANDLOCK]`: ["abi=7", "full"|"min"|"none", "seccomp=1",
         unshare argv...]."""
         if not recipe or not str(recipe[0]).startswith("abi="):
@@ -43,20 +43,14 @@ class LandlockSetup:
 
 # row -> (words in the start-up line, words in the table)
 ROWS = {
-    "hides_files": ("host files hidden", "host files unreadable (task folder, hidden data, "
-                    "$HOME, the run's database)"),
-    "writes_confined": ("writes only in the work dir", "writes only in the candidate's work "
-                        "dir (not /tmp, not the task)"),
+    "hides_files": ("host files hidden", "host files unreadable (task folder, hidden data, $HOME, the run's database)"),
+    "writes_confined": ("writes only in the work dir", "writes only in the candidate's work dir (not /tmp, not the task)"),
     "no_network": ("no network", "no TCP/UDP to the host or the internet"),
-    "no_unix_sockets": ("no host unix sockets", "host unix sockets unreachable (docker.sock, "
-                        "abstract sockets)"),
-    "own_processes": ("own pid namespace", "other processes invisible, daemons die with the "
-                      "sandbox"),
-    "evaluator_safe": ("evaluator out of reach", "cannot signal, ptrace or read the memory of "
-                       "the evaluator"),
+    "no_unix_sockets": ("no host unix sockets", "host unix sockets unreachable (docker.sock, abstract sockets)"),
+    "own_processes": ("own pid namespace", "other processes invisible, daemons die with the sandbox"),
+    "evaluator_safe": ("evaluator out of reach", "cannot signal, ptrace or read the memory of the evaluator"),
     "no_capabilities": ("no capabilities", "holds no capabilities"),
-    "seccomp": ("seccomp", "seccomp filter (ptrace, process_vm_*, mount, keyctl, bpf, perf, "
-                "userfaultfd, io_uring ... return EPERM)"),
+    "seccomp": ("seccomp", "seccomp filter (ptrace, process_vm_*, mount, keyctl, bpf, perf, userfaultfd, io_uring ... return EPERM)"),
 }
 
 

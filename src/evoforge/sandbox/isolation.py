@@ -38,8 +38,13 @@ import tempfile
 from collections.abc import Callable, Sequence
 
 from evoforge.errors import UserError
-from evoforge.sandbox import bwrap_seccomp, guarantees, landlock, seccomp
-from evoforge.sandbox import lockdown  # the launcher's code: its bytecode cache is written here
+from evoforge.sandbox import (
+    bwrap_seccomp,
+    guarantees,
+    landlock,
+    lockdown,  # the launcher's code: its bytecode cache is written here
+    seccomp,
+)
 
 log = logging.getLogger("evoforge.sandbox")
 
@@ -53,7 +58,7 @@ class IsolationLevel(enum.IntEnum):
     BWRAP = 3
 
     @classmethod
-    def parse(cls, name: "str | IsolationLevel") -> "IsolationLevel":
+    def parse(cls, name: str | IsolationLevel) -> IsolationLevel:
         if isinstance(name, IsolationLevel):
             return name
         try:
@@ -212,7 +217,7 @@ def _landlock_command(recipe: Sequence[str], argv: Sequence[str], work_dir: str,
     return prefix + (["--"] if prefix else []) + args + ["--"] + list(argv)
 
 
-def landlock_setup() -> "guarantees.LandlockSetup | None":
+def landlock_setup() -> guarantees.LandlockSetup | None:
     """How landlock runs here (from the cached probe; None before probing or if unusable)."""
     return guarantees.LandlockSetup.from_recipe(_probed.get(IsolationLevel.LANDLOCK))
 
@@ -279,12 +284,12 @@ def _probe_landlock(variant: str) -> list[str] | None:
         secret = os.path.join(tmp, "secret.txt")
         with open(secret, "w", encoding="ascii") as fh:
             fh.write(_PROBE_SECRET)
-        code = ("import os\ntry:\n    open(%r).read()\n    print('landlock-not-enforced')\n"
-                "except PermissionError:\n    print('evoforge-probe-ok', os.getcwd())\n" % secret)
+        code = (f"import os\ntry:\n    open({secret!r}).read()\n    print('landlock-not-enforced')\n"
+                "except PermissionError:\n    print('evoforge-probe-ok', os.getcwd())\n")
         cmd = _landlock_command(recipe, [sys.executable, "-c", code], work, [])
         try:
             out = subprocess.run(cmd, env=clean_env(work), cwd=work, capture_output=True,
-                                 timeout=20, stdin=subprocess.DEVNULL)
+                                 timeout=20, stdin=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.SubprocessError) as exc:
             log.debug("isolation probe LANDLOCK/%s failed: %s", variant, exc)
             return None
@@ -313,7 +318,7 @@ def _probe_bwrap_seccomp(recipe: list[str]) -> bool:
             return False
         try:
             out = subprocess.run(cmd, env=clean_env(tmp), cwd=tmp, capture_output=True,
-                                 timeout=20, stdin=subprocess.DEVNULL)
+                                 timeout=20, stdin=subprocess.DEVNULL, check=False)
         except (OSError, subprocess.SubprocessError):
             return False
         return out.returncode == 0 and b"evoforge-probe-ok" in out.stdout
@@ -393,9 +398,9 @@ def best_available() -> IsolationLevel:
     return IsolationLevel.NONE
 
 
-def detect_isolation(isolation: "str | IsolationLevel" = "auto", *,
-                     require: "str | IsolationLevel | None" = None,
-                     say: "Callable[[str], None] | None" = None) -> IsolationLevel:
+def detect_isolation(isolation: str | IsolationLevel = "auto", *,
+                     require: str | IsolationLevel | None = None,
+                     say: Callable[[str], None] | None = None) -> IsolationLevel:
     """The level candidates will run under, said aloud once.
 
     `isolation`: "auto" = the strongest that works here (bwrap, landlock, unshare, none);
@@ -424,7 +429,7 @@ def detect_isolation(isolation: "str | IsolationLevel" = "auto", *,
     return level
 
 
-def resolve_isolation(isolation: "str | IsolationLevel" = "auto") -> IsolationLevel:
+def resolve_isolation(isolation: str | IsolationLevel = "auto") -> IsolationLevel:
     """Same as `detect_isolation(isolation)`: "auto" or exactly the named level."""
     return detect_isolation(isolation)
 
@@ -446,7 +451,7 @@ def _unavailable(wanted: IsolationLevel, best: IsolationLevel) -> str:
             f"(best available: '{best.name.lower()}'); {hint}")
 
 
-def announce(level: IsolationLevel, say: "Callable[[str], None] | None" = None) -> None:
+def announce(level: IsolationLevel, say: Callable[[str], None] | None = None) -> None:
     """Say once per process which isolation candidates run under (through `say` if given,
     else the evoforge.sandbox logger)."""
     if level in _announced:

@@ -85,7 +85,7 @@ def _libc() -> ctypes.CDLL:
 
 def abi_version() -> int:
     """The Landlock ABI of the running kernel; 0 when Landlock is absent or disabled."""
-    if not os.uname().sysname == "Linux":
+    if os.uname().sysname != "Linux":
         return 0
     try:
         libc = _libc()

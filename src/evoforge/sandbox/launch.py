@@ -9,7 +9,6 @@ runs `lockdown.main`. importlib.util is avoided too: its imports cost ~20 ms.
 import marshal
 import os
 import sys
-
 from _frozen_importlib_external import MAGIC_NUMBER  # loaded at start-up already
 
 HERE = os.path.dirname(os.path.abspath(__file__))

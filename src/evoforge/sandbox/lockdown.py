@@ -130,10 +130,9 @@ def lock_down(opts: _Options, landlock: object, seccomp: object) -> dict[str, ob
     ruleset.enforce()   # sets no_new_privs first
     held: dict[str, object] = {"landlock_abi": ruleset.abi, "net": bool(ruleset.net),
                                "scoped": bool(ruleset.scope), "seccomp": False}
-    if opts.seccomp:
-        if seccomp.supported():
-            seccomp.install(seccomp.build_filter(deny_families=opts.families))
-            held["seccomp"] = True
+    if opts.seccomp and seccomp.supported():
+        seccomp.install(seccomp.build_filter(deny_families=opts.families))
+        held["seccomp"] = True
     _drop_capabilities(libc)
     return held
 

@@ -69,7 +69,9 @@ def machine() -> str:
 
 
 def supported(arch: str | None = None) -> bool:
-    """Whether a filter can be built for `arch` (default: this machine)."""
+    """Whether a filter can be built for `arch` (default: this machine, when it runs Linux)."""
+    if arch is None and os.uname().sysname != "Linux":
+        return False
     return (arch or machine()) in AUDIT_ARCH
 
 
