@@ -333,3 +333,22 @@ def test_compiled_programs_build_and_run_in_the_work_dir():
         assert built.returncode == 0, built.stderr   # cc's temporaries go to TMPDIR
         ran = cand.run(["./main"], timeout=30)
     assert ran.stdout == "compiled ok\n"
+
+
+def test_landlock_command_allows_only_what_python_needs(tmp_path):
+    work, runtime = tmp_path / "w", tmp_path / "r"
+    argv = iso.wrap_command(L, ["python", "x.py"], work_dir=str(work), ro_dirs=[str(runtime)])
+    assert argv[-3:] == ["--", "python", "x.py"]
+    launch = argv.index(iso.LAUNCHER)
+    assert argv[launch - 3:launch] == [sys.executable, "-I", "-S"]
+    opts = argv[launch + 1:argv.index("--", launch)]
+    pairs = list(zip(opts[::2], opts[1::2]))
+    writable = [p for flag, p in pairs if flag == "--rw"]
+    readable = [p for flag, p in pairs if flag in ("--rx", "--r")]
+    assert writable == [str(work)]  # the work dir is the only writable place
+    assert ("--tmpdir", str(work)) in pairs and ("--rx", str(runtime)) in pairs
+    assert ("--deny-family", "1") in pairs or not seccomp.supported()  # AF_UNIX
+    for path in readable:
+        assert path not in ("/", "/tmp", "/etc", "/home", "/root", str(Path.home()))
+        assert not path.startswith("/work/main") and not path.startswith(str(tmp_path / "w"))
+    assert ("--dev", "/dev/null") in pairs and ("--r", "/proc") in pairs
