@@ -87,8 +87,8 @@ def landlock_title(setup: LandlockSetup | None) -> str:
     if setup is None:
         return "landlock"
     ns = {"full": " + unshare (user/pid/net namespaces)", "min": " + unshare (user/net "
-          "namespaces, no pid namespace)", "none": " (no namespaces: user namespaces are "
-          "not available here)"}[setup.namespaces]
+          "namespaces, no pid namespace)", "none": " (no namespaces: unshare or user "
+          "namespaces are not usable here)"}[setup.namespaces]
     return f"landlock ABI {setup.abi}{ns}" + (" + seccomp" if setup.seccomp else "")
 
 
