@@ -107,7 +107,9 @@ class LLMConfig:
     max_tokens: int = 512
     timeout_s: float = 180.0
     max_attempts: int = 4
-    concurrency: int = 1
+    # model requests in flight per provider; null = evaluator.workers for hosted models, 1 for an
+    # in-process model (embedded, local/*.gguf), which cannot serve two requests at once
+    concurrency: int | None = None
     profile: Literal["auto", "small", "large"] = "auto"
     # per model string: provider options (context_length, supports_grammar, grammar_field,
     # supports_json_schema, timeout, extra_body, ...) and "profile" (small | large), which wins over llm.profile for that model
@@ -137,6 +139,7 @@ class MutationConfig:
     weights: dict[str, float] = field(default_factory=dict)
     adaptive: bool = True            # a bandit learns which kinds pay and shifts the weights
     diff_retries: int = 1            # in-conversation retries after a SEARCH that does not match
+    fill_idle: bool = True           # zero-cost operator proposals fill evaluation slots the model leaves idle
 
 
 @dataclass

@@ -1,7 +1,10 @@
 """Budgets: model calls, proposals, cost, tokens and wall clock.
 
 Slots are *reserved* before work starts (so N workers never overshoot the budget together) and
-*released* if the work did not happen. Counts are rebuilt from storage on resume, so a resumed
+*released* if the work did not happen. A cost or token budget cannot reserve an exact amount (a
+call's price is known only when it returns), so a call in flight is counted at the most any call
+has spent so far, and while nothing has been spent yet only one call is in flight: concurrent
+calls then overshoot such a budget no more than calls made one at a time would. Counts are rebuilt from storage on resume, so a resumed
 run continues to the same budget instead of starting over.
 """
 from __future__ import annotations
@@ -30,6 +33,9 @@ class Budget:
         self.config = config
         self.usage = usage or Usage()
         self._reserved_llm = 0
+        self._max_call_cost = 0.0     # the most one model call has cost so far: what a call in flight may spend
+        self._max_call_tokens = 0
+        self._calls_seen = 0          # calls recorded by this session (an estimate needs one)
         self._reserved_proposals = 0
         self._started = time.monotonic()
         self._lock = threading.Lock()
@@ -55,6 +61,25 @@ class Budget:
             return None
         return self.config.llm_calls - self.usage.llm_calls - self._reserved_llm
 
+    def _spend_in_flight_full(self) -> bool:
+        """True when the model calls in flight, each counted at the most a call has spent, may
+        use what is left of the cost or token budget (so one more call must wait for them)."""
+        c, u, n = self.config, self.usage, self._reserved_llm
+        if n <= 0:
+            return False
+        if c.max_cost_usd is not None and (self._calls_seen == 0
+                                           or u.cost_usd + n * self._max_call_cost >= c.max_cost_usd):
+            return True
+        if c.max_tokens is not None and (self._calls_seen == 0
+                                         or u.tokens + n * self._max_call_tokens >= c.max_tokens):
+            return True
+        return False
+
+    def waiting_for_spend(self) -> bool:
+        """True when a model call is refused only until the calls in flight land."""
+        with self._lock:
+            return not self._exhausted() and self._spend_in_flight_full()
+
     def reserve(self, needs_llm: bool) -> bool:
         """Reserve room for one proposal (and one model call if `needs_llm`)."""
         with self._lock:
@@ -63,6 +88,8 @@ class Budget:
                 left = self.llm_calls_left()
                 if left is not None and left <= 0:
                     reason = f"model-call budget reached ({self.config.llm_calls})"
+                elif self._spend_in_flight_full():
+                    return False  # not a stop: the calls in flight may leave room
             if reason:
                 self.stop_reason = reason
                 return False
@@ -75,7 +102,7 @@ class Budget:
         """Reserve one more model call inside a proposal (e.g. a diff retry)."""
         with self._lock:
             left = self.llm_calls_left()
-            if left is not None and left <= 0 or self._exhausted():
+            if left is not None and left <= 0 or self._exhausted() or self._spend_in_flight_full():
                 return False
             self._reserved_llm += 1
             return True
@@ -92,6 +119,9 @@ class Budget:
             self.usage.llm_calls += 1
             self.usage.tokens += tokens
             self.usage.cost_usd += cost
+            self._max_call_cost = max(self._max_call_cost, cost)
+            self._max_call_tokens = max(self._max_call_tokens, tokens)
+            self._calls_seen += 1
 
     def record_proposal(self, operator: bool) -> None:
         with self._lock:

@@ -197,11 +197,13 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         self.storage.set_state(self.run.id, "elapsed_s", self.budget.elapsed())
 
     # -- ask -----------------------------------------------------------------------------
-    def ask(self) -> Proposal | None:
+    def ask(self, *, operators_only: bool = False) -> Proposal | None:
         """The next proposal, or None when there is nothing to do *now*.
 
         When None is returned, `stop_reason` says whether the run is over; if it is empty, work in
         flight (the initial program's evaluation, say) must finish before more can be proposed.
+        `operators_only` (an evaluation slot the model leaves idle) proposes only a zero-cost
+        operator, and nothing at all while no valid program exists to apply one to.
         """
         with self._lock:
             if self._pending:
@@ -221,9 +223,13 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                 if self.in_flight == 0:
                     self.stop_reason = "nothing to build on: no program was stored"
                 return None
+            operators = {k for k in self.kinds.weights if k not in LLM_KINDS}
+            if operators_only and not (operators and self.population.has_programs()):
+                return None
             index = self.storage.allocate_index(self.run.id)  # unique across controllers sharing the run
             rng = random.Random(self.cfg.seed * 1_000_003 + index)
             allowed = None if self.population.has_programs() else set(LLM_KINDS)  # nothing valid: only a model repairs
+            allowed = operators if operators_only else allowed
             kind = self.kinds.choose(rng, allowed)
             if kind is None:
                 if self.in_flight == 0:
@@ -231,10 +237,10 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                 return None
             needs_llm = kind in LLM_KINDS
             if not self.budget.reserve(needs_llm):
-                operators = {k for k in self.kinds.weights if k not in LLM_KINDS}
                 kind = self.kinds.choose(rng, operators) if (needs_llm and operators and allowed is None) else None
                 if kind is None or not self.budget.reserve(False):
-                    if self.budget.done() or kind is None:
+                    # calls in flight may spend what is left of a cost or token budget: ask again when they land
+                    if self.budget.done() or (kind is None and not self.budget.waiting_for_spend()):
                         self.stop_reason = self.budget.stop_reason or "model-call budget reached"
                     return None
                 needs_llm = False

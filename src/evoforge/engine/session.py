@@ -47,8 +47,13 @@ def _say(log: Callable[[str], None] | None, text: str) -> None:
         log(text)
 
 
-def build_providers(models: list[str], llm_cfg: Any, log: Callable[[str], None] | None) -> tuple[dict[str, Any], Any]:
-    """Create one retrying provider per model string, and a bandit over them if several."""
+def build_providers(models: list[str], llm_cfg: Any, log: Callable[[str], None] | None, *,
+                    workers: int = 1) -> tuple[dict[str, Any], Any]:
+    """Create one retrying provider per model string, and a bandit over them if several.
+
+    `workers` (evaluator.workers) is what llm.concurrency follows when it is not set."""
+    from .pipeline import model_concurrency
+
     from ..llm.registry import EMBEDDED_NOTICE, create_provider, default_model_spec
 
     specs = list(models) or [default_model_spec()]
@@ -66,7 +71,7 @@ def build_providers(models: list[str], llm_cfg: Any, log: Callable[[str], None] 
         providers[spec] = create_provider(
             spec,
             retry={"max_attempts": llm_cfg.max_attempts, "call_budget_s": llm_cfg.timeout_s,
-                   "max_concurrency": llm_cfg.concurrency},
+                   "max_concurrency": model_concurrency(spec, llm_cfg.concurrency, workers, log)},
             **options,
         )
     for spec in llm_cfg.model_options:
@@ -110,7 +115,8 @@ def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | Non
     from ..executors.base import create_executor
     from ..sandbox import detect_isolation
 
-    providers, chooser = build_providers(task.config.llm.models, task.config.llm, log)
+    providers, chooser = build_providers(task.config.llm.models, task.config.llm, log,
+                                         workers=task.config.evaluator.workers)
     # said once per process: on the run's console when it has one, else by the evoforge.sandbox logger
     level = detect_isolation(task.config.evaluator.isolation, require=task.config.evaluator.require_isolation,
                              say=log)
