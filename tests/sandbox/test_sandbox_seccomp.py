@@ -107,8 +107,8 @@ def test_bwrap_gets_the_filter_through_a_private_file(tmp_path):
         pytest.skip("bubblewrap with our seccomp filter is not usable here")
     argv = wrap_command(IsolationLevel.BWRAP, ["python3", "x.py"], work_dir=str(tmp_path))
     path = bwrap_seccomp.filter_file()
-    assert argv[:4] == ["/bin/sh", "-c", 'exec "$@" 9<"$0"', path]
-    assert argv[5:7] == ["--seccomp", "9"] and argv[-3:] == ["--", "python3", "x.py"]
+    assert argv[:4] == ["/bin/sh", "-c", bwrap_seccomp._SCRIPT, path]
+    assert argv[-3:] == ["--", "python3", "x.py"]
     import os
     import stat as st
 
@@ -123,3 +123,29 @@ def test_bwrap_gets_the_filter_through_a_private_file(tmp_path):
     assert bwrap_seccomp.filter_file() == path
     with open(path, "rb") as fh:
         assert fh.read() == seccomp.build_filter(deny_families=())
+
+
+@pytest.mark.parametrize("result_fd", [9, 8, 5])
+def test_the_filter_never_takes_the_result_pipes_descriptor(tmp_path, result_fd):
+    """The shell in front of bwrap opens the filter on 9, or 8 when 9 is the result pipe
+    (a result pipe on 9 was clobbered: every answer failed with EBADF)."""
+    from sandbox_helpers import HAS_BWRAP
+
+    from evoforge.sandbox.isolation import IsolationLevel, recipe_for, wrap_command
+
+    if not HAS_BWRAP or "seccomp" not in (recipe_for(IsolationLevel.BWRAP) or [])[2:]:
+        pytest.skip("bubblewrap with our seccomp filter is not usable here")
+    child = (f"import os; os.write({result_fd}, b'answer'); "
+             "import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+             "print('ptrace', libc.ptrace(0, 0, 0, 0), ctypes.get_errno())")
+    argv = wrap_command(IsolationLevel.BWRAP, [sys.executable, "-c", child], work_dir=str(tmp_path))
+    driver = textwrap.dedent(f"""
+        import os, subprocess, sys
+        r, w = os.pipe()
+        os.dup2(w, {result_fd}); os.close(w)
+        p = subprocess.run({argv!r}, pass_fds=({result_fd},), capture_output=True, text=True, timeout=120)
+        os.close({result_fd})
+        print(repr(os.read(r, 100)), p.returncode, p.stdout.strip(), p.stderr.strip()[-300:])
+    """)
+    out = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=300)
+    assert out.stdout.startswith("b'answer' 0 ptrace -1 1"), out.stdout + out.stderr  # EPERM: filtered

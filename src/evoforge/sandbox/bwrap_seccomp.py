@@ -3,8 +3,9 @@
 bwrap installs a compiled BPF program given on one of *its* file descriptors (``--seccomp FD``),
 just before it execs the candidate. `isolation.wrap_command` only returns an argv, and
 `_process.run_process` closes every descriptor but the result pipe, so the filter lives in a
-file opened by a tiny shell in front of bwrap: ``sh -c 'exec "$@" 9<"$0"' FILE bwrap ...`` (the
-shell execs bwrap: no extra process).
+file opened by a tiny shell in front of bwrap, which then execs bwrap (no extra process). The
+shell opens it on descriptor 9, or 8 when 9 is already the result pipe: clobbering that pipe
+made every answer of such a candidate fail with EBADF.
 
 The file is shared by every process of the user (the engine, each evaluator host, which ends
 with os._exit and could not clean up a file of its own): ``$TMPDIR/efseccomp-UID-HASH/filter.bpf``
@@ -19,8 +20,12 @@ import tempfile
 
 from evoforge.sandbox import seccomp
 
-FD = 9
+FD, SPARE_FD = 9, 8
 _SHELL = "/bin/sh"
+# $0 = the filter file, $1 = bwrap, the rest = bwrap's arguments. Only one descriptor besides
+# stdio is ever inherited (the result pipe), so one of 9 and 8 is always free.
+_SCRIPT = (f'f=$0; b=$1; shift; n={FD}; if [ -e /proc/self/fd/{FD} ]; then n={SPARE_FD}; fi; '
+           'eval "exec \\"\\$b\\" --seccomp $n \\"\\$@\\" $n<\\"\\$f\\""')
 
 
 def _expected() -> bytes:
@@ -66,5 +71,4 @@ def wrap(bwrap_argv: list[str]) -> list[str]:
     path = filter_file()
     if path is None:
         return bwrap_argv
-    return [_SHELL, "-c", f'exec "$@" {FD}<"$0"', path, bwrap_argv[0], "--seccomp", str(FD),
-            *bwrap_argv[1:]]
+    return [_SHELL, "-c", _SCRIPT, path, *bwrap_argv]
