@@ -3,8 +3,8 @@
 # EXPECT: status=error reason="memory limit exceeded \(the candidate's processes together needed more than memory_mb=256 MiB"
 # EXPECT[all+no-memory-cgroup]: status=ok reason="" -- without a writable memory cgroup
 #   memory_mb is RLIMIT_AS, a limit per process (documented in limits.py)
-# SETUP: call_timeout=15
-# CHECK: max_seconds=12
+# SETUP: call_timeout=120
+# CHECK: max_seconds=60
 # LINT: files
 import os
 import time

@@ -1,7 +1,6 @@
 # ATTACK: lift the recursion limit and make C code recurse (repr of a list nested 200,000
 #   deep) until the C stack overflows: a segfault instead of a Python exception.
 # EXPECT: status=error reason="candidate process died with SIGSEGV \(segmentation fault\) in attack\(\)"
-# SETUP: call_timeout=4
 import sys
 
 

@@ -1,7 +1,8 @@
 # ATTACK: start non-daemon threads that keep spinning (and an atexit hook that prints a fake
 #   result) after attack() returns, hoping to run after the answer or to keep the process alive.
 # EXPECT: status=ok reason="^$"
-# CHECK: max_seconds=10
+# SETUP: call_timeout=120
+# CHECK: max_seconds=60
 import atexit
 import threading
 
