@@ -197,13 +197,14 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         self.storage.set_state(self.run.id, "elapsed_s", self.budget.elapsed())
 
     # -- ask -----------------------------------------------------------------------------
-    def ask(self, *, operators_only: bool = False) -> Proposal | None:
+    def ask(self, *, operators_only: bool = False, models_only: bool = False) -> Proposal | None:
         """The next proposal, or None when there is nothing to do *now*.
 
         When None is returned, `stop_reason` says whether the run is over; if it is empty, work in
         flight (the initial program's evaluation, say) must finish before more can be proposed.
         `operators_only` (an evaluation slot the model leaves idle) proposes only a zero-cost
-        operator, and nothing at all while no valid program exists to apply one to.
+        operator, and nothing at all while no valid program exists to apply one to; `models_only`
+        (a model slot, while idle evaluation slots make the operators) a model edit, if any is enabled.
         """
         with self._lock:
             if self._pending:
@@ -230,6 +231,9 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
             rng = random.Random(self.cfg.seed * 1_000_003 + index)
             allowed = None if self.population.has_programs() else set(LLM_KINDS)  # nothing valid: only a model repairs
             allowed = operators if operators_only else allowed
+            model_kinds = {k for k in self.kinds.weights if k in LLM_KINDS}
+            if models_only and model_kinds:
+                allowed = model_kinds if allowed is None else allowed & model_kinds
             kind = self.kinds.choose(rng, allowed)
             if kind is None:
                 if self.in_flight == 0:

@@ -121,7 +121,9 @@ class Pipeline:
             if not self._tickets.acquire(timeout=_TICK):
                 continue
             try:
-                proposal = engine.ask()  # the parent is chosen now, with a ticket in hand
+                # the parent is chosen now, with a ticket in hand; while idle evaluators make the
+                # operators, a proposer spends its ticket on the model only
+                proposal = engine.ask(models_only=self.fill_idle)
             except BaseException:
                 self._tickets.release()
                 raise
