@@ -28,7 +28,12 @@ bash scripts/build_pmars.sh >/tmp/evoforge-pmars.log 2>&1 || echo "note: no head
 $PY -m pip install -q -e ".[test,embedded,ray,postgres,dashboard]" 2>&1 | grep -v -E "^WARNING: (Location|Running pip)" || true
 $PY -c "import evoforge, llama_cpp" >/dev/null
 set +e
-$PY -m pytest -q -p no:cacheprovider "$@"
+# In parallel (pytest-xdist): one worker per core, at most 4 (each may start its own PostgreSQL
+# and Chromium); the Ray tests share one worker (tests/conftest.py). EVOFORGE_TEST_WORKERS=0
+# runs everything in this process.
+workers=${EVOFORGE_TEST_WORKERS:-auto}
+if [ "$workers" = 0 ]; then parallel=(); else parallel=(-n "$workers" --maxprocesses 4 --dist loadgroup); fi
+$PY -m pytest -q -p no:cacheprovider --durations=25 "${parallel[@]}" "$@"
 rc=$?
 set -e
 if [ $rc -eq 5 ]; then echo "no tests were collected"; exit 1; fi

@@ -23,3 +23,11 @@ def llm_server():
 @pytest.fixture
 def model_spec(llm_server) -> str:
     return f"openai/scripted@{llm_server.base_url}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`--dist loadgroup`), the Ray tests share one worker: they drive one
+    local Ray cluster per session, and two such clusters would only compete for the same cores."""
+    for item in items:
+        if "tests/executors/" in item.nodeid or item.nodeid.startswith("executors/"):
+            item.add_marker(pytest.mark.xdist_group("ray"))

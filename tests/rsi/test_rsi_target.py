@@ -27,6 +27,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_breaking_edit_is_invalid_and_package_untouched(tmp_path, capsys):
     _, source, _ = target_mod.resolve_target("evoforge.mutate.match")
     before = _digest(source)
@@ -70,6 +71,7 @@ def test_improving_edit_gives_a_patch_for_review(tmp_path):
         assert check.returncode == 0, check.stderr
 
 
+@pytest.mark.slow
 def test_operators_only_run(tmp_path):
     _, source, _ = target_mod.resolve_target("evoforge.mutate.match")
     before = _digest(source)
