@@ -10,8 +10,9 @@ the comparison on their endpoint:
 Output: one row per (task, setting) with the mean best score, how many seeds improved on the
 initial program, the share of proposals that yielded a valid evaluated program, model calls,
 operator proposals, the model calls and evaluations spent before the best was first reached
-(sample efficiency per model call and per evaluation), and a best-so-far curve; plus JSON in
---out for plots (written after every run, so a stopped benchmark keeps its rows).
+(sample efficiency per model call and per evaluation), the candidate CPU per evaluation (the
+sandbox's measurement, `metrics["compute"]`, when the run recorded it), and a best-so-far curve;
+plus JSON in --out for plots (written after every run, so a stopped benchmark keeps its rows).
 """
 from __future__ import annotations
 
@@ -71,6 +72,8 @@ def run_one(task: Path, llm: str, setting: str, seed: int, proposals: int, workd
     proposals_made = [a for a in attempts[1:]]
     model_made = [a for a in proposals_made if a.model]
     valid = [a for a in proposals_made if a.status is AttemptStatus.OK]
+    cpu = [a.metrics["compute"]["cpu_s"] for a in attempts
+           if isinstance((a.metrics or {}).get("compute"), dict) and "cpu_s" in a.metrics["compute"]]
     final = best
     improved = best is not None and initial is not None and (best > initial if maximize else best < initial)
     return {
@@ -79,8 +82,14 @@ def run_one(task: Path, llm: str, setting: str, seed: int, proposals: int, workd
         "valid_share": len(valid) / max(1, len(proposals_made)),
         "model_valid_share": sum(1 for a in model_made if a.status is AttemptStatus.OK) / max(1, len(model_made)),
         "calls_to_best": after.get("model_calls", 0), "evals_to_best": after.get("evaluations", 0),
+        "cpu_per_eval": statistics.mean(cpu) if cpu else None,
         "curve": curve, "seconds": time.monotonic() - started,
     }
+
+
+def _cpu(group: list[dict]) -> str:
+    known = [r["cpu_per_eval"] for r in group if r.get("cpu_per_eval") is not None]
+    return f"{statistics.mean(known):.2f}s" if known else "-"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"model valid {100 * row['model_valid_share']:.0f}%, {row['model_calls']} calls, "
                           f"{row['seconds']:.0f}s", flush=True)
     print(f"\nSample efficiency: {args.proposals} proposals per run, model {args.llm}, seeds {args.seeds}")
-    header = f"{'task':24s} {'setting':14s} {'mean best':>11s} {'improved':>9s} {'valid':>6s} {'model valid':>12s} {'calls':>6s} {'ops':>5s} {'calls→best':>11s} {'evals→best':>11s}"
+    header = f"{'task':24s} {'setting':14s} {'mean best':>11s} {'improved':>9s} {'valid':>6s} {'model valid':>12s} {'calls':>6s} {'ops':>5s} {'calls→best':>11s} {'evals→best':>11s} {'CPU/eval':>9s}"
     print(header)
     print("-" * len(header))
     for task in dict.fromkeys(r["task"] for r in rows):
@@ -121,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{statistics.mean(r['model_calls'] for r in group):6.1f} "
                   f"{statistics.mean(r['operator_proposals'] for r in group):5.1f} "
                   f"{statistics.mean(r.get('calls_to_best', 0) for r in group):11.1f} "
-                  f"{statistics.mean(r.get('evals_to_best', 0) for r in group):11.1f}")
+                  f"{statistics.mean(r.get('evals_to_best', 0) for r in group):11.1f} "
+                  f"{_cpu(group):>9s}")
     if args.out:
         Path(args.out).write_text(json.dumps(rows, indent=1))
     return 0
