@@ -109,7 +109,19 @@ def test_an_agent_that_breaks_its_own_code_is_recorded_as_failed(small_bench, tm
     assert archive.agents["agent-0000"].children == 1 and report["archive_size"] == 1
 
 
-def test_hidden_tests_never_reach_the_agent(small_bench, tmp_path, bwrap_level):
+@pytest.fixture(params=["bwrap", "landlock"])
+def hiding_level(request):
+    """The levels that keep hidden tests from agents: bwrap does not mount them, landlock does
+    not let them be opened (it does not hide their names from stat)."""
+    from evoforge.sandbox.isolation import IsolationLevel, probe
+
+    level = IsolationLevel.parse(request.param)
+    if not probe(level):
+        pytest.skip(f"{request.param} is not usable here")
+    return level
+
+
+def test_hidden_tests_never_reach_the_agent(small_bench, tmp_path, hiding_level):
     """The agent, running shell commands in its sandbox, cannot see the hidden tests.
 
     The probe asserts the property by structure, not by an unbounded search: every ancestor of
@@ -136,7 +148,7 @@ def test_hidden_tests_never_reach_the_agent(small_bench, tmp_path, bwrap_level):
         bench = load_bench(str(small_bench))
         provider = create_provider(f"openai/scripted@{srv.base_url}", retry=False)
         opts = DGMOptions(bench=str(small_bench), out=str(tmp_path / "o"), agent_timeout=600)
-        ctx = _Context(opts, bench, provider, bwrap_level, lambda _t: None)
+        ctx = _Context(opts, bench, provider, hiding_level, lambda _t: None)
         run = ctx.agent(initial_agent_files(), visible_files(bench.task("median")), 2)
     assert len(seen) >= 2, f"the agent never reported its command's output: {run.log[-2000:]}"
     report = seen[1]["messages"][-1]["content"]
@@ -148,8 +160,12 @@ def test_hidden_tests_never_reach_the_agent(small_bench, tmp_path, bwrap_level):
     # only folders above the test's own tmp dir may exist there (the sandbox's fresh /tmp, mount
     # points of the Python install); the test's folder, the bench and the file itself may not
     leaked = [p for p in visible if p == str(tmp_path) or p.startswith(str(tmp_path) + "/")]
-    assert not leaked, f"the hidden file's folders are visible to the agent: {leaked}"
-    assert f"cat: {hidden}: No such file" in cat and '"expect"' not in cat
+    if hiding_level.name == "BWRAP":
+        assert not leaked, f"the hidden file's folders are visible to the agent: {leaked}"
+        assert f"cat: {hidden}: No such file" in cat
+    else:  # landlock: the names may be seen, the content may not be read
+        assert f"cat: {hidden}: Permission denied" in cat, cat
+    assert '"expect"' not in cat
     assert found.strip() == "", f"hidden tests found where the agent can look: {found}"
     assert "END" in rest  # the probe ran to its end (the planting attempt below did nothing)
     assert sorted(run.files) == ["STATEMENT.md", "stats.py"]

@@ -25,7 +25,7 @@ import yaml
 
 from ...errors import UserError
 from ...sandbox import Candidate, CandidateError, SandboxLimits
-from ...sandbox.isolation import IsolationLevel, python_paths
+from ...sandbox.isolation import IsolationLevel, landlock_paths, python_paths
 
 SHIPPED = Path(__file__).resolve().parents[4] / "examples"  # a source checkout's examples/
 
@@ -131,10 +131,15 @@ def load_bench(spec: str) -> Bench:
 
 
 def check_hidden_tests_unreachable(bench: Bench, level: IsolationLevel) -> None:
-    """Refuse a benchmark whose hidden tests lie under a folder the sandbox mounts (site-packages...)."""
-    if level != IsolationLevel.BWRAP:
+    """Refuse a benchmark whose hidden tests lie under a folder the sandbox lets agents read
+    (bwrap: what it mounts; landlock: what its rules allow), e.g. inside site-packages."""
+    if level == IsolationLevel.BWRAP:
+        mounted = python_paths() + ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"]
+    elif level == IsolationLevel.LANDLOCK:
+        allowed = landlock_paths()
+        mounted = allowed["rx"] + allowed["r"]
+    else:
         return  # weaker levels see the whole file system; the caller has already said so aloud
-    mounted = python_paths() + ["/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc"]
     root = str(bench.root)
     for m in mounted:
         if root == m or root.startswith(m.rstrip("/") + "/"):

@@ -242,9 +242,9 @@ def run_dgm(opts: DGMOptions, *, log: Callable[[str], None] | None = None) -> di
         raise UserError(f"{out} already holds a DGM run; choose a new --out folder")
     bench = load_bench(opts.bench)
     level = detect_isolation(opts.isolation)
-    if level != IsolationLevel.BWRAP:
+    if level < IsolationLevel.LANDLOCK:  # bwrap does not mount them, landlock does not let them be read
         say(f"WARNING: agents run under '{level.name.lower()}' isolation: they CAN READ the hidden tests of "
-            f"{bench.root}; scores are not trustworthy (install bubblewrap)")
+            f"{bench.root}; scores are not trustworthy (install bubblewrap, or use a kernel with Landlock)")
     check_hidden_tests_unreachable(bench, level)
     provider = create_provider(opts.llm or default_model_spec())
     ctx = _Context(opts, bench, provider, level, say)
