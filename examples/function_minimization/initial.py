@@ -12,7 +12,7 @@ def search(f, budget, seed):
     """
     rng = random.Random(seed)
     explore = 1      # how many queries sample random points before the local search
-    step = 3.0       # size of a local step
+    step = 0.2       # size of a local step
     shrink = 1.0     # the step is multiplied by this after every local step
     best = None
     for i in range(budget):

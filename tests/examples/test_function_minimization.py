@@ -56,7 +56,7 @@ MORE_QUERIES = initial(TASK).replace("range(budget)", "range(199250)")
 def test_initial_program_is_valid_and_scored(evaluate):
     ev = evaluate(TASK, initial(TASK))
     assert ev.status == "ok", ev.reason
-    assert GLOBAL_MIN < ev.score < -1.0  # weak, with room for a better algorithm
+    assert GLOBAL_MIN + 0.5 < ev.score < -0.3  # weak, with room for a better algorithm
     assert ev.result.metrics["queries"] == 2000
     assert "2000 queries used (100 allowed per instance)" in ev.result.feedback
 
