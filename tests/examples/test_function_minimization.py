@@ -99,8 +99,13 @@ def test_bad_queries_are_invalid_with_the_reason(evaluate):
 
 
 def test_compute_between_queries_is_bounded_too(evaluate):
-    """Thinking between queries is allowed, up to a CPU budget per instance (5 s)."""
+    """Thinking between queries is allowed, up to a CPU budget per instance (5 s) and a wall
+    limit (10 s): a candidate that spins is stopped by whichever comes first (on a loaded
+    machine it may get less than 5 s of CPU in 10 s), with the reason."""
     code = "def search(f, budget, seed):\n    f(0.0, 0.0)\n    while True:\n        pass\n"
     ev = evaluate(TASK, code)
-    assert ev.status == "invalid", (ev.status, ev.reason)
-    assert "search() used" in ev.reason and "budget 5 s" in ev.reason
+    if ev.status == "timeout":
+        assert "stopped answering: timed out after 10.0s in search() after 1 query" in ev.reason
+    else:
+        assert ev.status == "invalid", (ev.status, ev.reason)
+        assert "search() used" in ev.reason and "budget 5 s" in ev.reason
