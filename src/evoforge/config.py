@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import ConfigError
+from .mutate import kinds as kind_registry
 
 
 @dataclass
@@ -119,23 +120,12 @@ class LLMConfig:
     prices: dict[str, list[float]] = field(default_factory=dict)  # model -> [usd/1M in, usd/1M out]
 
 
-# Prior weights of the proposal kinds, per prompt profile (the bandit adapts them during a run).
-# Why two: measured with SmolLM2-135M, whole-program rewrites ("full", "crossover") spend the most
-# tokens (384 per reply, ~12 s on a laptop CPU) and almost never parse, while grammar-constrained
-# tweaks and the zero-cost operators do pay; a capable model is the other way round.
-DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
-    "large": {"diff": 0.35, "tweak": 0.15, "full": 0.15, "crossover": 0.05,
-              "perturb": 0.2, "swap": 0.03, "duplicate": 0.02, "delete": 0.02, "block_crossover": 0.03},
-    "small": {"diff": 0.2, "tweak": 0.3, "full": 0.02, "crossover": 0.01,
-              "perturb": 0.33, "swap": 0.03, "duplicate": 0.02, "delete": 0.02, "block_crossover": 0.07},
-}
-
-
 @dataclass
 class MutationConfig:
     """Which kinds of proposal are made and how often (relative weights)."""
 
-    # empty = DEFAULT_WEIGHTS for the models' prompt profile ("large" if any model is large)
+    # empty = the registry's default weights (evoforge.mutate.kinds) for the models' prompt
+    # profile ("large" if any model is large)
     weights: dict[str, float] = field(default_factory=dict)
     adaptive: bool = True            # a bandit learns which kinds pay and shifts the weights
     diff_retries: int = 1            # in-conversation retries after a SEARCH that does not match
@@ -177,8 +167,15 @@ class Config:
         return dataclasses.asdict(self)
 
 
-KNOWN_MUTATIONS = ("diff", "tweak", "full", "crossover", "perturb", "swap", "duplicate", "delete", "block_crossover")
-LLM_MUTATIONS = ("diff", "tweak", "full", "crossover")
+def __getattr__(name: str) -> Any:
+    """Old names, computed from the kind registry (evoforge.mutate.kinds) on each access so that
+    a kind registered later is included: KNOWN_MUTATIONS (the configurable kinds) and
+    DEFAULT_WEIGHTS (profile -> kind -> prior weight)."""
+    if name == "KNOWN_MUTATIONS":
+        return kind_registry.configurable_names()
+    if name == "DEFAULT_WEIGHTS":
+        return {profile: kind_registry.default_weights(profile) for profile in ("large", "small")}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _type_name(tp: Any) -> str:
@@ -293,9 +290,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"search.novelty_threshold: must be in (0, 1], got {cfg.search.novelty_threshold}")
     weights = cfg.mutation.weights
     for kind, w in weights.items():
-        if kind not in KNOWN_MUTATIONS:
-            close = difflib.get_close_matches(kind, KNOWN_MUTATIONS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; valid kinds: {', '.join(KNOWN_MUTATIONS)}"
+        known = kind_registry.configurable_names()
+        if kind not in known:
+            close = kind_registry.nearest(kind)
+            hint = f"; did you mean '{close}'?" if close else f"; valid kinds: {', '.join(known)}"
             raise ConfigError(f"unknown mutation kind 'mutation.weights.{kind}'{hint}")
         if w < 0:
             raise ConfigError(f"mutation.weights.{kind}: must be ≥ 0, got {w}")

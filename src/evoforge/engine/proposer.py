@@ -13,21 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..mutate import edits as edit_ops
-from ..mutate import operators as operator_ops
+from ..mutate import kinds as kind_registry
 from ..mutate import prompts
-from ..mutate.grammar import search_replace_grammar
-from ..mutate.schema_edits import edit_from_json, edit_schema
-from ..mutate.tweak import tweak_grammar
+from ..mutate.kinds import EditFormat
+from ..mutate.schema_edits import edit_from_json
 from ..program import AttemptStatus
-
-OPERATOR_NAMES = {  # config kind -> mutate.operators name
-    "perturb": "perturb",
-    "swap": "swap",
-    "duplicate": "duplicate",
-    "delete": "delete",
-    "block_crossover": "crossover",
-}
-
 
 @dataclass
 class ParentView:
@@ -106,11 +96,13 @@ def finish_checks(draft: ChildDraft, parent_code: str, language: str) -> ChildDr
 
 
 def operator_child(kind: str, parent: ParentView, other: ParentView | None, rng: random.Random, language: str) -> ChildDraft:
-    """Apply a zero-cost operator; no model call."""
-    name = OPERATOR_NAMES[kind]
-    if name == "crossover" and other is None:
-        return ChildDraft(None, AttemptStatus.APPLY_FAILED, "block crossover needs a second parent")
-    code = operator_ops.apply_operator(name, parent.code, rng, other=other.code if other else None, language=language)
+    """Apply a zero-cost operator kind; no model call. ``other`` is used only by a kind that
+    needs a second parent."""
+    spec = kind_registry.get(kind)
+    if spec.needs_second_parent and other is None:
+        return ChildDraft(None, AttemptStatus.APPLY_FAILED, f"{kind.replace('_', ' ')} needs a second parent")
+    second = other.code if (other is not None and spec.needs_second_parent) else None
+    code = spec.run_operator(parent.code, rng, second, language)
     if code is None:
         return ChildDraft(None, AttemptStatus.APPLY_FAILED, f"operator {kind} found nothing to change")
     return finish_checks(ChildDraft(code, model=None), parent.code, language)
@@ -120,7 +112,7 @@ def operator_child(kind: str, parent: ParentView, other: ParentView | None, rng:
 class ModelRequest:
     """Everything the model path needs for one proposal."""
 
-    kind: str                       # diff | full | crossover | fix
+    kind: str                       # a model-driven kind of evoforge.mutate.kinds (diff, full, fix, ...)
     parent: ParentView
     inspirations: list[ParentView]
     other: ParentView | None
@@ -139,23 +131,20 @@ class ModelRequest:
     reasoning_effort: str | None = None
 
 
-def model_child(
-    req: ModelRequest,
-    provider: Any,
-    *,
-    cost_of: Callable[[Any], float],
-    allow_extra_call: Callable[[], bool],
-    on_call: Callable[[LLMCall], None],
-    seen_replies: set[str],
-    strategy: Any = None,
-) -> ChildDraft:
-    """Ask the model for an edit and apply it, with one in-conversation retry for a bad diff."""
-    from ..llm.base import LLMError
+@dataclass
+class _Constraint:
+    """What constrains the reply: a GBNF grammar, a JSON schema, or neither; ``refusal`` when the
+    format must be constrained here and cannot be."""
 
-    mode = "full" if req.kind in ("full", "crossover") else "diff"  # tweak and fix answer as diffs
+    grammar: str | None = None
+    schema: dict[str, Any] | None = None
+    refusal: str = ""
+
+
+def _messages(req: ModelRequest, strategy: Any) -> list[dict[str, str]]:
+    """The first prompt, from the strategy's builder (or the default prompts)."""
     build = strategy.build_messages if strategy is not None else prompts.build_messages
-    retry = strategy.retry_messages if strategy is not None else prompts.retry_messages
-    messages = build(
+    return build(
         task_description=req.task_description,
         parent_code=req.parent.code,
         parent_score=req.parent.score,
@@ -169,68 +158,130 @@ def model_child(
         failure_note=req.failure_note,
         language=req.language,
     )
-    grammar = None
-    schema = None  # the JSON-schema route, for servers that enforce a schema but not a grammar
+
+
+def _constraint(req: ModelRequest, provider: Any, fmt: EditFormat) -> _Constraint:
+    """The format's grammar (a server that enforces GBNF) or JSON schema (one that enforces only a
+    schema), when the request is constrained; nothing for a format that is never constrained."""
     by_grammar = bool(getattr(provider, "supports_grammar", False))
     by_schema = not by_grammar and bool(getattr(provider, "supports_json_schema", False))
-    if req.constrained and mode == "diff" and (by_grammar or by_schema):
-        if by_grammar and req.kind == "tweak":
-            grammar = tweak_grammar(req.parent.code, exclude=req.tweaked_lines)
-        elif by_grammar:
-            grammar = search_replace_grammar(req.parent.code, language=req.language)
-        else:
-            tweak = req.kind == "tweak"
-            schema = edit_schema(req.parent.code, language=req.language, tweak=tweak,
-                                 exclude=req.tweaked_lines if tweak else None)
-            if schema is not None:
-                messages = _with_json_note(messages)
-        if req.kind == "tweak" and grammar is None and schema is None:
-            return ChildDraft(None, AttemptStatus.APPLY_FAILED, "tweak: the blocks hold no numbers to change")
+    if not req.constrained or (fmt.grammar is None and fmt.schema is None) or not (by_grammar or by_schema):
+        return _Constraint()
+    out = _Constraint()
+    if by_grammar and fmt.grammar is not None:
+        out.grammar = fmt.grammar(req.parent.code, req.language, req.tweaked_lines)
+    elif by_schema and fmt.schema is not None:
+        out.schema = fmt.schema(req.parent.code, req.language, req.tweaked_lines)
+    if fmt.needs_constraint and out.grammar is None and out.schema is None:
+        out.refusal = fmt.unconstrainable_reason or f"{fmt.name}: the reply cannot be constrained"
+    return out
+
+
+def _call(provider: Any, messages: list[dict[str, str]], req: ModelRequest, attempt_no: int,
+          constraint: _Constraint, cost_of: Callable[[Any], float], on_call: Callable[[LLMCall], None],
+          draft: ChildDraft) -> str | None:
+    """One model call, accounted on ``draft``; its reply text, or None (``draft`` failed) on an error."""
+    from ..llm.base import LLMError
+
+    started = time.monotonic()
+    try:
+        # a retry samples hotter: the same prompt at the same temperature tends to give the same text
+        temperature = None if req.temperature is None else min(1.5, req.temperature + 0.3 * attempt_no)
+        extra: dict[str, Any] = {"reasoning_effort": req.reasoning_effort} if req.reasoning_effort else {}
+        if constraint.schema is not None:  # only then: providers without the option never see the kwarg
+            extra["json_schema"] = constraint.schema
+        resp = provider.complete(
+            messages, temperature=temperature, max_tokens=req.max_tokens,
+            seed=req.seed + attempt_no, grammar=constraint.grammar, **extra,
+        )
+    except LLMError as exc:
+        call = LLMCall(provider.name, latency_s=time.monotonic() - started, error=f"{exc.kind}: {exc}")
+        for attr, name in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
+            setattr(call, name, int(getattr(exc, attr, 0) or 0))
+        on_call(call)
+        draft.calls.append(call)
+        draft.status, draft.reason = AttemptStatus.LLM_ERROR, f"model call failed ({exc.kind}): {exc}"
+        return None
+    call = LLMCall(
+        provider.name, resp.input_tokens, resp.output_tokens, resp.reasoning_tokens,
+        resp.latency_s or (time.monotonic() - started), 0.0,
+    )
+    call.cost_usd = cost_of(resp)
+    on_call(call)
+    draft.calls.append(call)
+    reply = resp.text or ""
+    draft.response = reply if attempt_no == 0 else f"{draft.response}\n\n--- retry {attempt_no} ---\n{reply}"
+    return reply
+
+
+def _read_reply(reply: str, schema: dict[str, Any] | None, parent_code: str) -> str | None:
+    """The reply as SEARCH/REPLACE or program text; None when a schema-constrained reply is unusable."""
+    if schema is None:
+        return reply
+    # the JSON edit as SEARCH/REPLACE text; a server that ignored the schema (or refused it and
+    # had it dropped) may have sent the text itself, which is just as usable
+    edit = edit_from_json(reply, parent_code)
+    if edit is None and edit_ops.parse_search_replace(reply):
+        edit = reply
+    return edit
+
+
+def _remember_line(edit: str, tweaked_lines: set[str]) -> None:
+    """Remember the line an edit changes, so the next ask from the same parent tries another."""
+    for search, _ in edit_ops.parse_search_replace(edit)[:1]:
+        tweaked_lines.update(line for line in search.splitlines() if line.strip())
+
+
+def _apply_edit(draft: ChildDraft, req: ModelRequest, fmt: EditFormat, edit: str, last_try: bool) -> tuple[bool, str | None]:
+    """Apply the edit to the parent in the format's mode. Returns (done, broken code): done when
+    ``draft`` is final; the broken code of an edit that applied but must be asked again."""
+    result = edit_ops.apply_reply(req.parent.code, edit, fmt.apply_mode)
+    if result.ok and result.code is not None:
+        draft.code, draft.status, draft.reason = result.code, AttemptStatus.PENDING, ""
+        finish_checks(draft, req.parent.code, req.language)
+        if draft.status is AttemptStatus.PENDING or not fmt.retries or last_try:
+            return True, None
+        # the edit applied but broke the program or changed nothing: say so and ask again
+        broken, draft.code = draft.code, None
+        return False, broken
+    draft.status = AttemptStatus.PARSE_FAILED if result.n_edits == 0 else AttemptStatus.APPLY_FAILED
+    draft.reason = result.reason or "the reply held no usable edit"
+    return not fmt.retries, None
+
+
+def model_child(
+    req: ModelRequest,
+    provider: Any,
+    *,
+    cost_of: Callable[[Any], float],
+    allow_extra_call: Callable[[], bool],
+    on_call: Callable[[LLMCall], None],
+    seen_replies: set[str],
+    strategy: Any = None,
+) -> ChildDraft:
+    """Ask the model for an edit in the kind's format and apply it, with in-conversation retries
+    where the format allows them: prompt, constraint, then per try call, read, apply."""
+    fmt = kind_registry.format_of(req.kind)
+    retry = strategy.retry_messages if strategy is not None else prompts.retry_messages
+    messages = _messages(req, strategy)
+    constraint = _constraint(req, provider, fmt)
+    if constraint.refusal:
+        return ChildDraft(None, AttemptStatus.APPLY_FAILED, constraint.refusal)
+    if constraint.schema is not None:
+        messages = _with_json_note(messages)
     draft = ChildDraft(None, prompt=_render(messages), model=provider.name)
-    tries = 1 + max(0, req.diff_retries if mode == "diff" else 0)
+    tries = 1 + max(0, req.diff_retries if fmt.retries else 0)
     broken_code: str | None = None
     own_replies: set[str] = set()
     for attempt_no in range(tries):
         if attempt_no > 0 and not allow_extra_call():
             break
-        started = time.monotonic()
-        try:
-            # a retry samples hotter: the same prompt at the same temperature tends to give the same text
-            temperature = None if req.temperature is None else min(1.5, req.temperature + 0.3 * attempt_no)
-            extra: dict[str, Any] = {"reasoning_effort": req.reasoning_effort} if req.reasoning_effort else {}
-            if schema is not None:  # only then: providers without the option never see the kwarg
-                extra["json_schema"] = schema
-            resp = provider.complete(
-                messages, temperature=temperature, max_tokens=req.max_tokens,
-                seed=req.seed + attempt_no, grammar=grammar, **extra,
-            )
-        except LLMError as exc:
-            call = LLMCall(provider.name, latency_s=time.monotonic() - started, error=f"{exc.kind}: {exc}")
-            for attr, name in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
-                setattr(call, name, int(getattr(exc, attr, 0) or 0))
-            on_call(call)
-            draft.calls.append(call)
-            draft.status, draft.reason = AttemptStatus.LLM_ERROR, f"model call failed ({exc.kind}): {exc}"
+        reply = _call(provider, messages, req, attempt_no, constraint, cost_of, on_call, draft)
+        if reply is None:
             return draft
-        call = LLMCall(
-            provider.name, resp.input_tokens, resp.output_tokens, resp.reasoning_tokens,
-            resp.latency_s or (time.monotonic() - started), 0.0,
-        )
-        call.cost_usd = cost_of(resp)
-        on_call(call)
-        draft.calls.append(call)
-        reply = resp.text or ""
-        draft.response = reply if attempt_no == 0 else f"{draft.response}\n\n--- retry {attempt_no} ---\n{reply}"
-        edit: str | None = reply
-        if schema is not None:
-            # the JSON edit as SEARCH/REPLACE text; a server that ignored the schema (or refused it
-            # and had it dropped) may have sent the text itself, which is just as usable
-            edit = edit_from_json(reply, req.parent.code)
-            if edit is None and edit_ops.parse_search_replace(reply):
-                edit = reply
-        if req.kind == "tweak" and edit is not None:  # remember the line, so the next tweak tries another
-            for search, _ in edit_ops.parse_search_replace(edit)[:1]:
-                req.tweaked_lines.update(line for line in search.splitlines() if line.strip())
+        edit = _read_reply(reply, constraint.schema, req.parent.code)
+        if fmt.remembers_lines and edit is not None:
+            _remember_line(edit, req.tweaked_lines)
         digest = hashlib.sha256(reply.strip().encode()).hexdigest()
         if reply.strip() and digest in own_replies:  # the retry gave the same text: keep the first failure's reason
             draft.reason = f"{draft.reason} (the retry repeated the same reply)"
@@ -246,31 +297,16 @@ def model_child(
             draft.status = AttemptStatus.PARSE_FAILED
             draft.reason = ('the reply is not a JSON edit {"search": ..., "replace": ...} whose search '
                             "is a line of the code")
-            messages = _retry(retry, messages, reply, draft.reason, schema)
-            draft.prompt = _render(messages)
-            continue
-        if prompts.is_template_echo(edit, parent_code=req.parent.code):
+        elif prompts.is_template_echo(edit, parent_code=req.parent.code):
             draft.status, draft.reason = AttemptStatus.PARSE_FAILED, "the reply only echoed the example edit from the prompt"
-            if mode != "diff":
+            if not fmt.retries:
                 return draft
-            messages = _retry(retry, messages, reply, draft.reason, schema)
-            draft.prompt = _render(messages)
-            continue
-        result = edit_ops.apply_reply(req.parent.code, edit, mode)
-        if result.ok and result.code is not None:
-            draft.code, draft.status, draft.reason = result.code, AttemptStatus.PENDING, ""
-            finish_checks(draft, req.parent.code, req.language)
-            if draft.status is AttemptStatus.PENDING or mode != "diff" or attempt_no + 1 >= tries:
-                return draft
-            # the edit applied but broke the program or changed nothing: say so and ask again
-            broken_code, draft.code = draft.code, None
         else:
-            failed_to_parse = result.n_edits == 0
-            draft.status = AttemptStatus.PARSE_FAILED if failed_to_parse else AttemptStatus.APPLY_FAILED
-            draft.reason = result.reason or "the reply held no usable edit"
-            if mode != "diff":
+            done, broken = _apply_edit(draft, req, fmt, edit, last_try=attempt_no + 1 >= tries)
+            if done:
                 return draft
-        messages = _retry(retry, messages, reply, draft.reason, schema)
+            broken_code = broken if broken is not None else broken_code
+        messages = _retry(retry, messages, reply, draft.reason, constraint.schema)
         draft.prompt = _render(messages)
     if draft.code is None and broken_code is not None and draft.status is AttemptStatus.SYNTAX_ERROR:
         draft.code = broken_code  # keep what the model wrote: every attempt is kept, failures included

@@ -15,6 +15,7 @@ import re
 import warnings
 
 from evoforge.errors import TaskError
+from evoforge.mutate.kinds import APPLY_MODES, REWRITE_APPLY_MODES
 from evoforge.mutate.blocks import (
     find_blocks,
     marker_kind,
@@ -45,7 +46,7 @@ __all__ = [
     "unified_diff",
 ]
 
-MODES = ("diff", "full", "crossover", "fix")
+MODES = APPLY_MODES  # defined with the edit formats, in evoforge.mutate.kinds
 
 _SEARCH_RE = re.compile(r"^\s*<{3,}\s*SEARCH\b", re.IGNORECASE)
 _DIVIDER_RE = re.compile(r"^\s*={3,}\s*$")
@@ -241,9 +242,9 @@ def _dispatch(parent_code: str, reply: str, mode: str) -> EditResult:
     try:
         if edits:
             return apply_search_replace(parent_code, edits)
-        if mode in ("full", "crossover") or mode == "fix" or _rewrite_worthy(parent_code, reply):
+        if mode != "diff" or _rewrite_worthy(parent_code, reply):  # "fix" always tries the rewrite
             result = _full(parent_code, reply)
-            if mode in ("diff", "fix"):
+            if mode not in REWRITE_APPLY_MODES:
                 result.notes.append("no SEARCH/REPLACE edit; used the reply's code as a rewrite")
             return result
     except EditError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from evoforge.mutate import kinds as kind_registry
 from evoforge.mutate.blocks import find_blocks
 
 __all__ = ["EXAMPLES", "build_messages", "is_template_echo", "profile_for", "retry_messages"]
@@ -63,6 +64,7 @@ def _better(direction: str) -> str:
 
 def _small(task: str, code: str, score: float | None, feedback: str, mode: str, insp: list[dict],
            direction: str, other: str | None, failure: str | None, fence: str) -> list[dict]:
+    kind = kind_registry.get(mode)
     system = "You improve code. Reply with the edit only."
     head = f"Task: {_trim(task, 120)}\nScore: {_fmt_score(score)} ({_better(direction)})"
     if feedback.strip():
@@ -70,19 +72,19 @@ def _small(task: str, code: str, score: float | None, feedback: str, mode: str, 
     parts = [head]
     if failure:
         parts.append(f"{'Error' if mode == 'fix' else 'Last try failed'}: {_trim(failure, 200)}")
-    if insp and mode != "crossover":
+    if insp and not kind.needs_second_parent:
         best = insp[0]
         parts.append(f"A version scoring {_fmt_score(best.get('score'))}:\n"
                      f"{_trim(_block_view(best['code']), 500)}")
-    if mode == "crossover":
+    if kind.needs_second_parent:
         parts.append(f"Code A:\n{_block_view(code)}\n\nCode B:\n{_block_view(other or '')}")
         parts.append(f"Combine the best parts of A and B. Reply with only the new code in one "
                      f"```{fence} block.")
-    elif mode == "full":
+    elif kind.edit_format is kind_registry.FULL:
         parts.append(f"Code:\n{_block_view(code)}")
         parts.append(f"Rewrite the Code for a better score. Reply with only the new code in one "
                      f"```{fence} block.")
-    elif mode == "tweak":
+    elif kind.prompt_template == "tweak":
         parts.append(f"Code:\n{_block_view(code)}")
         parts.append("Pick the one line whose numbers matter most and give it better numbers. "
                      "Reply with one SEARCH/REPLACE edit of that line.")
@@ -108,12 +110,13 @@ _LARGE_SYSTEM = (
 def _large(task: str, code: str, score: float | None, feedback: str, mode: str, insp: list[dict],
            insights: list[str], direction: str, other: str | None, failure: str | None,
            fence: str) -> list[dict]:
+    kind = kind_registry.get(mode)
     parts = [f"# Task\n{task.strip()}",
              (f"# Current program (score {_fmt_score(score)}, {_better(direction)})\n"
               f"```{fence}\n{code.rstrip()}\n```")]
     if feedback.strip():
         parts.append(f"# Evaluator feedback on it\n{_trim(feedback, 1500)}")
-    if mode == "crossover" and other:
+    if kind.needs_second_parent and other:
         parts.append(f"# Second parent\n```{fence}\n{other.rstrip()}\n```")
     for n, item in enumerate(insp[:3], start=1):
         text = (f"# Other program {n} (score {_fmt_score(item.get('score'))})\n"
@@ -127,14 +130,21 @@ def _large(task: str, code: str, score: float | None, feedback: str, mode: str, 
     if failure:
         title = "Error to fix" if mode == "fix" else "Your previous attempt failed"
         parts.append(f"# {title}\n{_trim(failure, 1500)}")
-    if mode == "tweak":
+    if kind.prompt_template == "tweak":
         search, replace = _example(code)
         parts.append(
             "# Instructions\nTune the numeric constants: find the numbers that limit the score and "
             "change them with SEARCH/REPLACE edits, leaving everything else as it is. Example of the "
             f"format (for other code):\n{_edit_block(search, replace)}"
         )
-    elif mode in ("diff", "fix"):
+    elif kind.edit_format is kind_registry.FULL:
+        what = ("Combine the strengths of both parents" if kind.needs_second_parent
+                else "Rewrite the program to improve the score")
+        parts.append(
+            f"# Instructions\n{what}. Reply with the complete program in one ```{fence} block, "
+            "keeping the EVOLVE-BLOCK marker lines and all code outside the blocks unchanged."
+        )
+    else:
         search, replace = _example(code)
         goal = "Fix the error above" if mode == "fix" else "Improve the score"
         parts.append(
@@ -142,13 +152,6 @@ def _large(task: str, code: str, score: float | None, feedback: str, mode: str, 
             "copy consecutive lines exactly from inside an EVOLVE-BLOCK, enough to be unique; "
             "REPLACE holds the new lines. Example of the format (for other code):\n"
             f"{_edit_block(search, replace)}\nExplain your idea in one or two sentences first."
-        )
-    else:
-        what = ("Combine the strengths of both parents" if mode == "crossover"
-                else "Rewrite the program to improve the score")
-        parts.append(
-            f"# Instructions\n{what}. Reply with the complete program in one ```{fence} block, "
-            "keeping the EVOLVE-BLOCK marker lines and all code outside the blocks unchanged."
         )
     return [{"role": "system", "content": _LARGE_SYSTEM},
             {"role": "user", "content": "\n\n".join(parts)}]
@@ -160,14 +163,20 @@ def build_messages(*, task_description: str, parent_code: str, parent_score: flo
                    failure_note: str | None = None, language: str = "python") -> list[dict]:
     """Chat messages (``[{"role", "content"}, ...]``) asking for one proposal.
 
-    ``mode``: "diff" (SEARCH/REPLACE edits), "full" (rewrite), "crossover" (combine with
-    ``other_parent_code``, answered as a rewrite) or "fix" (repair ``failure_note``).
+    ``mode``: a model-driven kind of `evoforge.mutate.kinds` ("diff": SEARCH/REPLACE edits,
+    "tweak": new numbers, "full": rewrite, "crossover": combine with ``other_parent_code``,
+    "fix": repair ``failure_note``, or a registered kind); the prompt follows its template and
+    edit format.
     ``inspirations`` are dicts with ``code``, ``score`` and ``feedback``, best first.
     """
-    if mode not in ("diff", "full", "crossover", "fix", "tweak"):
-        raise ValueError(f"unknown mode {mode!r}")
-    if mode == "crossover" and not other_parent_code:
-        raise ValueError("crossover needs other_parent_code")
+    try:
+        kind = kind_registry.get(mode)
+    except KeyError as exc:
+        raise ValueError(f"unknown mode {mode!r}") from exc
+    if not kind.model:
+        raise ValueError(f"unknown mode {mode!r}: {mode} is a zero-cost operator, not a model edit")
+    if kind.needs_second_parent and not other_parent_code:
+        raise ValueError(f"{mode} needs other_parent_code")
     fence = "cpp" if language in ("c++", "cpp") else language
     if profile == "small":
         return _small(task_description, parent_code, parent_score, parent_feedback or "", mode,

@@ -1,5 +1,5 @@
-"""Choosing the kind of the next proposal: model edits (diff, full, crossover) or zero-cost
-operators (perturb, swap, ...), by configured weights adapted by what each kind earns.
+"""Choosing the kind of the next proposal (the kinds themselves live in evoforge.mutate.kinds),
+by configured weights adapted by what each kind earns.
 
 Rewards are per proposal: 1 for a child better than its parent, a little for a valid child, 0 for
 a failure. A kind's chance is its configured weight times its posterior mean reward, with a
@@ -10,10 +10,6 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass
-
-LLM_KINDS = frozenset({"diff", "tweak", "full", "crossover"})
-OPERATOR_KINDS = frozenset({"perturb", "swap", "duplicate", "delete", "block_crossover"})
-
 
 @dataclass
 class KindStats:
