@@ -13,25 +13,25 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..config import Config
+from ..config import DEFAULT_WEIGHTS, Config
 from ..mutate.edits import unified_diff
 from ..mutate.prompts import profile_for
 from ..errors import UserError
 from ..program import Attempt, AttemptStatus, LLMCallRecord
 from ..safety import ResultGuard, TaskIntegrity
 from ..sandbox import Evaluation
-from ..mutate import kinds as kind_registry
-from ..search.kinds import KindPolicy
-from ..search.novelty import NoveltyFilter, normalized_ast_hash
+from ..search.kinds import LLM_KINDS, KindPolicy
+from ..search.novelty import NoveltyFilter
 from ..search.population import Axis, Population
 from ..storage.base import RunInfo, Storage
 from ..strategy import load_strategy
 from ..task import Task
-from .budget import Budget, Usage
+from .budget import Budget
 from .proposer import LLMCall, ModelRequest, ParentView, model_child, operator_child
 from .auxiliary_calls import AuxiliaryModelCalls
 from .compute import feedback_for, flag_inflation, record_cost
 from .gates import ProposalGates
+from .restore import RunRestore
 from .scratchpad import Scratchpad
 
 STATUS_OF_EVALUATION = {
@@ -54,7 +54,7 @@ class Proposal:
         return self.attempt.status is AttemptStatus.PENDING
 
 
-class Engine(ProposalGates, AuxiliaryModelCalls):
+class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
     """Ask/tell evolutionary search over one run. Thread-safe: workers call ask/tell concurrently."""
 
     def __init__(self, task: Task, storage: Storage, run: RunInfo, providers: dict[str, Any], *, model_chooser: Any = None) -> None:
@@ -71,9 +71,9 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         self.strategy = load_strategy(self.cfg.strategy, task.path)
         weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights or self.default_weights()))
         self.kinds = KindPolicy(weights, adaptive=self.cfg.mutation.adaptive)
-        self.novelty = NoveltyFilter(threshold=self.cfg.search.novelty_threshold)
+        self.novelty = NoveltyFilter(threshold=self.cfg.search.novelty_threshold, exact=False)  # AST: a storage query
         # the judge looks at looser near-duplicates: its own LSH index, banded for its threshold
-        self.judge_index = NoveltyFilter(threshold=self.cfg.search.judge_threshold) if self.cfg.search.novelty_judge else None
+        self.judge_index = NoveltyFilter(threshold=self.cfg.search.judge_threshold, exact=False) if self.cfg.search.novelty_judge else None
         self.embedding_novelty = None
         if self.cfg.search.embedding_model:
             from ..llm.registry import create_provider
@@ -89,7 +89,6 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         self._next_index = 0
         self._seen_replies: dict[str, set[str]] = {}
         self._repeats: dict[str, int] = {}
-        self._ast_hashes: dict[str, str] = {}
         self._tweaked: dict[str, set[str]] = {}   # parent id -> lines a tweak already targeted
         self._last_failure: dict[str, str] = {}
         self._pending: list[Attempt] = []
@@ -123,44 +122,6 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                             "its scores would not be comparable. Start a new run instead.")
 
     # -- state ---------------------------------------------------------------------------
-    def _restore(self) -> None:
-        """Rebuild the in-memory index and the budget from storage (a fresh run finds nothing)."""
-        attempts = self.storage.attempts(self.run.id, with_code=False)
-        for a in attempts:
-            self._next_index = max(self._next_index, a.proposal_index + 1)
-            if a.status is AttemptStatus.PENDING:
-                if a.island in self.owned:  # another controller's in-flight work is its own to finish
-                    self._pending.append(a)
-                continue
-            self.population.add(a)
-            self._known.add(a.id)
-        for a in self.storage.attempts(self.run.id, status=AttemptStatus.OK):
-            self._remember(a)
-            self._ast_hashes.setdefault(normalized_ast_hash(a.code or ""), a.id)
-            if a.score is not None:
-                self.guard.observe_trusted(a.score)
-        usage = self.storage.usage_totals(self.run.id)
-        proposals = sum(1 for a in attempts if a.mutation != "initial" and a.status is not AttemptStatus.PENDING)
-        operators = sum(1 for a in attempts if a.model is None and a.mutation not in ("initial",) and a.status is not AttemptStatus.PENDING)
-        self.budget = Budget(
-            self.cfg.budget,
-            Usage(
-                llm_calls=int(usage["calls"]), proposals=proposals, operator_proposals=operators,
-                cost_usd=float(usage["cost_usd"]), tokens=int(usage["input_tokens"] + usage["output_tokens"]),
-                elapsed_s=float(self.storage.get_state(self.run.id, "elapsed_s", 0.0) or 0.0),
-            ),
-        )
-        self.kinds.load_state(self.storage.get_state(self.run.id, self._key("kinds")))
-        strategy_state = self.storage.get_state(self.run.id, self._key("strategy"))
-        if strategy_state is not None:
-            self.strategy.load_state(strategy_state)
-        if self.model_chooser is not None:
-            self.model_chooser.load_state(self.storage.get_state(self.run.id, self._key("models")))
-        best = self.storage.best_attempts(self.run.id, 1, maximize=self.task.maximize)
-        self.best = best[0] if best else None
-        # pending attempts (in flight at a crash) are re-evaluated first: their model call was already paid
-        self._pending = [self.storage.get_attempt(a.id) or a for a in self._pending]
-
     def _key(self, name: str) -> str:
         """State keys of a controller that owns some islands of a shared run carry their names."""
         return name if not self.cfg.search.own_islands else f"{name}@islands-{'-'.join(map(str, self.cfg.search.own_islands))}"
@@ -188,7 +149,6 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                     self._known.add(a.id)
                     self.population.add(a)
                     self._remember(a)
-                    self._ast_hashes.setdefault(normalized_ast_hash(a.code or ""), a.id)
                     if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
                         self.best = a
         usage = self.storage.usage_totals(self.run.id)
@@ -225,14 +185,14 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                 if self.in_flight == 0:
                     self.stop_reason = "nothing to build on: no program was stored"
                 return None
-            operators = {k for k in self.kinds.weights if not kind_registry.is_model_kind(k)}
+            operators = {k for k in self.kinds.weights if k not in LLM_KINDS}
             if operators_only and not (operators and self.population.has_programs()):
                 return None
             index = self.storage.allocate_index(self.run.id)  # unique across controllers sharing the run
             rng = random.Random(self.cfg.seed * 1_000_003 + index)
-            allowed = None if self.population.has_programs() else set(kind_registry.model_kind_names())  # nothing valid: only a model repairs
+            allowed = None if self.population.has_programs() else set(LLM_KINDS)  # nothing valid: only a model repairs
             allowed = operators if operators_only else allowed
-            model_kinds = {k for k in self.kinds.weights if kind_registry.is_model_kind(k)}
+            model_kinds = {k for k in self.kinds.weights if k in LLM_KINDS}
             if models_only and model_kinds:
                 allowed = model_kinds if allowed is None else allowed & model_kinds
             kind = self.kinds.choose(rng, allowed)
@@ -240,7 +200,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                 if self.in_flight == 0:
                     self.stop_reason = "no valid program yet and no model edits enabled to repair the broken ones"
                 return None
-            needs_llm = kind_registry.is_model_kind(kind)
+            needs_llm = kind in LLM_KINDS
             if not self.budget.reserve(needs_llm):
                 kind = self.kinds.choose(rng, operators) if (needs_llm and operators and allowed is None) else None
                 if kind is None or not self.budget.reserve(False):
@@ -282,7 +242,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                                                beam_width=self.cfg.search.beam_width)
         if member is None:
             broken = self.population.pick_broken(rng)
-            return {"kind": "fix" if kind_registry.is_model_kind(kind) else kind, "island": island, "parent": broken, "fitness": None,
+            return {"kind": "fix" if kind in LLM_KINDS else kind, "island": island, "parent": broken, "fitness": None,
                     "generation": 1, "inspirations": [], "index": index}
         k = self.cfg.search.inspirations
         pool = self.population.inspirations(island, member.id, rng, 3 * k)
@@ -303,7 +263,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                 llm_used = len(draft.calls)
                 self.budget.release(max(0, 1 - llm_used), proposal=False)  # a call never made gives its slot back
             else:
-                draft = operator_child(kind, parent, other, rng, self.cfg.language)
+                draft = operator_child(kind, parent, other if kind == "block_crossover" else None, rng, self.cfg.language)
             attempt = self._attempt_from(draft, plan, parent, inspirations)
             if attempt.status is not AttemptStatus.DUPLICATE:
                 break
@@ -318,7 +278,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
                 output_tokens=call.output_tokens, reasoning_tokens=call.reasoning_tokens, latency_s=call.latency_s,
                 cost_usd=call.cost_usd, error=call.error, attempt_id=attempt.id,
             ))
-        self.storage.save_attempt(attempt)
+        self.storage.save_attempt(attempt, self._fingerprint_of(attempt))
         if attempt.status is not AttemptStatus.PENDING:
             self._finish(attempt, plan["fitness"])
         return Proposal(attempt, plan["fitness"])
@@ -356,9 +316,8 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
             inspirations = inspirations[:1]
         repeats = self._repeats.get(parent.id, 0)
         req = ModelRequest(
-            kind=kind_registry.resolve(kind, has_second_parent=other is not None),
-            parent=parent, inspirations=inspirations,
-            other=other if kind_registry.get(kind).needs_second_parent else None,
+            kind=kind if kind != "crossover" or other is not None else "full",
+            parent=parent, inspirations=inspirations, other=other if kind == "crossover" else None,
             task_description=self.cfg.description, direction=self.cfg.direction, language=self.cfg.language,
             profile=profile,
             temperature=self.strategy.temperature(rng.choice(llm.temperatures) if llm.temperatures else llm.temperature, repeats),
@@ -391,7 +350,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
     def default_weights(self) -> dict[str, float]:
         """Prior kind weights when the config sets none: for small models unless any model is large."""
         profiles = {self.profile_of(spec) for spec in self.providers} or {"large"}
-        return kind_registry.default_weights("large" if "large" in profiles else "small")
+        return dict(DEFAULT_WEIGHTS["large" if "large" in profiles else "small"])
 
     def _on_model_call(self, call: LLMCall) -> None:
         self.budget.record_llm_call(call.input_tokens + call.output_tokens, call.cost_usd)
@@ -435,7 +394,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         if a.is_program and proposal.parent_fitness is not None:
             a.metrics["improved_parent"] = self.population.fitness(a.score) > proposal.parent_fitness
             flag_inflation(a, a.metrics["improved_parent"], self.storage, self.cfg.safety.compute_inflation_factor)
-        self.storage.save_attempt(a)
+        self.storage.save_attempt(a, self._fingerprint_of(a))
         self._finish(a, proposal.parent_fitness)
         return a
 
@@ -443,10 +402,8 @@ class Engine(ProposalGates, AuxiliaryModelCalls):
         with self._lock:
             self.in_flight -= 1
             self.population.add(a)
-            self._known.add(a.id)
-            if a.code is not None and a.status in (AttemptStatus.OK, AttemptStatus.INVALID, AttemptStatus.ERROR,
-                                                   AttemptStatus.TIMEOUT, AttemptStatus.QUARANTINED):
-                self._ast_hashes.setdefault(normalized_ast_hash(a.code), a.id)
+            if self.shared:  # only `sync` reads it; a run of one controller keeps no set of every id
+                self._known.add(a.id)
             if a.is_program:
                 self._remember(a)
                 if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..program import Attempt, AttemptStatus
 from ..safety import lint_new_findings
-from ..search.novelty import normalized_ast_hash
+from ..storage.fingerprints import EVALUATED_STATUSES
 
 
 class ProposalGates:
@@ -38,8 +38,9 @@ class ProposalGates:
             return
         code = attempt.code or ""
         with self._lock:
-            ast_hash = normalized_ast_hash(code)
-            owner = self._ast_hashes.get(ast_hash)
+            ast_hash = self.novelty.ast_hash(code)
+        # an indexed query (stored when each attempt was told), not a dict of every program's hash
+        owner = self.storage.find_by_ast_hash(self.run.id, ast_hash, EVALUATED_STATUSES)
         if owner is not None:
             attempt.status = AttemptStatus.DUPLICATE
             attempt.reason = f"same program as {owner} up to names, comments and formatting"

@@ -13,11 +13,14 @@ import hashlib
 import io
 import re
 import tokenize
-from collections import Counter, OrderedDict, defaultdict
+from collections import OrderedDict
 
 import numpy as np
 
-__all__ = ["NoveltyFilter", "jaccard_estimate", "minhash_signature", "normalized_ast_hash"]
+from .lsh_index import LSHIndex
+
+__all__ = ["NoveltyFilter", "jaccard_estimate", "minhash_signature", "normalized_ast_hash", "signature_bytes",
+           "signature_from_bytes"]
 
 _SEEDS: dict[int, np.ndarray] = {}
 _SKIP_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
@@ -161,63 +164,95 @@ def _bands_for(threshold: float, num_perm: int) -> tuple[int, int]:
     return num_perm, 1
 
 
+def signature_bytes(sig: np.ndarray) -> bytes:
+    """A signature as stored (little-endian uint64s): what `signature_from_bytes` reads back."""
+    return np.asarray(sig, dtype="<u8").tobytes()
+
+
+def signature_from_bytes(blob: bytes, num_perm: int) -> np.ndarray | None:
+    """The stored signature, or None when it was made with another number of slots."""
+    if blob is None or len(blob) != 8 * num_perm:
+        return None
+    return np.frombuffer(blob, dtype="<u8").astype(np.uint64)
+
+
 class NoveltyFilter:
     """Archive-wide duplicate check: exact (normalized AST) then near (MinHash ≥ threshold).
 
     ``check`` looks at LSH buckets only, reading at most ``bucket_cap`` most recent ids per
     bucket and verifying at most ``max_candidates`` (those sharing the most bands first), so a
-    check costs about the same with 100 or 100k programs stored.
+    check costs about the same with 100 or 100k programs stored. The index is compact
+    (`LSHIndex`, under 1 KB per program) and can be filled from stored signatures
+    (`add_signatures`) without the code. With ``exact=False`` the filter keeps no AST hashes:
+    the engine asks its storage for those (an indexed column) instead of holding them all.
     """
 
     def __init__(self, threshold: float = 0.95, num_perm: int = 64, shingle: int = 5,
-                 bucket_cap: int = 512, max_candidates: int = 256) -> None:
+                 bucket_cap: int = 512, max_candidates: int = 256, *, exact: bool = True) -> None:
         if not 0.0 < threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
         self.bands, self.rows = _bands_for(threshold, num_perm)
         self.bucket_cap, self.max_candidates = bucket_cap, max_candidates
+        self.exact = exact
         self._by_hash: dict[str, str] = {}
-        self._sigs: dict[str, np.ndarray] = {}
-        self._buckets: list[defaultdict[bytes, list[str]]] = [defaultdict(list) for _ in range(self.bands)]
-        self._cache: OrderedDict[str, tuple[str, np.ndarray]] = OrderedDict()
+        self._index = LSHIndex(num_perm, self.bands, self.rows)
+        self._hashes: OrderedDict[str, str] = OrderedDict()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.last_candidates = 0  # signatures compared by the last check (for tests, stats)
+        self.computed = 0         # signatures computed from code (a restore from storage computes none)
 
     def __len__(self) -> int:
-        return len(self._sigs)
+        return len(self._index)
 
-    def _features(self, code: str) -> tuple[str, np.ndarray]:
+    def __contains__(self, program_id: str) -> bool:
+        return program_id in self._index
+
+    @staticmethod
+    def _remember(cache: OrderedDict, code: str, value):
+        cache[code] = value
+        if len(cache) > 16:
+            cache.popitem(last=False)
+        return value
+
+    def ast_hash(self, code: str) -> str:
+        """`normalized_ast_hash`, cached for the last few programs (a proposal asks several times)."""
+        if code in self._hashes:
+            self._hashes.move_to_end(code)
+            return self._hashes[code]
+        return self._remember(self._hashes, code, normalized_ast_hash(code))
+
+    def signature(self, code: str) -> np.ndarray:
         if code in self._cache:
             self._cache.move_to_end(code)
             return self._cache[code]
-        feats = (normalized_ast_hash(code), _signature(code, self.num_perm, self.shingle))
-        self._cache[code] = feats
-        if len(self._cache) > 16:
-            self._cache.popitem(last=False)
-        return feats
+        self.computed += 1
+        return self._remember(self._cache, code, _signature(code, self.num_perm, self.shingle))
 
-    def _keys(self, sig: np.ndarray) -> list[bytes]:
-        r = self.rows
-        return [sig[i * r:(i + 1) * r].tobytes() for i in range(self.bands)]
+    def fingerprint(self, code: str) -> tuple[str, bytes]:
+        """(normalized-AST hash, signature bytes): what the storage keeps per attempt."""
+        return self.ast_hash(code), signature_bytes(self.signature(code))
+
+    def _features(self, code: str) -> tuple[str, np.ndarray]:
+        return self.ast_hash(code), self.signature(code)
 
     def most_similar(self, code: str) -> tuple[str | None, float]:
         """(program id, estimated Jaccard) of the closest stored near-duplicate candidate."""
-        _, sig = self._features(code)
-        hits: Counter[str] = Counter()
-        for band, key in zip(self._buckets, self._keys(sig)):
-            hits.update(band.get(key, [])[-self.bucket_cap:])
-        ids = [pid for pid, _ in hits.most_common(self.max_candidates)]
-        self.last_candidates = len(ids)
-        if not ids:
+        sig = self.signature(code)
+        rows = self._index.candidates(sig, self.bucket_cap, self.max_candidates)
+        self.last_candidates = len(rows)
+        if not rows:
             return None, 0.0
-        sims = (np.stack([self._sigs[pid] for pid in ids]) == sig).mean(axis=1)
+        sims = self._index.similarities(rows, sig)
         best = int(np.argmax(sims))
-        return ids[best], float(sims[best])
+        return self._index.ids[rows[best]], float(sims[best])
 
     def check(self, code: str) -> tuple[bool, str]:
         """(is novel, why). Not novel: same normalized AST, or MinHash ≥ threshold."""
-        digest, _ = self._features(code)
-        if digest in self._by_hash:
-            return False, f"same normalized AST as program {self._by_hash[digest][:8]}"
+        if self.exact:
+            digest = self.ast_hash(code)
+            if digest in self._by_hash:
+                return False, f"same normalized AST as program {self._by_hash[digest][:8]}"
         if self.threshold >= 1.0:
             return True, "novel (no identical normalized AST)"
         pid, sim = self.most_similar(code)
@@ -229,10 +264,16 @@ class NoveltyFilter:
 
     def add(self, code: str, program_id: str) -> None:
         """Store a program (evaluated or not) so later duplicates of it are rejected."""
-        digest, sig = self._features(code)
-        self._by_hash.setdefault(digest, program_id)
-        if program_id in self._sigs:
+        if self.exact:
+            self._by_hash.setdefault(self.ast_hash(code), program_id)
+        if program_id in self._index:
             return
-        self._sigs[program_id] = sig
-        for band, key in zip(self._buckets, self._keys(sig)):
-            band[key].append(program_id)
+        self._index.add_many([program_id], self.signature(code)[None, :])
+
+    def add_signatures(self, ids: list[str], sigs: np.ndarray, ast_hashes: list[str] | None = None) -> None:
+        """Store programs from their stored signatures (one row per id), no code needed."""
+        if self.exact and ast_hashes is not None:
+            for digest, pid in zip(ast_hashes, ids):
+                self._by_hash.setdefault(digest, pid)
+        if len(ids):
+            self._index.add_many(list(ids), np.asarray(sigs, dtype=np.uint64).reshape(len(ids), self.num_perm))

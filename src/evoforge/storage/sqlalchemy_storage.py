@@ -21,7 +21,8 @@ from typing import Any, Callable, TypeVar
 from ..errors import StorageError, require
 from ..program import Attempt, AttemptStatus, LLMCallRecord, new_id
 from .base import RunInfo
-from .sqlite import ATTEMPT_COLUMNS, LIGHT_COLUMNS, _finite_or_none, _safe_json
+from .fingerprints import FingerprintRow
+from .sqlite import ATTEMPT_COLUMNS, FINGERPRINT_COLUMNS, LIGHT_COLUMNS, _finite_or_none, _safe_json
 
 T = TypeVar("T")
 _HEAVY = ("code", "prompt", "response", "stdout", "stderr", "diff")
@@ -167,15 +168,65 @@ class SQLAlchemyStorage:
         self._write(lambda c: c.execute(runs.update().where(runs.c.id == run_id).values(meta=_safe_json(meta))))
 
     # -- attempts ------------------------------------------------------------------------
-    def save_attempt(self, attempt: Attempt) -> None:
+    def save_attempt(self, attempt: Attempt, fingerprint: tuple[str, bytes | None] | None = None) -> None:
+        from sqlalchemy.dialects.postgresql import insert
+
         d = attempt.to_dict()
         d["score"] = _finite_or_none(attempt.score)
         d["private_score"] = _finite_or_none(attempt.private_score)
         d["metrics"] = _safe_json(attempt.metrics)
         d["inspiration_ids"] = json.dumps(attempt.inspiration_ids)
         values = {c: (_no_nul(d[c]) if c in _TEXT_COLUMNS else d[c]) for c in ATTEMPT_COLUMNS}
-        stmt = self._upsert(self._t["attempts"], values, ["id"])
+        values["ast_hash"], values["minhash"] = fingerprint or (None, None)
+        a, sa = self._t["attempts"], self._sa
+        stmt = insert(a).values(**values)
+        same_code = a.c.code_hash.is_not_distinct_from(stmt.excluded.code_hash)
+        # a re-save without a fingerprint keeps the stored one, unless the code itself changed
+        keep = {c: sa.case((same_code, sa.func.coalesce(stmt.excluded[c], a.c[c])), else_=stmt.excluded[c])
+                for c in FINGERPRINT_COLUMNS}
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[a.c.id], set_={**{c: stmt.excluded[c] for c in ATTEMPT_COLUMNS if c != "id"}, **keep})
         self._write(lambda c: c.execute(stmt))
+
+    # -- fingerprints (schema version 2) ---------------------------------------------------
+    def find_by_ast_hash(self, run_id: str, ast_hash: str, statuses: tuple[str, ...]) -> str | None:
+        a = self._t["attempts"]
+        stmt = (self._sa.select(a.c.id).where(a.c.run_id == run_id, a.c.ast_hash == ast_hash,
+                                              a.c.status.in_(list(statuses)))
+                .order_by(a.c.proposal_index, a.c.created_at, a.c.id).limit(1))
+        rows = self._read(stmt)
+        return rows[0]["id"] if rows else None
+
+    def fingerprints(self, run_id: str, statuses: tuple[str, ...], *, programs_only: bool = False) -> list[FingerprintRow]:
+        a = self._t["attempts"]
+        stmt = self._sa.select(a.c.id, a.c.ast_hash, a.c.minhash, a.c.code.is_not(None).label("has_code")).where(
+            a.c.run_id == run_id, a.c.status.in_(list(statuses)))
+        if programs_only:
+            stmt = stmt.where(a.c.score.is_not(None))
+        stmt = stmt.order_by(a.c.proposal_index, a.c.created_at, a.c.id)
+        rows = self._run(lambda conn: conn.execute(stmt).all(), "read from")
+        return [FingerprintRow(r[0], r[1], bytes(r[2]) if r[2] is not None else None, bool(r[3])) for r in rows]
+
+    def codes(self, attempt_ids: list[str]) -> dict[str, str]:
+        a, out = self._t["attempts"], {}
+        for start in range(0, len(attempt_ids), 1000):
+            stmt = self._sa.select(a.c.id, a.c.code).where(a.c.id.in_(attempt_ids[start:start + 1000]),
+                                                           a.c.code.is_not(None))
+            out.update((r["id"], r["code"]) for r in self._read(stmt))
+        return out
+
+    def set_fingerprints(self, rows: list[tuple[str, str, bytes | None]]) -> None:
+        if not rows:
+            return
+        a, sa = self._t["attempts"], self._sa
+        stmt = a.update().where(a.c.id == sa.bindparam("pid")).values(
+            ast_hash=sa.bindparam("h"), minhash=sa.bindparam("sig"))
+        params = [{"pid": pid, "h": h, "sig": sig} for pid, h, sig in rows]
+
+        def run(conn: Any) -> None:
+            with conn.begin():  # one transaction for the batch (the pool is autocommit otherwise)
+                conn.execute(stmt, params)
+        self._write(lambda c: run(c.execution_options(isolation_level="READ COMMITTED")))
 
     @staticmethod
     def _attempt_from_row(row: Any) -> Attempt:

@@ -18,8 +18,8 @@ from typing import Any
 from ..errors import StorageError
 from ..program import Attempt, AttemptStatus, LLMCallRecord, new_id
 from .base import RunInfo
-
-SCHEMA_VERSION = 1
+from .fingerprints import FingerprintRow
+from .migrations.sqlite import SCHEMA_VERSION, migrate
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,6 +62,13 @@ ATTEMPT_COLUMNS = (
     "code", "code_hash", "input_tokens", "output_tokens", "eval_seconds", "created_at", "proposal_index",
 )
 LIGHT_COLUMNS = tuple(c for c in ATTEMPT_COLUMNS if c not in ("code", "prompt", "response", "stdout", "stderr", "diff"))
+# Schema version 2: kept out of ATTEMPT_COLUMNS (an Attempt does not carry them), written by
+# `save_attempt(fingerprint=…)` and `set_fingerprints`, read by `fingerprints`.
+FINGERPRINT_COLUMNS = ("ast_hash", "minhash")
+# A re-save without a fingerprint keeps the stored one, unless the code itself changed.
+_UPSERT_TAIL = ", ".join(f"{c} = excluded.{c}" for c in ATTEMPT_COLUMNS if c != "id") + ", " + ", ".join(
+    f"{c} = CASE WHEN excluded.code_hash IS attempts.code_hash THEN COALESCE(excluded.{c}, attempts.{c}) "
+    f"ELSE excluded.{c} END" for c in FINGERPRINT_COLUMNS)
 
 
 def _finite_or_none(x: float | None) -> float | None:
@@ -113,9 +120,14 @@ class SQLiteStorage:
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.executescript(SCHEMA)
-                self._conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                migrate(self._conn)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the run database {self.path}: {exc}") from None
+        except RuntimeError as exc:  # schema newer than this code
+            raise StorageError(f"cannot open {self.path}: {exc}") from None
+        # read-only: an old (version 1) database has no fingerprint columns, so none are read
+        self.fingerprinted = read_only is False or "ast_hash" in {
+            r[1] for r in self._conn.execute("PRAGMA table_info(attempts)")}
         self._conn.row_factory = sqlite3.Row
 
     # -- helpers -------------------------------------------------------------------------
@@ -174,15 +186,52 @@ class SQLiteStorage:
         self._write("UPDATE runs SET meta = ? WHERE id = ?", (_safe_json(meta), run_id))
 
     # -- attempts ------------------------------------------------------------------------
-    def save_attempt(self, attempt: Attempt) -> None:
+    def save_attempt(self, attempt: Attempt, fingerprint: tuple[str, bytes | None] | None = None) -> None:
         d = attempt.to_dict()
         d["score"] = _finite_or_none(attempt.score)
         d["private_score"] = _finite_or_none(attempt.private_score)
         d["metrics"] = _safe_json(attempt.metrics)
         d["inspiration_ids"] = json.dumps(attempt.inspiration_ids)
-        cols = ", ".join(ATTEMPT_COLUMNS)
-        marks = ", ".join("?" for _ in ATTEMPT_COLUMNS)
-        self._write(f"INSERT OR REPLACE INTO attempts({cols}) VALUES ({marks})", [d[c] for c in ATTEMPT_COLUMNS])
+        d["ast_hash"], d["minhash"] = fingerprint or (None, None)
+        names = ATTEMPT_COLUMNS + FINGERPRINT_COLUMNS
+        cols = ", ".join(names)
+        marks = ", ".join("?" for _ in names)
+        self._write(f"INSERT INTO attempts({cols}) VALUES ({marks}) ON CONFLICT(id) DO UPDATE SET {_UPSERT_TAIL}",
+                    [d[c] for c in names])
+
+    # -- fingerprints (schema version 2) ---------------------------------------------------
+    def find_by_ast_hash(self, run_id: str, ast_hash: str, statuses: tuple[str, ...]) -> str | None:
+        if not self.fingerprinted:
+            return None
+        marks = ", ".join("?" for _ in statuses)
+        rows = self._read(
+            f"SELECT id FROM attempts WHERE run_id = ? AND ast_hash = ? AND status IN ({marks}) "
+            "ORDER BY +proposal_index LIMIT 1", (run_id, ast_hash, *statuses))
+        return rows[0][0] if rows else None
+
+    def fingerprints(self, run_id: str, statuses: tuple[str, ...], *, programs_only: bool = False) -> list[FingerprintRow]:
+        if not self.fingerprinted:
+            return []
+        marks = ", ".join("?" for _ in statuses)
+        sql = (f"SELECT id, ast_hash, minhash, code IS NOT NULL FROM attempts WHERE run_id = ? AND status IN ({marks})"
+               + (" AND score IS NOT NULL" if programs_only else "") + " ORDER BY proposal_index, created_at")
+        return [FingerprintRow(r[0], r[1], r[2], bool(r[3])) for r in self._read(sql, (run_id, *statuses))]
+
+    def codes(self, attempt_ids: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for start in range(0, len(attempt_ids), 500):
+            chunk = attempt_ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            out.update((r[0], r[1]) for r in self._read(
+                f"SELECT id, code FROM attempts WHERE id IN ({marks}) AND code IS NOT NULL", chunk))
+        return out
+
+    def set_fingerprints(self, rows: list[tuple[str, str, bytes | None]]) -> None:
+        if not rows:
+            return
+        with self._transaction() as conn:
+            conn.executemany("UPDATE attempts SET ast_hash = ?, minhash = ? WHERE id = ?",
+                             [(h, sig, pid) for pid, h, sig in rows])
 
     @staticmethod
     def _attempt_from_row(row: sqlite3.Row) -> Attempt:

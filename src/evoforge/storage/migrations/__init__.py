@@ -1,13 +1,23 @@
-"""Schema migrations for the SQL server backends (PostgreSQL through SQLAlchemy).
+"""Schema migrations of the storage backends (`postgres` for SQLAlchemy, `sqlite`).
 
 Why not Alembic: the schema is small and owned by evoforge alone, so an ordered list of
-migration functions plus one ``schema_version`` row in the ``meta`` table (the same row the
-SQLite backend keeps) is enough, is easy to read, and runs at open time without a separate
-command. Several controllers opening one database at once are serialised by a PostgreSQL
-advisory lock held for the migration's transaction, so each migration runs exactly once.
+migration functions plus one ``schema_version`` row in the ``meta`` table (kept by both
+backends, which move in step) is enough, is easy to read, and runs at open time without a
+separate command. Several controllers opening one database at once are serialised (a
+PostgreSQL advisory lock, SQLite's ``BEGIN IMMEDIATE``), so each migration runs exactly once.
+
+The PostgreSQL names are loaded on first use: SQLite runs must not need SQLAlchemy.
 """
 from __future__ import annotations
 
-from .postgres import MIGRATIONS, SCHEMA_VERSION, TABLES, migrate, schema_version
+from typing import Any
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "TABLES", "migrate", "schema_version"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import postgres
+
+        return getattr(postgres, name)
+    raise AttributeError(name)

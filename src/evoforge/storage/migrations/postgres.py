@@ -13,7 +13,7 @@ from typing import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _LOCK_KEY = 0x65766F666F726765 & 0x7FFFFFFFFFFFFFFF  # "evoforge", a stable advisory-lock id
 
 metadata = sa.MetaData()
@@ -61,11 +61,14 @@ attempts = sa.Table(
     sa.Column("eval_seconds", Double, nullable=False, server_default="0"),
     sa.Column("created_at", Double, nullable=False),
     sa.Column("proposal_index", sa.BigInteger, nullable=False, server_default="-1"),
+    sa.Column("ast_hash", sa.Text),        # version 2: see `_v2_fingerprints`
+    sa.Column("minhash", sa.LargeBinary),
     sa.Index("attempts_run_status_score", "run_id", "status", "score"),
     sa.Index("attempts_run_island", "run_id", "island", "status"),
     sa.Index("attempts_run_hash", "run_id", "code_hash"),
     sa.Index("attempts_run_index", "run_id", "proposal_index"),
     sa.Index("attempts_parent", "parent_id"),
+    sa.Index("attempts_run_ast", "run_id", "ast_hash"),
 )
 llm_calls = sa.Table(
     "llm_calls", metadata,
@@ -107,8 +110,18 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
 
 
+def _v2_fingerprints(conn: Connection) -> None:
+    """Version 2: each attempt's normalized-AST hash and MinHash signature, stored once so a
+    resumed run reads them instead of recomputing them (as SQLite's version 2). A database
+    created at version 1 by this code already has them (`_v1_initial` creates the current
+    tables), hence IF NOT EXISTS."""
+    conn.execute(sa.text("ALTER TABLE attempts ADD COLUMN IF NOT EXISTS ast_hash TEXT, "
+                         "ADD COLUMN IF NOT EXISTS minhash BYTEA"))
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS attempts_run_ast ON attempts (run_id, ast_hash)"))
+
+
 # MIGRATIONS[i] brings a database from version i to version i + 1. Append, never edit.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_initial, _v2_fingerprints]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
