@@ -13,14 +13,15 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..config import DEFAULT_WEIGHTS, Config
+from ..config import Config
 from ..mutate.edits import unified_diff
 from ..mutate.prompts import profile_for
 from ..errors import UserError
 from ..program import Attempt, AttemptStatus, LLMCallRecord
 from ..safety import ResultGuard, TaskIntegrity
 from ..sandbox import Evaluation
-from ..search.kinds import LLM_KINDS, KindPolicy
+from ..mutate import kinds as kind_registry
+from ..search.kinds import KindPolicy
 from ..search.novelty import NoveltyFilter
 from ..search.population import Axis, Population
 from ..storage.base import RunInfo, Storage
@@ -185,14 +186,14 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
                 if self.in_flight == 0:
                     self.stop_reason = "nothing to build on: no program was stored"
                 return None
-            operators = {k for k in self.kinds.weights if k not in LLM_KINDS}
+            operators = {k for k in self.kinds.weights if not kind_registry.is_model_kind(k)}
             if operators_only and not (operators and self.population.has_programs()):
                 return None
             index = self.storage.allocate_index(self.run.id)  # unique across controllers sharing the run
             rng = random.Random(self.cfg.seed * 1_000_003 + index)
-            allowed = None if self.population.has_programs() else set(LLM_KINDS)  # nothing valid: only a model repairs
+            allowed = None if self.population.has_programs() else set(kind_registry.model_kind_names())  # nothing valid: only a model repairs
             allowed = operators if operators_only else allowed
-            model_kinds = {k for k in self.kinds.weights if k in LLM_KINDS}
+            model_kinds = {k for k in self.kinds.weights if kind_registry.is_model_kind(k)}
             if models_only and model_kinds:
                 allowed = model_kinds if allowed is None else allowed & model_kinds
             kind = self.kinds.choose(rng, allowed)
@@ -200,7 +201,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
                 if self.in_flight == 0:
                     self.stop_reason = "no valid program yet and no model edits enabled to repair the broken ones"
                 return None
-            needs_llm = kind in LLM_KINDS
+            needs_llm = kind_registry.is_model_kind(kind)
             if not self.budget.reserve(needs_llm):
                 kind = self.kinds.choose(rng, operators) if (needs_llm and operators and allowed is None) else None
                 if kind is None or not self.budget.reserve(False):
@@ -242,7 +243,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
                                                beam_width=self.cfg.search.beam_width)
         if member is None:
             broken = self.population.pick_broken(rng)
-            return {"kind": "fix" if kind in LLM_KINDS else kind, "island": island, "parent": broken, "fitness": None,
+            return {"kind": "fix" if kind_registry.is_model_kind(kind) else kind, "island": island, "parent": broken, "fitness": None,
                     "generation": 1, "inspirations": [], "index": index}
         k = self.cfg.search.inspirations
         pool = self.population.inspirations(island, member.id, rng, 3 * k)
@@ -263,7 +264,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
                 llm_used = len(draft.calls)
                 self.budget.release(max(0, 1 - llm_used), proposal=False)  # a call never made gives its slot back
             else:
-                draft = operator_child(kind, parent, other if kind == "block_crossover" else None, rng, self.cfg.language)
+                draft = operator_child(kind, parent, other, rng, self.cfg.language)
             attempt = self._attempt_from(draft, plan, parent, inspirations)
             if attempt.status is not AttemptStatus.DUPLICATE:
                 break
@@ -316,8 +317,9 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
             inspirations = inspirations[:1]
         repeats = self._repeats.get(parent.id, 0)
         req = ModelRequest(
-            kind=kind if kind != "crossover" or other is not None else "full",
-            parent=parent, inspirations=inspirations, other=other if kind == "crossover" else None,
+            kind=kind_registry.resolve(kind, has_second_parent=other is not None),
+            parent=parent, inspirations=inspirations,
+            other=other if kind_registry.get(kind).needs_second_parent else None,
             task_description=self.cfg.description, direction=self.cfg.direction, language=self.cfg.language,
             profile=profile,
             temperature=self.strategy.temperature(rng.choice(llm.temperatures) if llm.temperatures else llm.temperature, repeats),
@@ -350,7 +352,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
     def default_weights(self) -> dict[str, float]:
         """Prior kind weights when the config sets none: for small models unless any model is large."""
         profiles = {self.profile_of(spec) for spec in self.providers} or {"large"}
-        return dict(DEFAULT_WEIGHTS["large" if "large" in profiles else "small"])
+        return kind_registry.default_weights("large" if "large" in profiles else "small")
 
     def _on_model_call(self, call: LLMCall) -> None:
         self.budget.record_llm_call(call.input_tokens + call.output_tokens, call.cost_usd)
