@@ -117,3 +117,26 @@ def test_no_module_outside_the_registry_lists_kind_names():
             if len(found) >= 2:
                 offenders.append(f"{rel}:{node.lineno}: {sorted(found)}")
     assert not offenders, "kind names listed outside evoforge.mutate.kinds:\n" + "\n".join(offenders)
+
+
+def test_old_config_names_are_computed_from_the_registry(extra_kinds):
+    import evoforge.config as config
+
+    assert "nudge" in config.KNOWN_MUTATIONS and "bump" in config.KNOWN_MUTATIONS
+    assert config.DEFAULT_WEIGHTS["large"] == kinds.default_weights("large")
+    assert config.DEFAULT_WEIGHTS["small"]["block_crossover"] == 0.07
+
+
+def test_the_operator_kind_runs_its_own_operator_and_the_prompt_follows_the_format(extra_kinds):
+    from evoforge.engine.proposer import ParentView, operator_child
+    from evoforge.mutate.prompts import build_messages
+
+    code = "# EVOLVE-BLOCK-START\nVALUE = 1.0\n# EVOLVE-BLOCK-END\n"
+    draft = operator_child("bump", ParentView("p", code, 1.0), None, random.Random(0), "python")
+    assert draft.code is not None and "VALUE = 1.5" in draft.code
+    args = dict(task_description="t", parent_code=code, parent_score=1.0, parent_feedback="", inspirations=[],
+                insights=[], direction="maximize")
+    for profile in ("small", "large"):
+        assert build_messages(mode="nudge", profile=profile, **args) == build_messages(mode="diff", profile=profile, **args)
+    with pytest.raises(ValueError, match="operator"):
+        build_messages(mode="bump", profile="large", **args)
