@@ -34,17 +34,17 @@ STATUS = {"ok": AttemptStatus.OK, "invalid": AttemptStatus.INVALID,
           "error": AttemptStatus.ERROR, "timeout": AttemptStatus.TIMEOUT}
 
 
-def _task(root, level: str):
+def _task(root, level: str, call_timeout: float):
     task = shutil.copytree(TASK_TEMPLATE, root / "task")
     (task / "task.yaml").write_text(
         "name: redteam\n"
         "description: Return the hidden number from attack(ctx).\n"
         "evaluator:\n"
-        "  timeout: 20\n"
+        f"  timeout: {max(20, 3 * call_timeout)}\n"
         "  memory_mb: 256\n"
         f"  isolation: {level}\n"
         "  stages:\n"
-        "    - {name: main, args: {call_timeout: 1}}\n")
+        f"    - {{name: main, args: {{call_timeout: {call_timeout}}}}}\n")
     return task
 
 
@@ -52,8 +52,8 @@ def _reply(code: str) -> str:
     return f"Here is the improved program.\n```python\n{code}\n```\n"
 
 
-def _run(tmp_path, level: str, codes: list[str]):
-    task = _task(tmp_path, level)
+def _run(tmp_path, level: str, codes: list[str], call_timeout: float = 1.0):
+    task = _task(tmp_path, level, call_timeout)
     with ScriptedOpenAIServer([_reply(c) for c in codes]) as srv:
         result = evoforge.run(
             task, llm=f"openai/scripted@{srv.base_url}", budget=len(codes),
@@ -81,13 +81,18 @@ def test_run_records_every_attack_and_goes_on(tmp_path, monkeypatch):
     level = detect_isolation("auto").name.lower()
     facts = conditions()
     entries = [parse_entry(CORPUS / f"{name}.py") for name in RUN_ENTRIES]
-    result, attempts = _run(tmp_path, level, [e.code for e in entries] + [HONEST])
+    # The attacks that must time out run with a 1 s call limit; the others get far more than
+    # they need, so a loaded machine cannot turn their outcome into a timeout.
+    hanging = [e for e in entries if e.expectation(level, facts).status == "timeout"]
+    others = [e for e in entries if e not in hanging]
+    _, hung = _run(tmp_path / "hanging", level, [e.code for e in hanging] + [HONEST])
+    result, attempts = _run(tmp_path / "others", level, [e.code for e in others] + [HONEST], call_timeout=60)
 
-    assert len(attempts) == len(entries) + 2  # initial + one per reply
+    assert len(hung) == len(hanging) + 2 and len(attempts) == len(others) + 2  # initial + one per reply
     initial, *attacks, honest = attempts
     assert initial.status is AttemptStatus.OK
     problems = []
-    for entry, attempt in zip(entries, attacks):
+    for entry, attempt in [*zip(hanging, hung[1:-1]), *zip(others, attacks)]:
         assert attempt.mutation == "full" and attempt.code and "def attack" in attempt.code
         expect = entry.expectation(level, facts)
         if attempt.status is not STATUS[expect.status] or not re.search(expect.reason,
@@ -104,7 +109,7 @@ def test_run_records_every_attack_and_goes_on(tmp_path, monkeypatch):
         if any(secret in recorded for secret in SECRET_ENV.values()):
             problems.append(f"{entry.name}: an API key was recorded")
     assert not problems, "\n".join(problems)
-    patched = attacks[RUN_ENTRIES.index("patch_time")]
+    patched = attacks[others.index(next(e for e in others if e.name == "patch_time"))]
     assert patched.metrics["elapsed"] >= 0.4  # the evaluator's clock, not the candidate's
     assert honest.status is AttemptStatus.OK and honest.score == pytest.approx(0.9819660113)
     assert result.best is not None and result.best.id == honest.id
@@ -116,7 +121,7 @@ def test_run_goes_on_when_a_candidate_kills_the_evaluator(tmp_path, monkeypatch)
     """At the plain level a candidate can SIGKILL the evaluator host (documented). The run
     records that evaluation as an error naming it, and carries on."""
     kill_parent = parse_entry(CORPUS / "kill_parent.py")
-    result, attempts = _run(tmp_path, "none", [kill_parent.code, HONEST])
+    result, attempts = _run(tmp_path, "none", [kill_parent.code, HONEST], call_timeout=60)
     _, killed, honest = attempts
     assert killed.status is AttemptStatus.ERROR
     assert "the evaluator process died with SIGKILL" in killed.reason
