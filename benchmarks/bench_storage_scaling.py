@@ -4,8 +4,10 @@ For each backend (SQLite; PostgreSQL when its server binaries are installed, sta
 temp folder) and each size N:
 1. insert N synthetic attempts through `Storage.save_attempt` (85% programs, 10% failed with
    code, 5% failed before code, two islands) and report the cost of the last 1,000 inserts;
-2. time `Engine(...)` construction, which restores the population from storage (O(N) once, by
-   design: it reads every light row and the code of every program for the novelty index);
+2. time `Engine(...)` construction, which restores the population from storage: it reads every
+   light row and the stored fingerprints (normalized-AST hash, MinHash signature: written with
+   each attempt, as the engine does when it is told) and re-hashes no code (`sigs computed`
+   is the number of signatures it had to compute: 0);
 3. time `ask()` + `tell()` of K zero-cost proposals (the `perturb` operator, an instant
    synthetic evaluation): selection, edit, novelty check, duplicate lookup, stores, archive update;
 4. time the storage calls a proposal makes at size N: get_attempt, find_by_hash of a stored
@@ -46,7 +48,9 @@ def synthetic_code(rng: random.Random) -> str:
 def populate(store: Any, run_id: str, n: int, rng: random.Random) -> float:
     """Insert n attempts; return the mean µs per insert over the last 1,000."""
     from evoforge.program import Attempt, AttemptStatus
+    from evoforge.search.novelty import NoveltyFilter
 
+    hasher = NoveltyFilter()   # the engine stores this fingerprint with each attempt it is told
     ok_ids: list[str] = []
     tail: list[float] = []
     for i in range(n):
@@ -58,8 +62,12 @@ def populate(store: Any, run_id: str, n: int, rng: random.Random) -> float:
                     mutation="initial" if i == 0 else "perturb",
                     score=rng.uniform(0, 100) if status is AttemptStatus.OK else None,
                     reason="" if status is AttemptStatus.OK else "synthetic failure", stdout="out " * 20)
+        fingerprint = None
+        if code is not None:
+            digest, sig = hasher.fingerprint(code)
+            fingerprint = (digest, sig if status is AttemptStatus.OK else None)
         start = time.perf_counter()
-        store.save_attempt(a)
+        store.save_attempt(a, fingerprint)
         if i >= n - 1000:
             tail.append(time.perf_counter() - start)
         if status is AttemptStatus.OK:
@@ -137,12 +145,14 @@ def measure(backend: str, url_factory: Callable[[], str], n: int, k: int, seed: 
     t0 = time.perf_counter()
     engine = Engine(task, store, run, {})
     restore_s = time.perf_counter() - t0
+    computed0 = engine.novelty.computed
     gc.collect()
     rss1 = rss_mb()
     asks, tells, dups = proposals(engine, k, rng)
     store.close()
     q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]  # noqa: E731
-    return [backend, n, fill_s, insert_us, restore_s, rss1 - rss0, statistics.fmean(asks), q(asks, 0.95),
+    return [backend, n, fill_s, insert_us, restore_s, rss1 - rss0, computed0,
+            statistics.fmean(asks), q(asks, 0.95),
             statistics.fmean(tells), q(tells, 0.95), dups, ops["get_attempt"], ops["find_by_hash"],
             ops["hash miss"], ops["save_attempt"], ops["best(island)"]]
 
@@ -175,7 +185,7 @@ def main(argv: list[str] | None = None) -> str:
     finally:
         if pg is not None:
             pg[0].stop()
-    header = ["backend", "N", "fill s", "insert us", "restore s", "restore MB", "ask ms", "ask p95", "tell ms",
+    header = ["backend", "N", "fill s", "insert us", "restore s", "restore MB", "sigs computed", "ask ms", "ask p95", "tell ms",
               "tell p95", "dups", "get ms", "hash ms", "miss ms", "save ms", "best ms"]
     text = table(f"Engine overhead per proposal as the database grows ({args.proposals} proposals per size)",
                  header, rows)
