@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..program import Attempt, AttemptStatus
+from ..program import Attempt
 from ..search.novelty import NoveltyFilter, signature_bytes, signature_from_bytes
 from ..storage.fingerprints import EVALUATED_STATUSES
 from .budget import Budget, Usage
@@ -31,25 +31,25 @@ class RunRestore:
 
     def _restore(self) -> None:
         """Rebuild the in-memory index and the budget from storage (a fresh run finds nothing)."""
-        attempts = self.storage.attempts(self.run.id, with_code=False)
+        attempts = self.storage.restore_rows(self.run.id)   # light tuples: no code, no JSON
         programs: set[str] = set()
         for a in attempts:
             self._next_index = max(self._next_index, a.proposal_index + 1)
-            if a.status is AttemptStatus.PENDING:
+            if a.status_value == "pending":
                 if a.island in self.owned:  # another controller's in-flight work is its own to finish
                     self._pending.append(a)
                 continue
-            self.population.add(a)
+            self.population.add(a)  # type: ignore[arg-type]  (reads like a light Attempt)
             if self.shared and a.island not in self.owned:  # only `sync` asks, for others' islands
                 self._known.add(a.id)
-            if a.status is AttemptStatus.OK:
+            if a.status_value == "ok":
                 programs.add(a.id)
                 if a.score is not None:
                     self.guard.observe_trusted(a.score)
         self._restore_novelty(programs)
         usage = self.storage.usage_totals(self.run.id)
-        proposals = sum(1 for a in attempts if a.mutation != "initial" and a.status is not AttemptStatus.PENDING)
-        operators = sum(1 for a in attempts if a.model is None and a.mutation not in ("initial",) and a.status is not AttemptStatus.PENDING)
+        proposals = sum(1 for a in attempts if a.mutation != "initial" and a.status_value != "pending")
+        operators = sum(1 for a in attempts if a.model is None and a.mutation != "initial" and a.status_value != "pending")
         del attempts
         self.budget = Budget(
             self.cfg.budget,
@@ -68,7 +68,8 @@ class RunRestore:
         best = self.storage.best_attempts(self.run.id, 1, maximize=self.task.maximize)
         self.best = best[0] if best else None
         # pending attempts (in flight at a crash) are re-evaluated first: their model call was already paid
-        self._pending = [self.storage.get_attempt(a.id) or a for a in self._pending]
+        pending = [self.storage.get_attempt(a.id) for a in self._pending]
+        self._pending = [p for p in pending if p is not None]
 
     def _restore_novelty(self, programs: set[str]) -> None:
         """Fill the near-duplicate indexes from stored signatures; compute (once, and store) the

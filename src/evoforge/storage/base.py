@@ -12,7 +12,7 @@ from typing import Any, Iterable, Protocol, runtime_checkable
 
 from ..errors import StorageError
 from ..program import Attempt, AttemptStatus, LLMCallRecord
-from .fingerprints import FingerprintRow
+from .fingerprints import FingerprintRow, RestoreRow
 
 
 @dataclass
@@ -58,6 +58,9 @@ class Storage(Protocol):
     def fingerprints(self, run_id: str, statuses: tuple[str, ...], *, programs_only: bool = False) -> list[FingerprintRow]:
         """(id, ast_hash, minhash, has_code) of the run's attempts with these statuses, in proposal
         order; `programs_only`: only those with a score. No code is read."""
+        ...
+    def restore_rows(self, run_id: str) -> list[RestoreRow]:
+        """Every attempt of the run as the few columns a resume reads, in proposal order (no code, no JSON parsed)."""
         ...
     def codes(self, attempt_ids: list[str]) -> dict[str, str]:
         """{id: code} of these attempts (those that have code)."""

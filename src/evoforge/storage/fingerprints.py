@@ -6,7 +6,10 @@ The storage only stores these values; computing them is the novelty filter's job
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+import json
+from typing import Any, NamedTuple
+
+from ..program import AttemptStatus
 
 # The attempts whose normalized AST makes a later proposal a duplicate: everything evaluated
 # (whatever the outcome) — the same set the engine indexes while it runs.
@@ -21,3 +24,39 @@ class FingerprintRow(NamedTuple):
     ast_hash: str | None
     minhash: bytes | None
     has_code: bool
+
+
+_STATUS = {s.value: s for s in AttemptStatus}
+RESTORE_COLUMNS = ("id", "parent_id", "island", "generation", "status", "score", "mutation", "model",
+                   "proposal_index", "metrics")
+
+
+class RestoreRow(NamedTuple):
+    """The columns of an attempt that rebuilding the population and the budget reads, as a tuple:
+    building 100k full `Attempt`s (and parsing their JSON) was most of a resume's time. It reads
+    like a light `Attempt` (no code; ``metrics`` parsed only when asked, for MAP-Elites cells)."""
+
+    id: str
+    parent_id: str | None
+    island: int
+    generation: int
+    status_value: str
+    score: float | None
+    mutation: str
+    model: str | None
+    proposal_index: int
+    metrics_json: str | None
+
+    code = None
+
+    @property
+    def status(self) -> AttemptStatus:
+        return _STATUS[self.status_value]
+
+    @property
+    def is_program(self) -> bool:
+        return self.status_value == "ok" and self.score is not None
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return json.loads(self.metrics_json) if self.metrics_json else {}

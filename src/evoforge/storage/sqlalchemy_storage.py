@@ -21,7 +21,7 @@ from typing import Any, Callable, TypeVar
 from ..errors import StorageError, require
 from ..program import Attempt, AttemptStatus, LLMCallRecord, new_id
 from .base import RunInfo
-from .fingerprints import FingerprintRow
+from .fingerprints import RESTORE_COLUMNS, FingerprintRow, RestoreRow
 from .sqlite import ATTEMPT_COLUMNS, FINGERPRINT_COLUMNS, LIGHT_COLUMNS, _finite_or_none, _safe_json
 
 T = TypeVar("T")
@@ -206,6 +206,12 @@ class SQLAlchemyStorage:
         stmt = stmt.order_by(a.c.proposal_index, a.c.created_at, a.c.id)
         rows = self._run(lambda conn: conn.execute(stmt).all(), "read from")
         return [FingerprintRow(r[0], r[1], bytes(r[2]) if r[2] is not None else None, bool(r[3])) for r in rows]
+
+    def restore_rows(self, run_id: str) -> list[RestoreRow]:
+        a = self._t["attempts"]
+        stmt = (self._sa.select(*[a.c[c] for c in RESTORE_COLUMNS]).where(a.c.run_id == run_id)
+                .order_by(a.c.proposal_index, a.c.created_at, a.c.id))
+        return [RestoreRow._make(r) for r in self._run(lambda conn: conn.execute(stmt).all(), "read from")]
 
     def codes(self, attempt_ids: list[str]) -> dict[str, str]:
         a, out = self._t["attempts"], {}

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import StorageError
 from ..program import Attempt, AttemptStatus, LLMCallRecord, new_id
 from .base import RunInfo
-from .fingerprints import FingerprintRow
+from .fingerprints import RESTORE_COLUMNS, FingerprintRow, RestoreRow
 from .migrations.sqlite import SCHEMA_VERSION, migrate
 
 SCHEMA = """
@@ -216,6 +216,14 @@ class SQLiteStorage:
         sql = (f"SELECT id, ast_hash, minhash, code IS NOT NULL FROM attempts WHERE run_id = ? AND status IN ({marks})"
                + (" AND score IS NOT NULL" if programs_only else "") + " ORDER BY proposal_index, created_at")
         return [FingerprintRow(r[0], r[1], r[2], bool(r[3])) for r in self._read(sql, (run_id, *statuses))]
+
+    def restore_rows(self, run_id: str) -> list[RestoreRow]:
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.row_factory = None   # plain tuples: sqlite3.Row costs more than the query here
+            rows = cur.execute(f"SELECT {', '.join(RESTORE_COLUMNS)} FROM attempts WHERE run_id = ? "
+                               "ORDER BY proposal_index, created_at", (run_id,)).fetchall()
+        return [RestoreRow._make(r) for r in rows]
 
     def codes(self, attempt_ids: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
