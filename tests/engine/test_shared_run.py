@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,16 +40,28 @@ def _wait_for_run(db: Path, deadline: float) -> None:
 def test_two_controllers_share_one_run(value_task, tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC}
     run_dir = tmp_path / "shared"
-    with ScriptedOpenAIServer(responder=slow_increment) as srv:
-        model = f"openai/s@{srv.base_url}"
-        common = ["--llm", model, "--quiet", "--set", "mutation.weights={diff: 1.0}", "--set", "search.sync_interval_s=0.2",
+    second_joined = threading.Event()
+
+    def respond(request):
+        # The controllers name their models apart. After 4 calls the first waits for the second's
+        # first call, so however slowly the second starts, it cannot find the budget spent.
+        if request.get("model") == "second":
+            second_joined.set()
+        elif sum(1 for r in srv.requests if r.get("model") == "first") > 4:
+            second_joined.wait(timeout=600)
+        return slow_increment(request)
+
+    with ScriptedOpenAIServer(responder=respond) as srv:
+        common = ["--quiet", "--set", "mutation.weights={diff: 1.0}", "--set", "search.sync_interval_s=0.2",
                   "--set", "search.migration_interval=3"]
         first = subprocess.Popen([sys.executable, "-m", "evoforge", "run", str(value_task), "--budget", "16",
-                                  "--run-dir", str(run_dir), "--set", "search.own_islands=[0]", *common], env=env)
+                                  "--llm", f"openai/first@{srv.base_url}", "--run-dir", str(run_dir),
+                                  "--set", "search.own_islands=[0]", *common], env=env)
         _wait_for_run(run_dir / "run.db", time.time() + 600)  # only a hang ends here
-        second = subprocess.run([sys.executable, "-m", "evoforge", "join", str(run_dir), "--islands", "1", *common],
-                                env=env, capture_output=True, text=True, timeout=300)
-        assert first.wait(timeout=300) == 0
+        second = subprocess.run([sys.executable, "-m", "evoforge", "join", str(run_dir), "--islands", "1",
+                                 "--llm", f"openai/second@{srv.base_url}", *common],
+                                env=env, capture_output=True, text=True, timeout=900)
+        assert first.wait(timeout=900) == 0
     assert second.returncode == 0, second.stderr
     s = open_storage(f"sqlite:///{run_dir / 'run.db'}", read_only=True)
     run = s.list_runs()[0]
