@@ -28,7 +28,7 @@ from evoforge.sandbox.candidate import (
     CandidateBudgetExceeded,
     CandidateError,
     CandidateTimeout,
-    _tail,
+    tail_text,
 )
 from evoforge.sandbox.cost import format_seconds
 from evoforge.sandbox.isolation import IsolationLevel, set_recipe
@@ -82,9 +82,9 @@ def _stage_kwargs(function: Any, stage_args: dict[str, Any]) -> dict[str, Any]:
 def _candidate_artifacts(candidate: Candidate) -> dict[str, str]:
     artifacts = {}
     if candidate.last_stdout.strip():
-        artifacts["candidate_stdout"] = _tail(candidate.last_stdout, ARTIFACT_LIMIT)
+        artifacts["candidate_stdout"] = tail_text(candidate.last_stdout, ARTIFACT_LIMIT)
     if candidate.last_stderr.strip():
-        artifacts["candidate_stderr"] = _tail(candidate.last_stderr, ARTIFACT_LIMIT)
+        artifacts["candidate_stderr"] = tail_text(candidate.last_stderr, ARTIFACT_LIMIT)
     return artifacts
 
 
@@ -136,13 +136,13 @@ def _run_evaluator(function: Any, cand: Candidate, kwargs: dict[str, Any],
     except CandidateError as exc:
         artifacts = _candidate_artifacts(cand)
         if exc.traceback:
-            artifacts["candidate_traceback"] = _tail(exc.traceback, ARTIFACT_LIMIT)
+            artifacts["candidate_traceback"] = tail_text(exc.traceback, ARTIFACT_LIMIT)
         return {"status": "error", "reason": exc.summary, "artifacts": artifacts}
     except BaseException as exc:  # noqa: BLE001 - an evaluator bug is an outcome too
         line = _line_in(exc, path)
         where = f" (evaluate.py line {line})" if line else ""
         artifacts = _candidate_artifacts(cand)
-        artifacts["evaluator_traceback"] = _tail(traceback.format_exc(), ARTIFACT_LIMIT)
+        artifacts["evaluator_traceback"] = tail_text(traceback.format_exc(), ARTIFACT_LIMIT)
         return {"status": "error", "artifacts": artifacts,
                 "reason": f"evaluate() raised {type(exc).__name__}: {exc}{where}"}
     artifacts = _candidate_artifacts(cand)
@@ -181,7 +181,7 @@ def main(argv: list[str]) -> None:
     except BaseException as exc:  # noqa: BLE001 - a bug here must still produce an answer
         data = dumps({"status": "error", "reason": f"evaluator host failed: "
                       f"{type(exc).__name__}: {exc}",
-                      "artifacts": {"host_traceback": _tail(traceback.format_exc(), 20_000)}})
+                      "artifacts": {"host_traceback": tail_text(traceback.format_exc(), 20_000)}})
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from evoforge.sandbox._cgroup import Cgroup
-from evoforge.sandbox._process import _Capture, _kill_group, _reap_usage
+from evoforge.sandbox._process import Capture, kill_group, reap_usage
 from evoforge.sandbox._watchdog import TreeWatchdog
 from evoforge.sandbox.isolation import clean_env, wrap_command
 from evoforge.sandbox.limits import make_preexec, rlimits_for
@@ -121,10 +121,10 @@ def converse(cand: "Candidate", argv: Sequence[str], channel: Channel, *, timeou
                      limits=limits)
     finally:
         if proc is not None:
-            _kill_group(proc.pid)
+            kill_group(proc.pid)
             if cgroup is not None:
                 cgroup.kill()
-            _reap_usage(proc)
+            reap_usage(proc)
             for stream in (proc.stdin, proc.stdout, proc.stderr):
                 if stream is not None:
                     try:
@@ -143,8 +143,8 @@ def _loop(cand: "Candidate", proc: subprocess.Popen[bytes], channel: Channel, *,
           down_w: int, timeout: float, first: bytes, python: bool, start: float,
           cgroup: Cgroup | None, watchdog: TreeWatchdog | None, limits: Any) -> Outcome:
     assert proc.stdout is not None and proc.stderr is not None
-    captures = {"stdout": _Capture(limits.max_output_bytes),
-                "stderr": _Capture(limits.max_output_bytes)}
+    captures = {"stdout": Capture(limits.max_output_bytes),
+                "stderr": Capture(limits.max_output_bytes)}
     sel = selectors.DefaultSelector()
     readers = {up_r: "up", proc.stderr.fileno(): "stderr"}
     if python:
@@ -262,7 +262,7 @@ def _loop(cand: "Candidate", proc: subprocess.Popen[bytes], channel: Channel, *,
     seconds = time.monotonic() - start
     if watchdog is not None:
         watchdog.sample()  # the tree as it ends, before the kill below
-    _kill_group(proc.pid)
+    kill_group(proc.pid)
     if cgroup is not None:
         cgroup.kill()
     for fd, name in readers.items():
@@ -270,7 +270,7 @@ def _loop(cand: "Candidate", proc: subprocess.Popen[bytes], channel: Channel, *,
             drain(fd, name, budget=4 * max(limits.max_output_bytes, 1 << 16))
     sel.close()
     os.close(pidfd)
-    cpu, peak = _reap_usage(proc)
+    cpu, peak = reap_usage(proc)
     if watchdog is not None:
         cpu = max(watchdog.cpu_seen, cpu or 0.0)
         if watchdog.rss_seen:

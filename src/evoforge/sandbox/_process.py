@@ -38,7 +38,7 @@ from evoforge.sandbox._watchdog import TreeWatchdog
 RESULT_FD_PLACEHOLDER = "{result_fd}"
 
 
-class _Capture:
+class Capture:
     """Keeps the first and last part of a stream, counting what was dropped."""
 
     def __init__(self, limit: int) -> None:
@@ -87,7 +87,7 @@ class ProcessOutcome:
     peak_memory_bytes: int | None = None  # peak memory of the tree (see the module docstring)
 
 
-def _kill_group(pgid: int) -> None:
+def kill_group(pgid: int) -> None:
     try:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -96,10 +96,10 @@ def _kill_group(pgid: int) -> None:
 
 def _reap(proc: subprocess.Popen[bytes]) -> float | None:
     """Wait for `proc` with wait4; return its CPU seconds (children it reaped included)."""
-    return _reap_usage(proc)[0]
+    return reap_usage(proc)[0]
 
 
-def _reap_usage(proc: subprocess.Popen[bytes]) -> tuple[float | None, int | None]:
+def reap_usage(proc: subprocess.Popen[bytes]) -> tuple[float | None, int | None]:
     """Wait for `proc` with wait4; return its CPU seconds and its peak resident bytes (children
     it reaped included: the peak is that of the largest one)."""
     if proc.returncode is not None:
@@ -168,7 +168,7 @@ def run_process(
     pgid = proc.pid
     if watchdog is not None:
         watchdog.root_pid = proc.pid
-    captures = {"stdout": _Capture(max_output), "stderr": _Capture(max_output)}
+    captures = {"stdout": Capture(max_output), "stderr": Capture(max_output)}
     result = bytearray()
     result_too_large = False
     timed_out = False
@@ -263,7 +263,7 @@ def run_process(
             watchdog.sample()  # the tree as it ends, before the kill below
         # Kill the rest of the tree *before* reaping (so the pgid cannot have been reused)
         # and before draining (so no leftover writer can keep the pipes busy forever).
-        _kill_group(pgid)
+        kill_group(pgid)
         if cgroup is not None:
             cgroup.kill()
         # Everything the main process wrote before exiting is already in the pipes.
@@ -273,7 +273,7 @@ def run_process(
         if watchdog is not None and not limit_exceeded and not timed_out:
             limit_exceeded = watchdog.check()  # what was written (or killed) since the last check
     finally:
-        _kill_group(pgid)
+        kill_group(pgid)
         sel.close()
         for fd in (pidfd, result_r):
             if fd >= 0:
@@ -288,7 +288,7 @@ def run_process(
                 except OSError as exc:  # pragma: no cover
                     if exc.errno != errno.EPIPE:
                         raise
-        cpu_seconds, peak_memory = _reap_usage(proc)
+        cpu_seconds, peak_memory = reap_usage(proc)
     if watchdog is not None:
         cpu_seconds = max(watchdog.cpu_seen, cpu_seconds or 0.0)
         if watchdog.rss_seen:

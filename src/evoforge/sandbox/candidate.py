@@ -59,7 +59,7 @@ class CandidateError(EvoforgeError):
                  traceback: str = "", stdout: str = "", stderr: str = "") -> None:
         message = summary
         if traceback:
-            message += "\n" + _tail(traceback, 3000)
+            message += "\n" + tail_text(traceback, 3000)
         super().__init__(message)
         self.summary = summary
         self.function = function
@@ -110,7 +110,7 @@ class CompletedRun:
     cost: CallCost = NO_COST   # wall, CPU of the process tree, peak memory (measured outside)
 
 
-def _tail(text: str, limit: int) -> str:
+def tail_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
 
 
@@ -398,7 +398,7 @@ class Candidate:
                 reason += " (memory limit exceeded)"
         stderr = self.last_stderr.strip()
         if stderr:
-            reason += ": " + _tail(stderr.splitlines()[-1], 300)
+            reason += ": " + tail_text(stderr.splitlines()[-1], 300)
         return reason
 
     def _killed_by_cpu_limit(self, out: ProcessOutcome, rc: int) -> bool:

@@ -31,7 +31,7 @@ from evoforge.sandbox._call_worker import dumps
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, run_process
 from evoforge.sandbox._scratch import Scratch, sweep_once
-from evoforge.sandbox.candidate import _tail
+from evoforge.sandbox.candidate import tail_text
 from evoforge.sandbox.cost import CallCost, check_cpu_budget
 from evoforge.sandbox.isolation import recipe_for, resolve_isolation
 from evoforge.sandbox.limits import SandboxLimits, make_preexec
@@ -220,5 +220,5 @@ def _host_death(returncode: int, stderr: str) -> str:
         reason = f"the evaluator process exited with code {returncode} without an answer"
     last = stderr.strip().splitlines()[-1:] if stderr.strip() else []
     if last:
-        reason += ": " + _tail(last[0], 300)
+        reason += ": " + tail_text(last[0], 300)
     return reason
