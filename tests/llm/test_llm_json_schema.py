@@ -67,19 +67,37 @@ def test_option_is_validated_per_prefix():
         create_provider("anthropic/claude-x", supports_json_schema=True)
 
 
-def test_retry_layer_keeps_providers_without_the_kwarg_working():
-    from evoforge.llm.base import LLMResponse
+def test_retry_layer_forwards_the_schema_to_providers_that_ignore_it():
+    from evoforge.llm.base import LLMResponse, ProviderBase
     from evoforge.llm.retry import RetryingProvider
 
-    class Plain:  # a provider that predates JSON schemas: no option, no kwarg
-        name, context_length, supports_grammar = "plain", 1000, False
+    class Plain(ProviderBase):  # no schema support: it takes the keyword (the base declares it) and ignores it
+        name, context_length = "plain", 1000
+        seen: list = []
 
-        def complete(self, messages, *, temperature=0.7, max_tokens=1024, seed=None, grammar=None, stop=None):
+        def complete(self, messages, *, temperature=0.7, max_tokens=1024, seed=None, grammar=None, stop=None,
+                     timeout=None, reasoning_effort=None, json_schema=None):
+            self.seen.append(json_schema)
             return LLMResponse(text="ok", model="plain")
 
-    wrapped = RetryingProvider(Plain())
+    inner = Plain()
+    wrapped = RetryingProvider(inner)
     assert wrapped.supports_json_schema is False
     assert wrapped.complete(MSG, json_schema=SCHEMA).text == "ok"
+    assert inner.seen == [SCHEMA]
+
+
+def test_retry_layer_refuses_an_object_that_is_not_a_provider():
+    from evoforge.llm.retry import RetryingProvider
+
+    class DuckTyped:  # what the old protocol allowed: the retry layer would have had to probe it
+        name, context_length, supports_grammar = "duck", 1000, False
+
+        def complete(self, messages, **kw):
+            raise AssertionError("never called")
+
+    with pytest.raises(TypeError, match="ProviderBase"):
+        RetryingProvider(DuckTyped())
 
 
 def test_refused_schema_falls_back_once_and_warns():

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from evoforge.llm import LLMError, LLMResponse, RetryingProvider, create_provider
-from evoforge.llm.base import parse_retry_after
+from evoforge.llm.base import ProviderBase, parse_retry_after
 from evoforge.testing.openai_server import (
     ScriptedOpenAIServer,
     delay,
@@ -158,8 +158,8 @@ def test_closed_provider_refuses_new_calls(openai_server):
     assert openai_server.requests == []
 
 
-class _Flaky:
-    """A minimal in-process provider: the retry layer works with any LLMProvider."""
+class _Flaky(ProviderBase):
+    """A minimal in-process provider: the retry layer works with any ProviderBase."""
 
     name, context_length, supports_grammar = "fake/flaky", 1000, False
 
@@ -167,7 +167,8 @@ class _Flaky:
         self.errors = errors
         self.calls = 0
 
-    def complete(self, messages, *, temperature=0.7, max_tokens=1024, seed=None, grammar=None, stop=None):
+    def complete(self, messages, *, temperature=0.7, max_tokens=1024, seed=None, grammar=None, stop=None,
+                 timeout=None, reasoning_effort=None, json_schema=None):
         self.calls += 1
         if self.errors:
             raise self.errors.pop(0)

@@ -1,4 +1,4 @@
-"""Model providers behind one protocol, one retry layer, usage & cost, a bandit ensemble and
+"""Model providers behind one declared base (`ProviderBase`), one retry layer, usage & cost, a bandit ensemble and
 an embedded offline model.
 
 Typical use::
@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .base import ERROR_KINDS, LLMError, LLMProvider, LLMResponse
+from .base import ERROR_KINDS, LLMError, LLMProvider, LLMResponse, ProviderBase
 
 _LAZY = {
     "create_provider": "registry",
@@ -24,6 +24,8 @@ _LAZY = {
     "EMBEDDED_NOTICE": "registry",
     "PREFIXES": "registry",
     "RetryingProvider": "retry",
+    "RETRY_OPTIONS": "retry",
+    "SDKProvider": "sdk_base",
     "OpenAICompatProvider": "openai_compat",
     "LlamaCppProvider": "embedded",
     "embedded_model_path": "embedded",
@@ -38,6 +40,7 @@ __all__ = [
     "EMBEDDED_NOTICE",
     "ERROR_KINDS",
     "PREFIXES",
+    "RETRY_OPTIONS",
     "AnthropicProvider",
     "Bandit",
     "GoogleProvider",
@@ -46,7 +49,9 @@ __all__ = [
     "LLMResponse",
     "LlamaCppProvider",
     "OpenAICompatProvider",
+    "ProviderBase",
     "RetryingProvider",
+    "SDKProvider",
     "cost_usd",
     "create_provider",
     "default_model_spec",

@@ -1,4 +1,5 @@
-"""Claude models through the official ``anthropic`` SDK (extra ``anthropic``).
+"""Claude models through the official ``anthropic`` SDK (extra ``anthropic``), or any server
+speaking the Anthropic Messages protocol (``anthropic/MODEL@URL``).
 
 Why not the OpenAI-compatible shim: extended thinking, its token accounting and the
 ``overloaded`` (529) status are only exposed faithfully by the native Messages API.
@@ -8,12 +9,12 @@ The SDK is imported lazily so ``pip install evoforge`` stays small; its own retr
 from __future__ import annotations
 
 import inspect
-import time
 from typing import Any
 
 from ..errors import require
-from .base import LLMError, LLMResponse, check_reply, error_from_status, redact
+from .base import LLMError, LLMResponse, error_from_status
 from .pricing import PriceOverrides, cost_usd
+from .sdk_base import SDKProvider
 
 _STOP = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop", "refusal": "content_filter"}
 
@@ -81,73 +82,56 @@ def parse_anthropic_message(msg: Any, model: str, latency: float,
     )
 
 
-class AnthropicProvider:
-    """`LLMProvider` for ``anthropic/MODEL``. Grammar and seed are not supported (ignored)."""
+class AnthropicProvider(SDKProvider):
+    """`ProviderBase` for ``anthropic/MODEL[@URL]`` (constructor: `SDKProvider`). Grammar,
+    JSON schema and seed are not supported by the Messages API (accepted and ignored)."""
 
-    supports_grammar = False
+    prefix = "anthropic"
+    default_context_length = 200_000
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None,
-        name: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 120.0,
-        context_length: int = 200_000,
-        thinking_budget: int | None = None,
-        price_overrides: PriceOverrides | None = None,
-    ) -> None:
+    def _make_client(self, api_key: str | None, base_url: str | None) -> Any:
         self._sdk = require("anthropic", "anthropic", "The anthropic/ provider")
-        self.model = model
-        self.name = name or f"anthropic/{model}"
-        self.timeout = float(timeout)
-        self.context_length = int(context_length)
-        self.thinking_budget = thinking_budget
-        self.price_overrides = price_overrides
-        self._has_key = bool(api_key)
-        self._client = self._sdk.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout)
-        # SDK releases add and drop request fields (recent ones have no ``temperature``);
-        # send only what this SDK's ``messages.create`` accepts instead of failing with TypeError.
-        try:
-            self._accepted: set[str] | None = set(inspect.signature(self._client.messages.create).parameters)
-        except (TypeError, ValueError):
-            self._accepted = None
+        client = self._sdk.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=self.timeout)
+        # Adapting to the installed SDK, not probing our own protocol: SDK releases add and
+        # drop request fields (recent ones have no ``temperature``), so only the fields this
+        # SDK's ``messages.create`` names are sent instead of failing with TypeError.
+        self._sdk_fields = _sdk_fields(client.messages.create)
+        return client
 
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(name={self.name!r}, api_key={redact(self._has_key and 'x')})"
-
-    def close(self) -> None:
-        self._client.close()
-
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        temperature: float | None = 0.7,
-        max_tokens: int = 1024,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: list[str] | None = None,
-        timeout: float | None = None,
-    ) -> LLMResponse:
+    def _request(self, messages: list[dict[str, str]], *, temperature: float | None, max_tokens: int,
+                 seed: int | None, stop: list[str] | None, timeout: float) -> dict[str, Any]:
         req = build_anthropic_request(self.model, messages, temperature=temperature, max_tokens=max_tokens,
                                       stop=stop, thinking_budget=self.thinking_budget)
-        if timeout is not None:
-            req["timeout"] = max(0.001, min(timeout, self.timeout))
-        if self._accepted is not None:
-            req = {k: v for k, v in req.items() if k in self._accepted}
-        t0 = time.monotonic()
-        try:
-            msg = self._client.messages.create(**req)
-        except self._sdk.APITimeoutError as exc:
-            raise LLMError("timeout", "request timed out", model=self.name,
-                           latency_s=time.monotonic() - t0) from exc
-        except self._sdk.APIConnectionError as exc:
-            raise LLMError("connection", str(exc), model=self.name, latency_s=time.monotonic() - t0) from exc
-        except self._sdk.APIStatusError as exc:
-            err = error_from_status(exc.status_code, str(getattr(exc, "message", exc))[:500],
-                                    headers=exc.response.headers, model=self.name)
-            err.latency_s = time.monotonic() - t0
-            raise err from exc
-        return check_reply(parse_anthropic_message(msg, self.model, time.monotonic() - t0, self.price_overrides))
+        req["timeout"] = timeout
+        if self._sdk_fields is not None:
+            req = {k: v for k, v in req.items() if k in self._sdk_fields}
+        return req
+
+    def _send(self, request: dict[str, Any]) -> Any:
+        return self._client.messages.create(**request)
+
+    def _parse(self, raw: Any, latency: float) -> LLMResponse:
+        return parse_anthropic_message(raw, self.model, latency, self.price_overrides)
+
+    def _map_error(self, exc: Exception) -> LLMError | None:
+        sdk = self._sdk
+        if isinstance(exc, sdk.APITimeoutError):  # a subclass of APIConnectionError: first
+            return LLMError("timeout", "request timed out", model=self.name)
+        if isinstance(exc, sdk.APIConnectionError):
+            return LLMError("connection", f"cannot reach {self.base_url or 'the Anthropic API'}: {exc}",
+                            model=self.name)
+        if isinstance(exc, sdk.APIStatusError):
+            return error_from_status(exc.status_code, str(getattr(exc, "message", exc))[:500],
+                                     headers=exc.response.headers, model=self.name)
+        if isinstance(exc, (sdk.APIResponseValidationError, ValueError)):  # JSONDecodeError is a ValueError
+            return LLMError("server", f"malformed response: {exc}", model=self.name)
+        if isinstance(exc, sdk.AnthropicError):
+            return LLMError("server", str(exc), model=self.name)
+        return None
+
+
+def _sdk_fields(create: Any) -> set[str] | None:
+    try:
+        return set(inspect.signature(create).parameters)
+    except (TypeError, ValueError):
+        return None

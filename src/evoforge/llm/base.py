@@ -1,23 +1,31 @@
-"""The one protocol every model provider speaks, its reply type and its error type.
+"""The one base every model provider subclasses, its reply type and its error type.
 
-Why one small protocol: the engine, the bandit ensemble, the retry layer and the tests only
-ever see `LLMProvider.complete`, so a new backend is one class and one conformance test.
+Why one declared base (`ProviderBase`) rather than a duck-typed protocol: the engine, the
+bandit ensemble, the retry layer and the tests used keyword arguments (``timeout``,
+``reasoning_effort``, ``json_schema``) and methods (``embed``, ``close``) that the old
+protocol did not declare, so every caller probed with ``inspect.signature``, ``getattr`` and
+``hasattr``. Now each provider subclasses the base and therefore *has* every attribute and
+accepts every keyword; what a backend cannot do is said by a declared capability flag
+(``supports_grammar``, ``supports_json_schema``, ``supports_embeddings``), never by a
+missing attribute. A new backend is one subclass and one entry in the conformance suite
+(`evoforge.testing.provider_suite`).
 Errors are normalised into `LLMError` with a coarse `kind` so the retry layer can decide
 what to retry without knowing any SDK's exception zoo.
 """
 from __future__ import annotations
 
+import abc
 import email.utils
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 # Kinds of failure. Retryable by default: a later identical call may well succeed.
 ERROR_KINDS = (
     "rate_limit", "server", "timeout", "connection", "empty",   # retryable
-    "auth", "bad_request", "truncated", "cancelled",             # not retryable
+    "auth", "bad_request", "truncated", "cancelled", "unsupported",  # not retryable
 )
 RETRYABLE_KINDS = frozenset({"rate_limit", "server", "timeout", "connection", "empty"})
 
@@ -99,19 +107,38 @@ class LLMError(Exception):
         return f"{self.kind}{status}{where}: {self.message}{tries}"
 
 
-@runtime_checkable
-class LLMProvider(Protocol):
-    """What the engine needs from a model. ``name`` is the model string it was created from."""
+class ProviderBase(abc.ABC):
+    """What the engine needs from a model; every provider subclasses it.
 
-    @property
-    def name(self) -> str: ...
+    Declared attributes (class defaults, set per instance by the constructors):
 
-    @property
-    def context_length(self) -> int: ...
+    * ``name``: the model string the provider was created from (``ollama/llama3``);
+      ``model``: the id sent to the backend.
+    * ``context_length``: tokens the model reads (prompt profiles are chosen from it).
+    * ``max_concurrency``: requests a caller may keep in flight on this object. A bare
+      provider says 1 (what the engine assumed for an undeclared one); the retry layer,
+      which owns the concurrency limit, says its semaphore's size.
+    * ``supports_grammar`` / ``supports_json_schema``: whether a ``grammar`` (GBNF) or a
+      ``json_schema`` passed to `complete` constrains the reply. Where the flag is False the
+      argument is accepted and ignored, so a caller never needs to branch on the signature.
+    * ``supports_embeddings``: whether `embed` works; where not, it raises `LLMError`
+      with kind ``"unsupported"`` (not retryable).
+    """
 
-    @property
-    def supports_grammar(self) -> bool: ...
+    name: str = ""
+    model: str = ""
+    context_length: int = 128_000
+    max_concurrency: int = 1
+    supports_grammar: bool = False
+    supports_json_schema: bool = False
+    supports_embeddings: bool = False
 
+    # Every keyword `complete` takes, for documentation and for the conformance suite: the
+    # retry layer forwards all of them, so an override must accept all of them.
+    COMPLETE_KEYWORDS: ClassVar[tuple[str, ...]] = (
+        "temperature", "max_tokens", "seed", "grammar", "stop", "timeout", "reasoning_effort", "json_schema")
+
+    @abc.abstractmethod
     def complete(
         self,
         messages: list[dict[str, str]],
@@ -121,7 +148,33 @@ class LLMProvider(Protocol):
         seed: int | None = None,
         grammar: str | None = None,
         stop: list[str] | None = None,
-    ) -> LLMResponse: ...
+        timeout: float | None = None,
+        reasoning_effort: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> LLMResponse:
+        """One model call, no retries; raises `LLMError` on every API failure.
+
+        ``temperature=None`` leaves it to the backend. ``timeout`` (seconds) caps this call
+        below the provider's own timeout (the retry layer passes what is left of its budget;
+        an in-process model, which cannot be interrupted, ignores it). ``reasoning_effort``
+        ("low" | "medium" | "high") is a hint only reasoning models act on; others ignore it.
+        ``grammar`` and ``json_schema`` constrain the reply where the matching ``supports_*``
+        flag is True and are ignored otherwise (a grammar wins when both are given).
+        """
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """One embedding vector per text. This default says the backend has none; providers
+        with ``supports_embeddings = True`` override it."""
+        raise LLMError("unsupported", f"{self.name or type(self).__name__} offers no embeddings "
+                       "(use an OpenAI-compatible model string, e.g. openai/text-embedding-3-small)",
+                       model=self.name)
+
+    def close(self) -> None:
+        """Release connections or a loaded model. Idempotent; the default has nothing to release."""
+
+
+# The name callers and type hints have always used; it is the base class now, not a Protocol.
+LLMProvider = ProviderBase
 
 
 def parse_retry_after(headers: Mapping[str, str] | Any | None, now: float | None = None) -> float | None:

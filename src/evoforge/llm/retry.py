@@ -13,34 +13,43 @@ owns every policy decision:
   flight, never while sleeping);
 * cancellation: ``close()`` or a ``threading.Event`` aborts waits within ~50 ms, so shutting
   down a run never hangs behind a 30 s backoff.
-Non-retryable errors (auth, bad_request, truncated) are raised at once. After an empty reply
+Non-retryable errors (auth, bad_request, truncated, unsupported) are raised at once. After an empty reply
 a seeded call is retried with ``seed + 1`` (still reproducible), since a deterministic backend
 would otherwise return the same empty reply every time.
+
+It wraps any `ProviderBase` and forwards every keyword of `ProviderBase.complete` as is: the
+base declares them all, so nothing here inspects the inner provider's signature.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 import random
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from .base import LLMError, LLMProvider, LLMResponse
+from .base import LLMError, LLMResponse, ProviderBase
 
 log = logging.getLogger(__name__)
 
 _TICK = 0.05  # granularity of cancellable waits
 
+# The settings a model config may give the retry layer (``create_provider(retry={...})``).
+RETRY_OPTIONS = ("max_attempts", "base_delay", "max_delay", "call_budget_s", "max_concurrency", "cancel", "rng")
 
-class RetryingProvider:
-    """An `LLMProvider` that retries ``inner`` (see the module docstring for the policy)."""
 
-    inner: LLMProvider
+class RetryingProvider(ProviderBase):
+    """A `ProviderBase` that retries ``inner`` (see the module docstring for the policy).
+
+    The declared attributes are ``inner``'s, except ``max_concurrency``: the retry layer owns
+    the concurrency limit, so it reports its own."""
+
+    inner: ProviderBase
 
     def __init__(
         self,
-        inner: LLMProvider,
+        inner: ProviderBase,
         max_attempts: int = 5,
         base_delay: float = 0.5,
         max_delay: float = 30.0,
@@ -52,6 +61,9 @@ class RetryingProvider:
     ) -> None:
         if isinstance(inner, RetryingProvider):  # never stack two retry layers
             inner = inner.inner
+        if not isinstance(inner, ProviderBase):
+            raise TypeError(f"RetryingProvider wraps a provider: {type(inner).__name__} does not subclass "
+                            "evoforge.llm.ProviderBase (which declares every keyword the retry layer forwards)")
         if max_attempts < 1 or max_concurrency < 1:
             raise ValueError("max_attempts and max_concurrency must be >= 1")
         self.inner = inner
@@ -64,48 +76,54 @@ class RetryingProvider:
         self._closed = cancel if cancel is not None else threading.Event()
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
-        try:
-            params = inspect.signature(inner.complete).parameters
-        except (TypeError, ValueError):
-            params = {}
-        self._inner_takes_timeout = "timeout" in params
-        self._inner_takes_effort = "reasoning_effort" in params
-        self._inner_takes_schema = "json_schema" in params
 
-    # Delegated protocol attributes ------------------------------------------------------
-    @property
+    # Delegated declared attributes (read through: a provider may change them, e.g. after a
+    # server refused a grammar) ---------------------------------------------------------------
+    @property  # type: ignore[override]
     def name(self) -> str:
         return self.inner.name
 
-    @property
+    @property  # type: ignore[override]
+    def model(self) -> str:
+        return self.inner.model
+
+    @property  # type: ignore[override]
     def context_length(self) -> int:
         return self.inner.context_length
 
-    @property
+    @property  # type: ignore[override]
     def supports_grammar(self) -> bool:
         return self.inner.supports_grammar
 
-    @property
+    @property  # type: ignore[override]
     def supports_json_schema(self) -> bool:
-        return bool(getattr(self.inner, "supports_json_schema", False)) and self._inner_takes_schema
+        return self.inner.supports_json_schema
+
+    @property  # type: ignore[override]
+    def supports_embeddings(self) -> bool:
+        return self.inner.supports_embeddings
 
     def __repr__(self) -> str:
         return f"RetryingProvider({self.inner!r}, max_attempts={self.max_attempts})"
 
-    def __getattr__(self, item: str) -> Any:  # e.g. .model, .pricing_model of the inner provider
+    def __getattr__(self, item: str) -> Any:  # e.g. .pricing_model, .base_url of the inner provider
         if item == "inner":
             raise AttributeError(item)
         return getattr(self.inner, item)
 
     def close(self) -> None:
-        """Abort every pending and future call (sleeping retries wake up at once)."""
+        """Abort every pending and future call (sleeping retries wake up at once), then close
+        the inner provider (every provider's `close` is idempotent)."""
         self._closed.set()
-        closer = getattr(self.inner, "close", None)
-        if callable(closer):
-            try:
-                closer()
-            except Exception:
-                log.debug("closing %s failed", self.name, exc_info=True)
+        try:
+            self.inner.close()
+        except Exception:
+            log.debug("closing %s failed", self.name, exc_info=True)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """The inner provider's embeddings, passed through without retries (as before the base
+        declared `embed`: an embedding call is cheap to lose and the caller decides)."""
+        return self.inner.embed(texts)
 
     @property
     def closed(self) -> bool:
@@ -130,12 +148,17 @@ class RetryingProvider:
         seed: int | None = None,
         grammar: str | None = None,
         stop: list[str] | None = None,
-        cancel: threading.Event | None = None,
+        timeout: float | None = None,
         reasoning_effort: str | None = None,
-        json_schema: dict[str, Any] | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+        cancel: threading.Event | None = None,
     ) -> LLMResponse:
         """Call the inner provider until it succeeds, a non-retryable error occurs, attempts
-        or the time budget run out, or the call is cancelled (``LLMError`` kind "cancelled")."""
+        or the time budget run out, or the call is cancelled (``LLMError`` kind "cancelled").
+
+        Every keyword is forwarded to ``inner.complete``; ``timeout`` caps each attempt and the
+        inner call gets the smaller of it and what is left of the call budget. ``cancel`` is
+        this layer's own: an event that aborts the call and its waits."""
         deadline = time.monotonic() + self.call_budget_s
         last: LLMError | None = None
         call_seed = seed
@@ -145,17 +168,12 @@ class RetryingProvider:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            kwargs: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens, "seed": call_seed,
-                                      "grammar": grammar, "stop": stop}
-            if self._inner_takes_timeout:
-                kwargs["timeout"] = remaining
-            if reasoning_effort and self._inner_takes_effort:  # only providers that reason take it
-                kwargs["reasoning_effort"] = reasoning_effort
-            if json_schema and self._inner_takes_schema:  # only providers that constrain by schema take it
-                kwargs["json_schema"] = json_schema
             self._acquire(deadline, cancel, last)
             try:
-                response = self.inner.complete(messages, **kwargs)
+                response = self.inner.complete(
+                    messages, temperature=temperature, max_tokens=max_tokens, seed=call_seed, grammar=grammar,
+                    stop=stop, timeout=remaining if timeout is None else min(float(timeout), remaining),
+                    reasoning_effort=reasoning_effort, json_schema=json_schema)
             except LLMError as err:
                 err.attempts = attempt
                 err.backoff_s = waited

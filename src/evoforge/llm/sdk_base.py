@@ -1,0 +1,110 @@
+"""What the providers over a vendor's native SDK (Anthropic, Google) share.
+
+Why a shared base: both took the same constructor arguments, kept the same attributes, hid
+the key the same way and timed, mapped and checked each call the same way; only building
+the request, sending it, reading the reply and naming the SDK's exceptions differ. Those
+four steps are the abstract methods here; everything else is written once. The SDK is
+imported by the subclass's ``_make_client`` so ``import evoforge.llm`` stays light, and the
+SDK's own retries are switched off there because `evoforge.llm.retry` is the one retry layer.
+"""
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from .base import LLMError, LLMResponse, ProviderBase, check_reply, redact
+from .pricing import PriceOverrides
+
+
+class SDKProvider(ProviderBase):
+    """A provider over a native SDK: ``PREFIX/MODEL[@URL]`` with an API key and a thinking budget.
+
+    ``base_url`` points the SDK at another endpoint speaking the vendor's wire protocol (a
+    proxy, a gateway, or the local test servers in `evoforge.testing`). Grammar and JSON
+    schema are not supported (accepted and ignored, see `ProviderBase.complete`).
+    """
+
+    prefix: ClassVar[str] = ""
+    default_context_length: ClassVar[int] = 128_000
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None,
+        name: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+        context_length: int | None = None,
+        thinking_budget: int | None = None,
+        price_overrides: PriceOverrides | None = None,
+    ) -> None:
+        self.model = model
+        self.name = name or f"{self.prefix}/{model}"
+        self.base_url = base_url
+        self.timeout = float(timeout)
+        self.context_length = int(context_length or self.default_context_length)
+        self.thinking_budget = thinking_budget
+        self.price_overrides = price_overrides
+        self._has_key = bool(api_key)
+        self._client = self._make_client(api_key, base_url)
+
+    def __repr__(self) -> str:  # never the key
+        return f"{type(self).__name__}(name={self.name!r}, api_key={redact(self._has_key and 'x')})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float | None = 0.7,
+        max_tokens: int = 1024,
+        seed: int | None = None,
+        grammar: str | None = None,
+        stop: list[str] | None = None,
+        timeout: float | None = None,
+        reasoning_effort: str | None = None,
+        json_schema: Mapping[str, Any] | None = None,
+    ) -> LLMResponse:
+        """One call through the SDK (see `ProviderBase.complete`). The thinking budget set at
+        construction is these backends' reasoning control, so ``reasoning_effort`` is ignored."""
+        limit = self.timeout if timeout is None else max(0.001, min(float(timeout), self.timeout))
+        req = self._request(messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                            stop=stop, timeout=limit)
+        t0 = time.monotonic()
+        try:
+            raw = self._send(req)
+        except Exception as exc:
+            err = self._map_error(exc)
+            if err is None:  # not an API failure: a bug, let it surface
+                raise
+            err.model = err.model or self.name
+            err.latency_s = time.monotonic() - t0
+            raise err from exc
+        return check_reply(self._parse(raw, time.monotonic() - t0))
+
+    # -- what each SDK does differently ------------------------------------------------------
+    @abc.abstractmethod
+    def _make_client(self, api_key: str | None, base_url: str | None) -> Any:
+        """The SDK client, with the SDK's own retries off and ``self.timeout`` as its timeout."""
+
+    @abc.abstractmethod
+    def _request(self, messages: list[dict[str, str]], *, temperature: float | None, max_tokens: int,
+                 seed: int | None, stop: list[str] | None, timeout: float) -> dict[str, Any]:
+        """The keyword arguments of one SDK call (``timeout`` in seconds, already capped)."""
+
+    @abc.abstractmethod
+    def _send(self, request: dict[str, Any]) -> Any:
+        """Make the SDK call."""
+
+    @abc.abstractmethod
+    def _parse(self, raw: Any, latency: float) -> LLMResponse:
+        """The SDK's reply as an `LLMResponse` (empty text is checked afterwards)."""
+
+    @abc.abstractmethod
+    def _map_error(self, exc: Exception) -> LLMError | None:
+        """The SDK's exception as an `LLMError`, or None when it is not an API failure."""
