@@ -31,6 +31,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._watchdog import TreeWatchdog
@@ -94,6 +95,15 @@ def kill_group(pgid: int) -> None:
         pass
 
 
+def _kill(pgid: int, kill_tree: Callable[[], None] | None) -> None:
+    """The group of a process we started; a warm call's pid namespace through its pidfd
+    (we are not its parent, so its pid could be reused: never signal it by number)."""
+    if kill_tree is not None:
+        kill_tree()
+    else:
+        kill_group(pgid)
+
+
 def _reap(proc: subprocess.Popen[bytes]) -> float | None:
     """Wait for `proc` with wait4; return its CPU seconds (children it reaped included)."""
     return reap_usage(proc)[0]
@@ -102,6 +112,9 @@ def _reap(proc: subprocess.Popen[bytes]) -> float | None:
 def reap_usage(proc: subprocess.Popen[bytes]) -> tuple[float | None, int | None]:
     """Wait for `proc` with wait4; return its CPU seconds and its peak resident bytes (children
     it reaped included: the peak is that of the largest one)."""
+    warm_reap = getattr(proc, "reap_usage", None)
+    if warm_reap is not None:
+        return warm_reap()
     if proc.returncode is not None:
         return None, None
     while True:
@@ -138,10 +151,14 @@ def run_process(
     preexec: Callable[[], None] | None = None,
     cgroup: Cgroup | None = None,
     watchdog: TreeWatchdog | None = None,
+    starter: Callable[[bool, int | None], Any] | None = None,
 ) -> ProcessOutcome:
     """Run `argv` to completion or timeout; always leaves no process of it behind (as far as
     the isolation level allows: see `isolation.py`). `watchdog`, when given, is checked while
-    it runs and after it ends (see the module docstring)."""
+    it runs and after it ends (see the module docstring). `starter(stdin_piped, result_w)`,
+    when given, starts the process instead of Popen (a warm sandbox: `warm.WarmProcess`, which
+    brings its own pidfd, kill and reaping; `argv`, `env`, `cwd` and `preexec` are then the
+    starter's business)."""
     if watchdog is not None and not watchdog.active:
         watchdog = None
     result_r = result_w = -1
@@ -153,11 +170,14 @@ def run_process(
         argv = [a.replace(RESULT_FD_PLACEHOLDER, str(result_w)) for a in argv]
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
-            start_new_session=True, preexec_fn=preexec, pass_fds=pass_fds, close_fds=True,
-        )
+        if starter is not None:
+            proc = starter(stdin is not None, result_w if result_pipe else None)
+        else:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd,
+                start_new_session=True, preexec_fn=preexec, pass_fds=pass_fds, close_fds=True,
+            )
     except BaseException:
         if result_pipe:
             os.close(result_r)
@@ -188,8 +208,9 @@ def run_process(
         else:
             proc.stdin.close()
     pidfd = -1
+    kill_tree = getattr(proc, "kill_tree", None)
     try:
-        pidfd = os.pidfd_open(proc.pid)
+        pidfd = os.dup(proc.pidfd) if kill_tree is not None else os.pidfd_open(proc.pid)
         sel.register(pidfd, selectors.EVENT_READ, "exit")
     except (AttributeError, OSError):  # pragma: no cover - kernels before 5.3
         pidfd = -1
@@ -263,7 +284,7 @@ def run_process(
             watchdog.sample()  # the tree as it ends, before the kill below
         # Kill the rest of the tree *before* reaping (so the pgid cannot have been reused)
         # and before draining (so no leftover writer can keep the pipes busy forever).
-        kill_group(pgid)
+        _kill(pgid, kill_tree)
         if cgroup is not None:
             cgroup.kill()
         # Everything the main process wrote before exiting is already in the pipes.
@@ -273,7 +294,7 @@ def run_process(
         if watchdog is not None and not limit_exceeded and not timed_out:
             limit_exceeded = watchdog.check()  # what was written (or killed) since the last check
     finally:
-        kill_group(pgid)
+        _kill(pgid, kill_tree)
         sel.close()
         for fd in (pidfd, result_r):
             if fd >= 0:

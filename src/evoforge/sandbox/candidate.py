@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.errors import EvoforgeError
-from evoforge.sandbox import _call_worker
+from evoforge.sandbox import _call_worker, warm
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, ProcessOutcome, run_process
 from evoforge.sandbox._scratch import Scratch, sweep_once
@@ -33,6 +33,8 @@ from evoforge.sandbox.cost import NO_COST, CallCost, check_cpu_budget, format_se
 from evoforge.sandbox.isolation import (
     IsolationLevel,
     clean_env,
+    launcher_options,
+    recipe_for,
     resolve_isolation,
     wrap_command,
 )
@@ -157,6 +159,7 @@ class Candidate:
         self.total_cost: CallCost = NO_COST  # every call and run of this candidate so far
         self._cpu_limit: int | None = None
         self._closed = False
+        self.last_warm = False   # whether the latest call or run was forked from a zygote
 
     @classmethod
     def create(cls, code: str, *, filename: str = "initial.py", language: str | None = None,
@@ -231,7 +234,7 @@ class Candidate:
 
     def _spawn(self, argv: Sequence[str], *, stdin: bytes | None, timeout: float,
                result_pipe: bool, cpu_budget_s: float | None = None,
-               what: str = "the candidate") -> ProcessOutcome:
+               what: str = "the candidate", program: str | None = None) -> ProcessOutcome:
         if self._closed:
             raise RuntimeError("this Candidate is closed")
         if not timeout or timeout <= 0:
@@ -261,11 +264,13 @@ class Candidate:
             watchdog = TreeWatchdog(cgroup=cgroup, disk_dirs=[str(self.work_dir)],
                                     disk_mb=limits.disk_mb, memory_mb=limits.memory_mb,
                                     cpu_budget_s=budget)
+            starter = self._warm_starter(argv, program, rlimits, limits, cgroup)
+            self.last_warm = starter is not None
             outcome = run_process(
                 wrapped, env=clean_env(str(self.work_dir)), cwd=str(self.work_dir),
                 timeout=timeout, stdin=stdin, max_output=limits.max_output_bytes,
                 result_pipe=result_pipe, max_result=limits.max_result_bytes,
-                preexec=preexec, cgroup=cgroup, watchdog=watchdog)
+                preexec=preexec, cgroup=cgroup, watchdog=watchdog, starter=starter)
         finally:
             if cgroup is not None:
                 cgroup.remove()
@@ -284,6 +289,31 @@ class Candidate:
             raise self._over_budget(what, self.last_cost.cpu_s, budget, scope,
                                     killed=watchdog.cpu_exceeded)
         return outcome
+
+    def _warm_starter(self, argv: Sequence[str], program: str | None,
+                      rlimits: list[tuple[int, tuple[int, int]]], limits: SandboxLimits,
+                      cgroup: Cgroup | None) -> Any:
+        """How to start this call from a zygote (`warm.py`), or None to start it cold: warm
+        is off or unsupported at this level, or the memory limit leaves too little room above
+        the zygote's address space (RLIMIT_AS counts what it preloaded)."""
+        zygote = warm.zygote_for(self.isolation)
+        if zygote is None:
+            return None
+        if limits.memory_mb is not None and (int(limits.memory_mb) << 20) < (
+                zygote.vm_bytes + (warm.MEMORY_HEADROOM_MIB << 20)):
+            return None
+        recipe = recipe_for(self.isolation)
+        assert recipe is not None
+        work = str(self.work_dir)
+        spec = warm.CallSpec(
+            work_dir=work, env={**clean_env(work), "TMPDIR": work}, rlimits=rlimits,
+            lockdown=launcher_options(recipe, work, [str(self.runtime_dir)]),
+            program=program or "", argv=None if program else list(argv))
+
+        def start(stdin_piped: bool, result_w: int | None) -> warm.WarmProcess:
+            return zygote.spawn(spec, stdin_piped=stdin_piped, result_w=result_w, cgroup=cgroup)
+
+        return start
 
     def call(self, function: str, *args: Any, timeout: float = 60,
              cpu_budget_s: float | None = None, **kwargs: Any) -> Any:
@@ -311,7 +341,8 @@ class Candidate:
             raise TypeError(f"cannot send arguments to the candidate: {exc}") from None
         argv = [sys.executable, "-B", str(self._worker), str(self.path), RESULT_FD_PLACEHOLDER]
         out = self._spawn(argv, stdin=request, timeout=timeout, result_pipe=True,
-                          cpu_budget_s=cpu_budget_s, what=f"{function}()")
+                          cpu_budget_s=cpu_budget_s, what=f"{function}()",
+                          program=str(self.path))
         ctx = {"function": function, "stdout": self.last_stdout, "stderr": self.last_stderr}
         if out.timed_out:
             raise CandidateTimeout(f"candidate timed out after {timeout:.1f}s in {function}()",

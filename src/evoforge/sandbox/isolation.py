@@ -196,10 +196,18 @@ def landlock_paths(ro_dirs: Sequence[str] = ()) -> dict[str, list[str]]:
 def _landlock_command(recipe: Sequence[str], argv: Sequence[str], work_dir: str,
                       ro_dirs: Sequence[str]) -> list[str]:
     """[unshare ... --] python -I -S launch.py --rx ... --rw WORK ... -- argv."""
+    prefix = list(recipe[3:])
+    args = [sys.executable, "-I", "-S", LAUNCHER] + launcher_options(recipe, work_dir, ro_dirs)
+    return prefix + (["--"] if prefix else []) + args + ["--"] + list(argv)
+
+
+def launcher_options(recipe: Sequence[str], work_dir: str,
+                     ro_dirs: Sequence[str]) -> list[str]:
+    """The options of `lockdown.py` (before ``--``) for one candidate under landlock `recipe`:
+    the cold launcher and the warm zygote's per-call child apply the very same list."""
     setup = guarantees.LandlockSetup.from_recipe(recipe)
     assert setup is not None
-    prefix = list(recipe[3:])
-    args = [sys.executable, "-I", "-S", LAUNCHER, "--abi", str(setup.abi)]
+    args = ["--abi", str(setup.abi)]
     for kind, paths in landlock_paths(ro_dirs).items():
         for path in paths:
             args += [f"--{kind}", path]
@@ -214,7 +222,7 @@ def _landlock_command(recipe: Sequence[str], argv: Sequence[str], work_dir: str,
                                                                   seccomp.AF_INET6])
         for family in families:
             args += ["--deny-family", str(family)]
-    return prefix + (["--"] if prefix else []) + args + ["--"] + list(argv)
+    return args
 
 
 def landlock_setup() -> guarantees.LandlockSetup | None:

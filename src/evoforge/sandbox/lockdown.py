@@ -93,7 +93,7 @@ def _mount_shm(libc: ctypes.CDLL, size: int) -> None:
         raise OSError(err, f"mount tmpfs on /dev/shm: {os.strerror(err)}")
 
 
-def _drop_capabilities(libc: ctypes.CDLL) -> None:
+def drop_capabilities(libc: ctypes.CDLL) -> None:
     """No capability survives the exec: empty bounding and ambient sets, then none held.
 
     Root of a user namespace (unshare --map-root-user) would otherwise regain every capability
@@ -133,7 +133,7 @@ def lock_down(opts: _Options, landlock: object, seccomp: object) -> dict[str, ob
     if opts.seccomp and seccomp.supported():
         seccomp.install(seccomp.build_filter(deny_families=opts.families))
         held["seccomp"] = True
-    _drop_capabilities(libc)
+    drop_capabilities(libc)
     return held
 
 
@@ -155,7 +155,7 @@ def main(args: list[str], landlock: object, seccomp: object) -> None:
     if os.getpid() == 1:
         child = os.fork()
         if child:
-            _init(child)
+            init_loop(child)
     try:
         os.execvpe(opts.argv[0], opts.argv, env)
     except OSError as exc:
@@ -164,7 +164,7 @@ def main(args: list[str], landlock: object, seccomp: object) -> None:
         os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
 
 
-def _init(child: int) -> None:
+def init_loop(child: int) -> None:
     """Reap every process of the namespace until `child` ends; exit with its status. When
     pid 1 exits the kernel kills whatever is left in the namespace."""
     null = os.open(os.devnull, os.O_RDWR)

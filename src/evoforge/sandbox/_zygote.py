@@ -1,0 +1,216 @@
+"""The warm sandbox's zygote: ``python -B _zygote.py CONTROL_FD``, started inside the sandbox.
+
+Why: a cold candidate call starts unshare, the trusted launcher's interpreter and the worker's
+interpreter (~60-85 ms here). The zygote is started once, inside the level's namespaces,
+imports what candidates commonly need (numpy, the worker's codec) and then only ever forks:
+it never runs candidate code, never sees a call's arguments (they go straight from the parent
+to the call's process through its own stdin pipe) and never sees a result.
+
+Per request (one SOCK_SEQPACKET message: a JSON header and six descriptors the parent made
+for this call alone: stdin, stdout, stderr, result, go, reply) it forks a *middle* process
+that unshares fresh mount, pid, network, IPC and UTS namespaces and forks the call's *init*
+(pid 1 of the new pid namespace). The middle process sends the init's pidfd to the parent on
+the call's reply socket, waits for it with wait4 and sends its exit status and rusage, then
+exits. The init mounts a fresh /proc, waits for the parent's "go" byte (the parent first
+moves it into the call's cgroup), moves the call's pipes to 0, 1, 2 and 3, closes every other
+descriptor, applies the call's rlimits and then *exactly* the cold launcher's lock-down
+(`lockdown.lock_down` with `isolation.launcher_options`: a private capped /dev/shm, Landlock
+limited to the call's own work dir, seccomp, no capabilities) and forks the candidate process,
+reaping until it ends (as the cold launcher does as pid 1). The candidate process runs the
+call worker in-process (`_call_worker.main`) or execs the command of `Candidate.run`.
+
+When the zygote ends (its control socket closed, or killed) the kernel kills its whole pid
+namespace, every call's namespace included. Standard library only, plus four files of this
+folder loaded under private names (a candidate's own ``seccomp.py`` must not find ours in
+sys.modules).
+"""
+import ctypes
+import importlib.util
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
+RESULT_FD = 3
+EXIT_SETUP_FAILED = 125
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _load(name: str) -> object:
+    spec = importlib.util.spec_from_file_location(f"evoforge_zygote_{name}",
+                                                  os.path.join(HERE, f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+lockdown = _load("lockdown")
+landlock = _load("landlock")
+seccomp = _load("seccomp")
+worker = _load("_call_worker")
+sys.path[0] = "/nonexistent"   # the candidate process puts its program dir here
+try:
+    # the point of a zygote: imported once, not once per call
+    import numpy
+    import numpy.random
+except ImportError:  # pragma: no cover - numpy is optional
+    numpy = None
+import traceback  # noqa: F401 - what the worker imports per call
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _vm_kib() -> int:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _move_fds(fds: list[int]) -> None:
+    """stdin, stdout, stderr, result -> 0, 1, 2, 3 (via high numbers: no clobbering)."""
+    high = [os.dup(fd) for fd in fds]
+    for target, fd in enumerate(high):
+        os.dup2(fd, target, inheritable=True)
+    os.closerange(len(fds), 1 << 16)
+
+
+def _call_init(header: dict, fds: list[int]) -> None:
+    """pid 1 of the call's namespaces: set up, lock down, fork the candidate, reap."""
+    stdin, stdout, stderr, result, go, reply = fds
+    try:
+        os.close(reply)
+        os.setsid()
+        _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+        _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
+               "mount /proc")
+        if os.read(go, 1) != b"g":   # the parent gave up (or died) before the call started
+            os._exit(EXIT_SETUP_FAILED)
+        _move_fds([stdin, stdout, stderr, result])
+        os.chdir(header["work_dir"])
+        import resource
+
+        for res, soft, hard in header["rlimits"]:
+            try:
+                resource.setrlimit(res, (soft, hard))
+            except (ValueError, OSError):
+                pass
+        lockdown.lock_down(lockdown.parse(list(header["lockdown"]) + ["--", "x"]),
+                           landlock, seccomp)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        try:
+            os.write(2, f"evoforge warm sandbox: {exc}\n".encode())
+        finally:
+            os._exit(EXIT_SETUP_FAILED)
+    child = os.fork()
+    if child == 0:
+        _candidate(header)
+    lockdown.init_loop(child)
+
+
+def _candidate(header: dict) -> None:
+    """The candidate's process: the call worker in-process, or the command of `run()`."""
+    try:
+        os.environ.clear()
+        os.environ.update(header["env"])
+        if numpy is not None:
+            numpy.random.seed()   # fresh entropy per call, as a fresh interpreter would have
+        argv = header.get("argv")
+        if argv:
+            os.execvpe(argv[0], argv, dict(header["env"]))
+        worker.main(["evoforge_call_worker.py", header["program"], str(RESULT_FD)])
+    except OSError as exc:
+        os.write(2, f"evoforge sandbox launcher: cannot run: {exc.strerror}\n".encode())
+        os._exit(127 if isinstance(exc, FileNotFoundError) else 126)
+    except BaseException as exc:  # noqa: BLE001 - never fall back into the zygote's code
+        try:
+            os.write(2, f"evoforge warm sandbox: {type(exc).__name__}: {exc}\n".encode())
+        finally:
+            os._exit(1)
+    os._exit(0)
+
+
+def _middle(header: dict, fds: list[int]) -> None:
+    """Between the zygote and the call's init: new namespaces, the pidfd and the status."""
+    reply = socket.socket(fileno=os.dup(fds[5]))
+    try:
+        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC
+                             | CLONE_NEWUTS), "unshare")
+        child = os.fork()
+        if child == 0:
+            reply.close()
+            _call_init(header, fds)
+            os._exit(EXIT_SETUP_FAILED)  # pragma: no cover - _call_init never returns
+        for fd in fds:
+            os.close(fd)
+        pidfd = os.pidfd_open(child)
+        socket.send_fds(reply, [b"P"], [pidfd])
+        os.close(pidfd)
+        _, status, usage = os.wait4(child, 0)
+        reply.send(json.dumps({"status": status, "cpu": usage.ru_utime + usage.ru_stime,
+                               "maxrss": usage.ru_maxrss * 1024}).encode())
+    except OSError as exc:
+        try:
+            reply.send(json.dumps({"error": str(exc)}).encode())
+        except OSError:
+            pass
+    os._exit(0)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def main(argv: list[str]) -> None:
+    control = socket.socket(fileno=int(argv[1]))
+    control.send(json.dumps({"ready": True, "vm_kib": _vm_kib(), "pid": os.getpid()}).encode())
+    while True:
+        _reap()
+        readable, _, _ = select.select([control], [], [], 1.0)
+        if not readable:
+            continue
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 1 << 16, 6)
+        except OSError:
+            break
+        if not data:
+            break   # the parent closed the socket: this zygote is shut down
+        if len(fds) != 6:
+            for fd in fds:
+                os.close(fd)
+            continue
+        try:
+            header = json.loads(data)
+        except ValueError:
+            header = None
+        if isinstance(header, dict):
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                _middle(header, fds)
+        for fd in fds:
+            os.close(fd)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

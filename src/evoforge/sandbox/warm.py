@@ -1,0 +1,363 @@
+"""Warm sandboxes: candidate calls forked from a pre-started zygote instead of started cold.
+
+Why: a cold `candidate.call` under landlock starts unshare, the launcher's interpreter and the
+worker's interpreter; most of its ~60-85 ms is interpreter start-up and imports. A zygote
+(`_zygote.py`) started once per process, level and configuration inside the level's
+namespaces pays that once. Isolation is not weakened: every call still gets a fresh process
+(a fork of the zygote, which never ran candidate code) in fresh mount/pid/network/IPC
+namespaces, with the call's own rlimits, cgroup, Landlock layer (its own work dir only),
+seccomp filter and no capabilities, the same lock-down as the cold launcher
+(`lockdown.lock_down` with `isolation.launcher_options`). Each call's pipes and reply socket
+are made by the parent for that call alone, so an answer can only come from that call's
+process. The call's init process is killed through its pidfd (immune to pid reuse); as pid 1
+of the call's pid namespace its death takes every process of the call with it.
+
+Where warm holds: the landlock level with its full namespaces (unshare with a pid namespace).
+bwrap, unshare and none stay cold: under bwrap (run as root here) the nested mount namespace
+cannot mount the fresh /proc a call needs (the kernel refuses: bwrap's /proc has locked
+overmounts), and without a fresh /proc a call would see the other calls' processes; unshare
+and none have no per-call Landlock layer to confine a call to its own folder. A call whose
+memory limit leaves too little room above the zygote's address space (RLIMIT_AS counts the
+preloaded numpy) also runs cold. `interact()` runs cold.
+
+Switch: ``sandbox.warm`` (config) or EVOFORGE_SANDBOX_WARM=0|1 (the environment wins, so the
+evaluator host, a subprocess, inherits it); `set_enabled` for tests. Zygotes are shut down by
+`shutdown_all()` (the evaluator host calls it before exiting; an atexit hook too) and die with
+their parent in any case (parent-death signal, closed control socket, pid namespace).
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evoforge.sandbox import isolation
+from evoforge.sandbox._cgroup import Cgroup
+from evoforge.sandbox.isolation import IsolationLevel
+from evoforge.sandbox.limits import make_preexec
+
+log = logging.getLogger("evoforge.sandbox")
+ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zygote.py")
+_ENV = "EVOFORGE_SANDBOX_WARM"
+MEMORY_HEADROOM_MIB = 256    # above the zygote's address space, or the call runs cold
+_REPLY_TIMEOUT_S = 20.0      # a zygote that does not answer is restarted
+
+_enabled: bool | None = None
+_lock = threading.Lock()
+_zygotes: dict[tuple[str, ...], Zygote] = {}
+_broken: set[tuple[str, ...]] = set()
+
+
+class ZygoteLost(OSError):
+    """The zygote died or stopped answering before the call started (it is restarted)."""
+
+
+def enabled() -> bool:
+    """Whether warm sandboxes are on: EVOFORGE_SANDBOX_WARM when set, else `set_enabled`'s
+    value, else on (the conformance suite and red-team corpus pass warm)."""
+    value = os.environ.get(_ENV, "").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    return True if _enabled is None else _enabled
+
+
+def set_enabled(on: bool | None) -> None:
+    """Turn warm sandboxes on or off in this process (None: back to the default). Exported to
+    the environment so evaluator hosts started from here agree."""
+    global _enabled
+    _enabled = on
+    if on is None:
+        os.environ.pop(_ENV, None)
+    else:
+        os.environ[_ENV] = "1" if on else "0"
+
+
+def supported(level: IsolationLevel) -> bool:
+    """Whether `level` can run warm here (see the module docstring)."""
+    if level != IsolationLevel.LANDLOCK or not isolation.probe(level):
+        return False
+    setup = isolation.landlock_setup()
+    return bool(setup and setup.pid_ns and setup.net_ns and hasattr(os, "pidfd_open")
+                and hasattr(socket, "send_fds"))
+
+
+@dataclass
+class CallSpec:
+    """What one warm call needs besides its descriptors (sent to the zygote as JSON)."""
+
+    work_dir: str
+    env: dict[str, str]
+    rlimits: list[tuple[int, tuple[int, int]]]
+    lockdown: list[str]
+    program: str = ""                 # call(): the program the worker imports
+    argv: Sequence[str] | None = None  # run(): the command to exec instead
+
+    def header(self, result_fd: bool) -> bytes:
+        return json.dumps({
+            "work_dir": self.work_dir, "env": self.env, "lockdown": self.lockdown,
+            "rlimits": [[res, soft, hard] for res, (soft, hard) in self.rlimits],
+            "program": self.program, "argv": list(self.argv) if self.argv else None,
+            "result_fd": result_fd,
+        }).encode()
+
+
+class WarmProcess:
+    """The parent's handle on one warm call, shaped like the bits of Popen `run_process` uses:
+    `pid` (the call's init, in our pid namespace), `stdin`/`stdout`/`stderr`, `pidfd`,
+    `reap_usage()` (status and rusage from the middle process) and `kill_tree()`."""
+
+    def __init__(self, pid: int, pidfd: int, reply: socket.socket, stdin: int | None,
+                 stdout: int, stderr: int) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.returncode: int | None = None
+        self._reply = reply
+        self.stdin = os.fdopen(stdin, "wb", buffering=0) if stdin is not None else None
+        self.stdout = os.fdopen(stdout, "rb", buffering=0)
+        self.stderr = os.fdopen(stderr, "rb", buffering=0)
+
+    def kill_tree(self) -> None:
+        """SIGKILL the call's init through its pidfd: its pid namespace dies with it."""
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
+            pass
+
+    def reap_usage(self) -> tuple[float | None, int | None]:
+        """The call's exit status (as Popen's returncode) and its CPU seconds and peak RSS
+        (wait4 of the middle process, which reaped it); waits for the middle's message."""
+        if self.returncode is not None:
+            return None, None
+        self._reply.settimeout(_REPLY_TIMEOUT_S)
+        try:
+            data = self._reply.recv(4096)
+            answer = json.loads(data) if data else {}
+        except (OSError, ValueError):
+            answer = {}
+        finally:
+            self._reply.close()
+            os.close(self.pidfd)
+            self.pidfd = -1
+        if "status" not in answer:
+            self.returncode = -signal.SIGKILL
+            return None, None
+        self.returncode = os.waitstatus_to_exitcode(int(answer["status"]))
+        return float(answer.get("cpu", 0.0)), int(answer.get("maxrss", 0)) or None
+
+
+class Zygote:
+    """One zygote process for one (level, recipe): started on first use, restarted when it
+    died (a crashed or killed zygote costs the next call one restart, never a wrong answer)."""
+
+    def __init__(self, level: IsolationLevel) -> None:
+        self.level = level
+        self.vm_bytes = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._control: socket.socket | None = None
+        self._lock = threading.Lock()
+        self.starts = 0
+        self.zygote_pid: int | None = None   # in its own pid namespace (1 under unshare)
+
+    def _start(self) -> None:
+        recipe = isolation.recipe_for(self.level)
+        if recipe is None:
+            raise ZygoteLost("the isolation level is not available")
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        argv = list(recipe[3:]) + ["--", sys.executable, "-B", ZYGOTE, str(theirs.fileno())]
+        try:
+            self._proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=isolation.clean_env("/nonexistent"), cwd="/",
+                pass_fds=(theirs.fileno(),), start_new_session=True,
+                preexec_fn=make_preexec([]))  # noqa: PLW1509 - as _process does
+        finally:
+            theirs.close()
+        ours.settimeout(_REPLY_TIMEOUT_S)
+        try:
+            hello = json.loads(ours.recv(4096) or b"{}")
+        except (OSError, ValueError):
+            hello = {}
+        if not hello.get("ready"):
+            ours.close()
+            self._kill()
+            raise ZygoteLost("the zygote did not start")
+        ours.settimeout(None)
+        self._control = ours
+        self.vm_bytes = int(hello.get("vm_kib", 0)) * 1024
+        self.zygote_pid = hello.get("pid")
+        self.starts += 1
+
+    def ensure(self) -> None:
+        with self._lock:
+            if self._control is None or self._proc is None or self._proc.poll() is not None:
+                self._close_control()
+                self._kill()
+                self._start()
+
+    @property
+    def pid(self) -> int | None:
+        """The pid (ours) of the process that holds the zygote's namespaces (unshare)."""
+        return self._proc.pid if self._proc is not None else None
+
+    def spawn(self, spec: CallSpec, *, stdin_piped: bool, result_w: int | None,
+              cgroup: Cgroup | None) -> WarmProcess:
+        """Start one call; retried once on a fresh zygote when this one is gone."""
+        try:
+            return self._spawn_once(spec, stdin_piped, result_w, cgroup)
+        except ZygoteLost:
+            with self._lock:
+                self._close_control()
+                self._kill()
+            return self._spawn_once(spec, stdin_piped, result_w, cgroup)
+
+    def _spawn_once(self, spec: CallSpec, stdin_piped: bool, result_w: int | None,
+                    cgroup: Cgroup | None) -> WarmProcess:
+        self.ensure()
+        control = self._control
+        assert control is not None
+        made: list[int] = []
+        theirs: list[int] = []
+
+        def pipe() -> tuple[int, int]:
+            r, w = os.pipe()
+            made.extend((r, w))
+            return r, w
+
+        in_r, in_w = pipe() if stdin_piped else (os.open(os.devnull, os.O_RDONLY), None)
+        if not stdin_piped:
+            made.append(in_r)
+        out_r, out_w = pipe()
+        err_r, err_w = pipe()
+        go_r, go_w = pipe()
+        res = result_w if result_w is not None else os.open(os.devnull, os.O_WRONLY)
+        if result_w is None:
+            made.append(res)
+        reply, reply_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        theirs = [in_r, out_w, err_w, res, go_r, reply_theirs.fileno()]
+        keep = {fd for fd in (in_w, out_r, err_r, go_w) if fd is not None}
+        try:
+            try:
+                socket.send_fds(control, [spec.header(result_w is not None)], theirs)
+            except OSError as exc:
+                raise ZygoteLost(f"cannot reach the zygote: {exc}") from None
+            finally:
+                reply_theirs.close()
+                for fd in made:
+                    if fd not in keep:
+                        os.close(fd)
+            reply.settimeout(_REPLY_TIMEOUT_S)
+            try:
+                _, fds, _, _ = socket.recv_fds(reply, 16, 1)
+            except OSError:
+                fds = []
+            if len(fds) != 1:
+                for fd in fds:
+                    os.close(fd)
+                raise ZygoteLost("the zygote did not start the call")
+            pidfd = fds[0]
+            pid = _pid_of(pidfd)
+            if cgroup is not None:
+                _join(cgroup, pid)
+            os.write(go_w, b"g")
+        except BaseException:
+            reply.close()
+            for fd in keep:
+                os.close(fd)
+            raise
+        os.close(go_w)
+        return WarmProcess(pid, pidfd, reply, in_w, out_r, err_r)
+
+    def _close_control(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL always ends it
+            pass
+
+    def close(self) -> None:
+        """Shut down: close the control socket (the zygote exits) and kill what holds it."""
+        with self._lock:
+            self._close_control()
+            self._kill()
+
+
+def _pid_of(pidfd: int) -> int:
+    """The pid, in our namespace, of the process behind `pidfd` (its fdinfo says)."""
+    with open(f"/proc/self/fdinfo/{pidfd}", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Pid:"):
+                pid = int(line.split()[1])
+                if pid > 0:
+                    return pid
+    os.close(pidfd)
+    raise ZygoteLost("the call's process is already gone")
+
+
+def _join(cgroup: Cgroup, pid: int) -> None:
+    data = str(pid).encode()
+    for path in cgroup.procs_files:
+        try:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
+
+def zygote_for(level: IsolationLevel) -> Zygote | None:
+    """This process's zygote for `level` (started on first use), or None when warm is off,
+    unsupported at `level`, or the zygote cannot start here (then said once, and cold)."""
+    if not enabled() or not supported(level):
+        return None
+    key = (level.name, *(isolation.recipe_for(level) or []))
+    with _lock:
+        if key in _broken:
+            return None
+        zygote = _zygotes.get(key)
+        if zygote is None:
+            zygote = _zygotes[key] = Zygote(level)
+    try:
+        zygote.ensure()
+    except (ZygoteLost, OSError) as exc:
+        with _lock:
+            _broken.add(key)
+            _zygotes.pop(key, None)
+        log.warning("sandbox: warm %s sandboxes unavailable here (%s): calls start cold",
+                    level.name.lower(), exc)
+        return None
+    return zygote
+
+
+def shutdown_all() -> None:
+    """Shut down every zygote of this process (the run's end, the evaluator host's exit)."""
+    with _lock:
+        zygotes = list(_zygotes.values())
+        _zygotes.clear()
+    for zygote in zygotes:
+        zygote.close()
+
+
+atexit.register(shutdown_all)
