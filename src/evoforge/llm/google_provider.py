@@ -98,9 +98,6 @@ class GoogleProvider(SDKProvider):
     def _make_client(self, api_key: str | None, base_url: str | None) -> Any:
         genai = require("google.genai", "google", "The google/ provider")
         self._errors = require("google.genai.errors", "google", "The google/ provider")
-        import httpx  # the transport google-genai uses (also a dependency of the openai SDK)
-
-        self._httpx = httpx
         options: dict[str, Any] = {"timeout": max(1, int(self.timeout * 1000)),  # milliseconds
                                    "retry_options": {"attempts": 1}}          # no SDK retries
         if base_url:
@@ -119,13 +116,18 @@ class GoogleProvider(SDKProvider):
         return parse_google_response(raw, self.model, latency, self.price_overrides)
 
     def _map_error(self, exc: Exception) -> LLMError | None:
+        """The SDK raises its own `APIError` for statuses and lets its HTTP client's exceptions
+        through for transport failures. That client is httpx or its successor httpx2 depending
+        on the release, so those are recognised by their class names (``TimeoutException``,
+        ``TransportError``, the same in both) rather than by importing one of them."""
         if isinstance(exc, self._errors.APIError):
             return error_from_status(int(getattr(exc, "code", 0) or 500), str(getattr(exc, "message", exc))[:500],
                                      headers=getattr(getattr(exc, "response", None), "headers", None),
                                      model=self.name)
-        if isinstance(exc, self._httpx.TimeoutException):
+        transport = {cls.__name__ for cls in type(exc).__mro__}
+        if "TimeoutException" in transport or isinstance(exc, TimeoutError):
             return LLMError("timeout", "request timed out", model=self.name)
-        if isinstance(exc, (self._httpx.TransportError, OSError)):  # refused, reset, dropped mid-request
+        if "TransportError" in transport or isinstance(exc, OSError):  # refused, reset, dropped mid-request
             return LLMError("connection", f"cannot reach {self.base_url or 'the Gemini API'}: {exc}",
                             model=self.name)
         if isinstance(exc, ValueError):  # a body that is not JSON, or not a response (pydantic)
