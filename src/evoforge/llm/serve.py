@@ -1,15 +1,16 @@
 """``evoforge serve-model``: the embedded model (or any GGUF file) behind an OpenAI-compatible
 HTTP endpoint on 127.0.0.1, so that other tools — or several evoforge runs — share one loaded
-model. It speaks the same protocol the test server speaks (chat completions, ``grammar`` in the
-body as llama.cpp's server accepts it) and is served by the same code.
+model. It speaks the OpenAI chat-completions protocol of `evoforge.llm.wire_server` (``grammar`` in
+the body as llama.cpp's server accepts it); the test suite's scripted server is built on the same
+code.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from ..testing.openai_server import HTTPError, Reply, ScriptedOpenAIServer
 from .base import LLMError
 from .registry import create_provider
+from .wire_server import HTTPError, Reply, WireServer
 
 STATUS_OF_KIND = {"bad_request": 400, "auth": 401, "rate_limit": 429, "timeout": 504, "empty": 502, "truncated": 502}
 
@@ -35,8 +36,8 @@ def make_responder(provider: Any):
     return respond
 
 
-def serve_model(spec: str = "embedded", *, host: str = "127.0.0.1", port: int = 8080) -> ScriptedOpenAIServer:
+def serve_model(spec: str = "embedded", *, host: str = "127.0.0.1", port: int = 8080) -> WireServer:
     """Start serving `spec` (``embedded`` or ``local/PATH.gguf``); returns the running server."""
     provider = create_provider(spec, retry=False)
-    server = ScriptedOpenAIServer(responder=make_responder(provider), model=spec, host=host, port=port)
+    server = WireServer(make_responder(provider), model=spec, host=host, port=port)
     return server.start()

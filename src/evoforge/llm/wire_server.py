@@ -1,0 +1,244 @@
+"""The server side of the OpenAI chat-completions protocol, on 127.0.0.1 by default.
+
+Why here, in production code: ``evoforge serve-model`` puts a loaded model behind this protocol
+so that other tools and several runs share it. The test suite's scripted server
+(`evoforge.testing.openai_server`) is a thin layer over this one that adds a script, recorded
+requests and failure injection, so that what the tests exercise over a socket is the very code
+users serve with.
+
+What is served: ``GET …/models`` (one model), ``POST …/chat/completions`` (the body goes to a
+responder, a function of the request JSON that returns a `Reply` or an `HTTPError`; a plain
+string is a text reply). A subclass may serve more POST routes (`post_route`), watch each chat
+request (`chat_started` / `chat_finished` / `unauthorized`) and send more kinds of answer
+(`send`). Keep-alive HTTP/1.1, no logging, one thread per connection.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """A normal completion. Token counts default to rough word counts."""
+
+    text: str | None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int = 0
+    finish_reason: str = "stop"
+    reasoning_content: str | None = None
+    model: str | None = None
+
+
+@dataclass
+class HTTPError:
+    """An HTTP error status with an OpenAI-style error body."""
+
+    status: int
+    message: str = "scripted error"
+    retry_after: str | float | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Answer = str | Reply | HTTPError
+Responder = Callable[[dict[str, Any]], Any]
+
+
+def _words(x: Any) -> int:
+    return max(1, len(str(x).split()))
+
+
+class WireServer:
+    """An OpenAI-compatible HTTP endpoint answering chat completions with `responder`.
+
+    `api_key`: when set, chat requests without ``Authorization: Bearer <api_key>`` get 401.
+    Start with ``start()`` or ``with``; `base_url` is what an ``openai/MODEL@URL`` string needs."""
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        model: str = "evoforge",
+        api_key: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.host, self.requested_port = host, port
+        self.responder = responder
+        self.model = model
+        self.api_key = api_key
+        self.closing = threading.Event()   # set by close(): answers that wait give up
+        self._ids = itertools.count(1)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> WireServer:
+        handler = type("WireHandler", (WireHandler,), {"owner": self})
+        self._httpd = ThreadingHTTPServer((self.host, self.requested_port), handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="openai-wire", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self.closing.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> WireServer:  # noqa: PYI034 - no typing.Self on 3.10
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "server not started"
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- hooks a subclass may override ---------------------------------------------------
+    def answer(self, body: dict[str, Any]) -> Any:
+        """What to send for one authorised chat request."""
+        if self.responder is None:
+            return HTTPError(500, "no responder")
+        return self.responder(body)
+
+    def chat_started(self, body: dict[str, Any], headers: dict[str, str]) -> None:
+        """Called for each chat request whose body is JSON, before the key is checked."""
+
+    def chat_finished(self) -> None:
+        """Called when a chat request started with `chat_started` has been answered."""
+
+    def unauthorized(self, body: dict[str, Any]) -> None:
+        """Called for a chat request refused for a missing or wrong key."""
+
+    def post_route(self, conn: WireHandler, path: str, raw: bytes) -> bool:
+        """Serve a POST route other than chat completions; False: not served here (404)."""
+        return False
+
+    def send(self, conn: WireHandler, item: Any, body: dict[str, Any]) -> None:
+        """Send an answer: a `Reply`, an `HTTPError` or a plain string (a text reply)."""
+        if isinstance(item, str):
+            item = Reply(item)
+        if isinstance(item, HTTPError):
+            headers = dict(item.headers)
+            if item.retry_after is not None:
+                headers["Retry-After"] = str(item.retry_after)
+            conn.send_json(item.status, {"error": {"message": item.message, "type": "scripted", "code": item.status}},
+                           headers)
+        elif isinstance(item, Reply):
+            conn.send_json(200, self.completion(item, body))
+        else:
+            conn.send_json(500, {"error": {"message": f"bad script item {item!r}", "type": "scripted"}})
+
+    # -- the protocol ------------------------------------------------------------------
+    def completion_id(self) -> str:
+        return f"chatcmpl-{next(self._ids)}"
+
+    def completion(self, item: Reply, body: dict[str, Any]) -> dict[str, Any]:
+        """The chat-completion JSON for `item`, usage included (estimated when not given)."""
+        prompt = item.prompt_tokens
+        if prompt is None:
+            prompt = sum(_words(m.get("content", "")) for m in body.get("messages", []))
+        completion = item.completion_tokens
+        if completion is None:
+            completion = (_words(item.text) if item.text else 0) + item.reasoning_tokens
+        message: dict[str, Any] = {"role": "assistant", "content": item.text}
+        if item.reasoning_content is not None:
+            message["reasoning_content"] = item.reasoning_content
+        return {
+            "id": self.completion_id(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": item.model or body.get("model") or self.model,
+            "choices": [{"index": 0, "message": message, "finish_reason": item.finish_reason}],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "completion_tokens_details": {"reasoning_tokens": item.reasoning_tokens},
+            },
+        }
+
+
+class WireHandler(BaseHTTPRequestHandler):
+    """One connection of a `WireServer`; `send_json` and `drop` are what `WireServer.send` uses."""
+
+    owner: WireServer
+    protocol_version = "HTTP/1.1"  # keep-alive: fast enough for benchmark use
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        """Send `payload` (JSON-able, or bytes sent as they are) with a JSON content type."""
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)
+            self.close_connection = True
+
+    def drop(self) -> None:
+        """Close the connection without answering."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass
+
+    def _not_found(self) -> None:
+        self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/models"):
+            self.send_json(200, {"object": "list", "data": [
+                {"id": self.owner.model, "object": "model", "created": 0, "owned_by": "evoforge"}]})
+        else:
+            self._not_found()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        owner = self.owner
+        path = self.path.rstrip("/")
+        if not path.endswith("/chat/completions"):
+            if not owner.post_route(self, path, raw):
+                self._not_found()
+            return
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            self.send_json(400, {"error": {"message": "request body is not JSON", "type": "invalid_request_error"}})
+            return
+        owner.chat_started(body, {k.lower(): v for k, v in self.headers.items()})
+        try:
+            if owner.api_key is not None and self.headers.get("Authorization") != f"Bearer {owner.api_key}":
+                owner.unauthorized(body)
+                self.send_json(401, {"error": {"message": "Incorrect API key provided",
+                                               "type": "invalid_request_error", "code": "invalid_api_key"}})
+                return
+            owner.send(self, owner.answer(body), body)
+        finally:
+            owner.chat_finished()
