@@ -1,0 +1,347 @@
+"""The native MARS engine: `_mars_core.c` compiled on first use, driven through ctypes.
+
+Why compile at run time rather than ship a binary extension: the package stays pure Python
+to install (any platform, no wheels to build), and the C file is one dependency-free loop
+that any system compiler builds in about a second. The shared library is cached per user,
+keyed by a hash of the source, the compiler and the flags, and written under a temporary
+name then renamed, so concurrent processes never load a half-written file.
+
+Selection (``EVOFORGE_MARS``): unset or ``auto`` uses the native engine when it builds and
+falls back to the pure-Python one with one logged warning; ``python`` always uses Python;
+``native`` makes a missing native engine an error (`NativeUnavailable`). ``CC`` names the
+compiler (default ``cc``, then ``gcc``); ``EVOFORGE_MARS_CACHE`` the cache folder (default
+``$XDG_CACHE_HOME/evoforge`` or ``~/.cache/evoforge``).
+
+Python owns all memory (ctypes arrays kept on the round); the C side checks the whole state
+before every run, so nothing a caller passes can make it read or write outside those arrays.
+Rounds the C types cannot hold exactly (a core over 2^30 cells, P-space values beyond 64
+bits, two warriors sharing one P-space list...) quietly run in Python instead.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evoforge.arenas.redcode import INITIAL_INSTRUCTION, Instruction, Warrior, decode
+
+if TYPE_CHECKING:
+    from evoforge.arenas.mars import MarsConfig
+
+log = logging.getLogger(__name__)
+
+SOURCE = Path(__file__).with_name("_mars_core.c")
+CFLAGS = ("-O2", "-std=c99", "-shared", "-fPIC")
+MODES = ("auto", "python", "native")
+_I64 = ctypes.c_int64
+_P64 = ctypes.POINTER(ctypes.c_int64)
+_P32 = ctypes.POINTER(ctypes.c_int32)
+_MAX_I64 = 2**63 - 1
+_MAX_QUEUE_CELLS = 1 << 26   # queue entries over all warriors (256 MiB); beyond: Python
+_MAX_CORE_CELLS = 1 << 30    # coverage bytes over all warriors; beyond: Python
+_SAMPLE_ROWS = 4096
+OK, SAMPLES_FULL, BAD_STATE = 0, 1, -1
+
+
+class NativeUnavailable(RuntimeError):
+    """The native engine could not be built or loaded (and ``EVOFORGE_MARS=native``)."""
+
+
+class _State(ctypes.Structure):
+    """Mirror of `mars_state` in _mars_core.c (every member 8 bytes: no padding)."""
+
+    _fields_ = [(name, _I64) for name in ("coresize", "nwar", "maxp", "psize", "qcap",
+                                           "total_steps", "every", "sample_cap")] + [
+        ("code", _P32), ("af", _P32), ("bf", _P32),
+        ("covs", ctypes.POINTER(ctypes.c_uint8)), ("covcount", _P64),
+        ("qbuf", _P32), ("qhead", _P64), ("qlen", _P64),
+        ("spawned", _P64), ("maxq", _P64), ("died_at", _P64),
+        ("pspace", _P64), ("last", _P64), ("ring", _P64), ("samples", _P64),
+    ] + [(name, _I64) for name in ("nring", "turn", "steps_left", "skipped", "next_sample",
+                                    "nsamples", "finished")]
+
+
+def mode() -> str:
+    """The engine choice from ``EVOFORGE_MARS`` (read on every round, so tests can switch)."""
+    value = os.environ.get("EVOFORGE_MARS", "auto").strip().lower() or "auto"
+    if value not in MODES:
+        raise ValueError(f"EVOFORGE_MARS must be one of {', '.join(MODES)}, got {value!r}")
+    return value
+
+
+def _compiler() -> list[str] | None:
+    if os.environ.get("CC"):
+        return shlex.split(os.environ["CC"])
+    exe = shutil.which("cc") or shutil.which("gcc")
+    return [exe] if exe else None
+
+
+def _cache_dir() -> Path:
+    if os.environ.get("EVOFORGE_MARS_CACHE"):
+        return Path(os.environ["EVOFORGE_MARS_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "evoforge"
+
+
+def build(cache: Path | None = None) -> Path:
+    """Compile `_mars_core.c` into the cache (once per source/compiler/flags) and return the
+    shared library's path. Raises `NativeUnavailable` with the reason."""
+    cc = _compiler()
+    if cc is None:
+        raise NativeUnavailable("no C compiler (cc or gcc) on PATH and CC unset")
+    try:
+        source = SOURCE.read_bytes()
+    except OSError as exc:
+        raise NativeUnavailable(f"cannot read {SOURCE}: {exc}") from exc
+    key = hashlib.sha256(b"\0".join([source, " ".join(cc).encode(), " ".join(CFLAGS).encode(),
+                                     platform.machine().encode()])).hexdigest()[:16]
+    folder = cache or _cache_dir()
+    target = folder / f"mars_core-{key}.so"
+    if target.exists():
+        return target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".mars_core-", suffix=".so", dir=folder)
+        os.close(fd)
+    except OSError as exc:
+        raise NativeUnavailable(f"cache folder {folder} not writable: {exc}") from exc
+    try:
+        proc = subprocess.run([*cc, *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True,
+                              text=True, timeout=300, check=False)
+        if proc.returncode != 0:
+            raise NativeUnavailable(f"{' '.join(cc)} failed ({proc.returncode}): "
+                                    f"{(proc.stderr or proc.stdout).strip()[-400:]}")
+        os.replace(tmp, target)  # atomic: a concurrent builder's identical file is fine too
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise NativeUnavailable(f"compiling {SOURCE.name} failed: {exc}") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+_lock = threading.Lock()
+_loaded: list[ctypes.CDLL | NativeUnavailable] = []
+
+
+def library() -> ctypes.CDLL:
+    """The loaded native library (built on first call; the outcome is kept per process)."""
+    with _lock:
+        if not _loaded:
+            try:
+                lib = ctypes.CDLL(str(build()))
+                lib.mars_run.argtypes = [ctypes.POINTER(_State), _I64]
+                lib.mars_run.restype = ctypes.c_int
+                lib.mars_fill.argtypes = [ctypes.POINTER(_State), ctypes.c_int32,
+                                          ctypes.c_int32, ctypes.c_int32]
+                lib.mars_fill.restype = None
+                _loaded.append(lib)
+            except (NativeUnavailable, OSError) as exc:
+                _loaded.append(exc if isinstance(exc, NativeUnavailable)
+                               else NativeUnavailable(f"loading the native MARS failed: {exc}"))
+                if mode() == "auto":
+                    log.warning("native MARS unavailable, using the pure-Python simulator "
+                                "(about 50x slower): %s", _loaded[0])
+        outcome = _loaded[0]
+    if isinstance(outcome, NativeUnavailable):
+        raise outcome
+    return outcome
+
+
+def available() -> bool:
+    """True when the native engine is built and loadable here (builds it if needed)."""
+    try:
+        library()
+    except NativeUnavailable:
+        return False
+    return True
+
+
+def _fits(config: MarsConfig, n: int, pspaces: list[list[int]], last: list[int]) -> bool:
+    """Whether the C state holds this round exactly (else it runs in Python)."""
+    m = config.coresize
+    if not 2 <= m <= 1 << 30 or n * m > _MAX_CORE_CELLS or len(pspaces) < n or len(last) < n:
+        return False
+    if not 0 <= n * config.max_cycles <= _MAX_I64 // 4:
+        return False
+    psize = len(pspaces[0])
+    lists = pspaces[:n]
+    if psize < 1 or any(len(p) != psize for p in lists):
+        return False
+    if len({id(p) for p in lists} | {id(last)}) != n + 1:
+        return False  # aliased lists: a write through one must show in the other at once
+    for values in (*lists, last[:n]):
+        if not all(type(v) is int for v in values) or (
+                min(values) < -_MAX_I64 - 1 or max(values) > _MAX_I64):
+            return False
+    return True
+
+
+def _queue_capacity(config: MarsConfig, n: int) -> int:
+    """The longest a queue can get: SPL adds a process only below `max_processes` (one
+    process is always there to start) and at most one per instruction executed."""
+    return max(1, min(config.max_processes, n * config.max_cycles + 1))
+
+
+def open_round(warriors: Sequence[Warrior], positions: Sequence[int], config: MarsConfig,
+               starter: int, pspaces: list[list[int]], last_results: list[int],
+               stats_every: int) -> NativeRound | None:
+    """A native round, or None when Python should run it (switched off, unavailable in
+    ``auto`` mode, or a round the C types cannot hold)."""
+    choice = mode()
+    if choice == "python":
+        return None
+    try:
+        lib = library()
+    except NativeUnavailable:
+        if choice == "native":
+            raise
+        return None
+    if not _fits(config, len(warriors), pspaces, last_results):
+        return None
+    if not all(-2**31 <= ins.code < 2**31 for w in warriors for ins in w.instructions):
+        return None
+    if not -_MAX_I64 // 4 <= stats_every * len(warriors) <= _MAX_I64 // 4:
+        return None
+    if len(warriors) * _queue_capacity(config, len(warriors)) > _MAX_QUEUE_CELLS:
+        return None
+    return NativeRound(lib, warriors, positions, config, starter, pspaces, last_results,
+                       stats_every)
+
+
+class NativeRound:
+    """One round's state in ctypes arrays, run by `mars_run`; same interface as PythonRound."""
+
+    name = "native"
+
+    def __init__(self, lib: ctypes.CDLL, warriors: Sequence[Warrior], positions: Sequence[int],
+                 config: MarsConfig, starter: int, pspaces: list[list[int]],
+                 last_results: list[int], stats_every: int) -> None:
+        n, m = len(warriors), config.coresize
+        self._lib, self.config, self.nwar = lib, config, n
+        self.pspaces, self.last_results = pspaces, last_results
+        self.stats_every = stats_every
+        self.samples: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
+        total = n * config.max_cycles
+        qcap = _queue_capacity(config, n)
+        psize = len(pspaces[0])
+        every = stats_every * n
+        self._m, self._psize, self._qcap = m, psize, qcap
+        self._code = (ctypes.c_int32 * m)()
+        self._af = (ctypes.c_int32 * m)()
+        self._bf = (ctypes.c_int32 * m)()
+        self._covs = (ctypes.c_uint8 * (n * m))()
+        self._covcount = (_I64 * n)()
+        self._qbuf = (ctypes.c_int32 * (n * qcap))()
+        self._qhead = (_I64 * n)()
+        self._qlen = (_I64 * n)(*([1] * n))
+        self._spawned = (_I64 * n)()
+        self._maxq = (_I64 * n)(*([1] * n))
+        self._died = (_I64 * n)(*([-1] * n))
+        self._pspace = (_I64 * (n * psize))(*[v for p in pspaces[:n] for v in p])
+        self._last = (_I64 * n)(*last_results[:n])
+        self._ring = (_I64 * n)(*[(starter + k) % n for k in range(n)])
+        rows = _SAMPLE_ROWS if every else 0
+        self._samples = (_I64 * max(1, rows * (1 + 2 * n)))()
+        self._s = _State(m, n, min(config.max_processes, _MAX_I64), psize, qcap, total, every,
+                         rows, self._code, self._af, self._bf, self._covs, self._covcount,
+                         self._qbuf, self._qhead, self._qlen, self._spawned, self._maxq,
+                         self._died, self._pspace, self._last, self._ring, self._samples,
+                         n, 0, total, 0, total, 0, 0)
+        self._ref = ctypes.byref(self._s)
+        init = INITIAL_INSTRUCTION
+        lib.mars_fill(self._ref, init.code, init.a % m, init.b % m)
+        for k, (w, pos) in enumerate(zip(warriors, positions)):
+            for j, ins in enumerate(w.instructions):
+                addr = (pos + j) % m
+                self._code[addr], self._af[addr], self._bf[addr] = ins.code, ins.a % m, ins.b % m
+            self._qbuf[k * qcap] = (pos + w.start) % m
+
+    # -- the interface Simulation uses ----------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        return bool(self._s.finished)
+
+    @property
+    def executed(self) -> int:
+        s = self._s
+        return s.total_steps - s.steps_left - s.skipped
+
+    def instruction(self, addr: int) -> Instruction:
+        a = addr % self._m
+        return decode(self._code[a], self._af[a], self._bf[a])
+
+    def set_instruction(self, addr: int, ins: Instruction) -> None:
+        code = ins.code
+        if not -2**31 <= code < 2**31:
+            raise ValueError(f"instruction code {code} does not fit the native MARS")
+        a, m = addr % self._m, self._m
+        self._code[a], self._af[a], self._bf[a] = code, ins.a % m, ins.b % m
+
+    def processes(self, warrior: int) -> list[int]:
+        head, count, cap = self._qhead[warrior], self._qlen[warrior], self._qcap
+        base = warrior * cap
+        return [self._qbuf[base + (head + j) % cap] for j in range(count)]
+
+    def coverage(self, warrior: int) -> int:
+        return self._covcount[warrior]
+
+    def stats(self, warrior: int) -> tuple[int, int, int, int | None]:
+        died = self._died[warrior]
+        return (self._spawned[warrior], self._maxq[warrior], self._covcount[warrior],
+                None if died < 0 else died)
+
+    def survivors(self) -> list[int]:
+        return sorted(self._ring[:self._s.nring])
+
+    def run(self, max_steps: int | None = None) -> bool:
+        s = self._s
+        if s.finished:
+            return True
+        steps_left = s.steps_left
+        budget = steps_left if max_steps is None else min(max_steps, steps_left)
+        stop_at = min(steps_left - budget, steps_left)  # a negative budget runs nothing
+        while True:
+            rc = self._lib.mars_run(self._ref, stop_at)
+            self._drain()
+            if rc != SAMPLES_FULL:
+                break
+        self._write_back()
+        if rc == BAD_STATE:
+            raise RuntimeError("native MARS refused an invalid state (a bug in evoforge)")
+        if s.finished and self.stats_every:
+            self._sample_now()
+        return bool(s.finished)
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        s, n = self._s, self.nwar
+        width = 1 + 2 * n
+        flat = self._samples[:s.nsamples * width]
+        for r in range(0, len(flat), width):
+            self.samples.append((flat[r], tuple(flat[r + 1:r + 1 + n]),
+                                 tuple(flat[r + 1 + n:r + width])))
+        s.nsamples = 0
+
+    def _sample_now(self) -> None:
+        n = self.nwar
+        self.samples.append((self.executed // n, tuple(self._qlen[:n]),
+                             tuple(self._covcount[:n])))
+
+    def _write_back(self) -> None:
+        """Copy P-space back into the caller's lists (a battle hands them to the next round)."""
+        ps = self._psize
+        flat = self._pspace[:]
+        for w in range(self.nwar):
+            self.pspaces[w][:] = flat[w * ps:(w + 1) * ps]
+            self.last_results[w] = self._last[w]
