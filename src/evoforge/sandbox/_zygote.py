@@ -1,4 +1,5 @@
-"""The warm sandbox's zygote: ``python -B _zygote.py CONTROL_FD``, started inside the sandbox.
+"""The warm sandbox's zygote: ``python -B _zygote.py CONTROL_FD [--no-numpy]``, started inside
+the sandbox.
 
 Why: a cold candidate call starts unshare, the trusted launcher's interpreter and the worker's
 interpreter (~60-85 ms here). The zygote is started once, inside the level's namespaces,
@@ -56,12 +57,14 @@ landlock = _load("landlock")
 seccomp = _load("seccomp")
 worker = _load("_call_worker")
 sys.path[0] = "/nonexistent"   # the candidate process puts its program dir here
-try:
-    # the point of a zygote: imported once, not once per call
-    import numpy
-    import numpy.random
-except ImportError:  # pragma: no cover - numpy is optional
-    numpy = None
+numpy = None
+if "--no-numpy" not in sys.argv:   # the lean zygote, for calls with a small memory limit
+    try:
+        # the point of a zygote: imported once, not once per call
+        import numpy
+        import numpy.random
+    except ImportError:  # pragma: no cover - numpy is optional
+        numpy = None
 import traceback  # noqa: F401 - what the worker imports per call
 
 

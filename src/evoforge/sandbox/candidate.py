@@ -160,6 +160,7 @@ class Candidate:
         self._cpu_limit: int | None = None
         self._closed = False
         self.last_warm = False   # whether the latest call or run was forked from a zygote
+        self.n_warm_calls = 0    # how many calls and runs were
 
     @classmethod
     def create(cls, code: str, *, filename: str = "initial.py", language: str | None = None,
@@ -266,6 +267,7 @@ class Candidate:
                                     cpu_budget_s=budget)
             starter = self._warm_starter(argv, program, rlimits, limits, cgroup)
             self.last_warm = starter is not None
+            self.n_warm_calls += self.last_warm
             outcome = run_process(
                 wrapped, env=clean_env(str(self.work_dir)), cwd=str(self.work_dir),
                 timeout=timeout, stdin=stdin, max_output=limits.max_output_bytes,
@@ -293,14 +295,10 @@ class Candidate:
     def _warm_starter(self, argv: Sequence[str], program: str | None,
                       rlimits: list[tuple[int, tuple[int, int]]], limits: SandboxLimits,
                       cgroup: Cgroup | None) -> Any:
-        """How to start this call from a zygote (`warm.py`), or None to start it cold: warm
-        is off or unsupported at this level, or the memory limit leaves too little room above
-        the zygote's address space (RLIMIT_AS counts what it preloaded)."""
-        zygote = warm.zygote_for(self.isolation)
+        """How to start this call from a zygote (`warm.py`), or None to start it cold (warm
+        is off or unsupported at this level)."""
+        zygote = warm.zygote_for(self.isolation, limits.memory_mb)
         if zygote is None:
-            return None
-        if limits.memory_mb is not None and (int(limits.memory_mb) << 20) < (
-                zygote.vm_bytes + (warm.MEMORY_HEADROOM_MIB << 20)):
             return None
         recipe = recipe_for(self.isolation)
         assert recipe is not None

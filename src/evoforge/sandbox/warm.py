@@ -18,7 +18,7 @@ cannot mount the fresh /proc a call needs (the kernel refuses: bwrap's /proc has
 overmounts), and without a fresh /proc a call would see the other calls' processes; unshare
 and none have no per-call Landlock layer to confine a call to its own folder. A call whose
 memory limit leaves too little room above the zygote's address space (RLIMIT_AS counts the
-preloaded numpy) also runs cold. `interact()` runs cold.
+preloaded numpy) is forked from a lean zygote without numpy. `interact()` runs cold.
 
 Switch: ``sandbox.warm`` (config) or EVOFORGE_SANDBOX_WARM=0|1 (the environment wins, so the
 evaluator host, a subprocess, inherits it); `set_enabled` for tests. Zygotes are shut down by
@@ -159,8 +159,9 @@ class Zygote:
     """One zygote process for one (level, recipe): started on first use, restarted when it
     died (a crashed or killed zygote costs the next call one restart, never a wrong answer)."""
 
-    def __init__(self, level: IsolationLevel) -> None:
+    def __init__(self, level: IsolationLevel, numpy: bool = True) -> None:
         self.level = level
+        self.numpy = numpy   # preload numpy (the lean zygote does not: small memory limits)
         self.vm_bytes = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
@@ -174,6 +175,8 @@ class Zygote:
             raise ZygoteLost("the isolation level is not available")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         argv = list(recipe[3:]) + ["--", sys.executable, "-B", ZYGOTE, str(theirs.fileno())]
+        if not self.numpy:
+            argv.append("--no-numpy")
         try:
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -327,18 +330,29 @@ def _join(cgroup: Cgroup, pid: int) -> None:
             pass
 
 
-def zygote_for(level: IsolationLevel) -> Zygote | None:
-    """This process's zygote for `level` (started on first use), or None when warm is off,
-    unsupported at `level`, or the zygote cannot start here (then said once, and cold)."""
+def zygote_for(level: IsolationLevel, memory_mb: int | None = None) -> Zygote | None:
+    """This process's zygote for `level` and a call limited to `memory_mb` (started on first
+    use), or None when warm is off, unsupported at `level`, or the zygote cannot start here
+    (then said once, and cold). RLIMIT_AS counts the zygote's address space in every call, so
+    a call whose limit leaves less than MEMORY_HEADROOM_MIB above the numpy zygote's gets the
+    lean one (no numpy preloaded: about what a cold interpreter maps)."""
     if not enabled() or not supported(level):
         return None
-    key = (level.name, *(isolation.recipe_for(level) or []))
+    zygote = _zygote(level, numpy=True)
+    if zygote is not None and memory_mb is not None and (int(memory_mb) << 20) < (
+            zygote.vm_bytes + (MEMORY_HEADROOM_MIB << 20)):
+        zygote = _zygote(level, numpy=False)
+    return zygote
+
+
+def _zygote(level: IsolationLevel, numpy: bool) -> Zygote | None:
+    key = (level.name, str(numpy), *(isolation.recipe_for(level) or []))
     with _lock:
         if key in _broken:
             return None
         zygote = _zygotes.get(key)
         if zygote is None:
-            zygote = _zygotes[key] = Zygote(level)
+            zygote = _zygotes[key] = Zygote(level, numpy)
     try:
         zygote.ensure()
     except (ZygoteLost, OSError) as exc:

@@ -35,6 +35,7 @@ from evoforge.sandbox import (
     IsolationLevel,
     Result,
     SandboxLimits,
+    warm,
 )
 from evoforge.sandbox.isolation import probe
 from evoforge.testing.sandbox_checks_boundary import BoundaryChecks
@@ -78,6 +79,19 @@ class SandboxTestCase(RunChecks, LimitChecks, BoundaryChecks):
     timeout = 20.0
 
     # -- fixtures ---------------------------------------------------------------------------
+    @pytest.fixture(autouse=True, params=["cold", "warm"])
+    def sandbox_mode(self, request: pytest.FixtureRequest,
+                     monkeypatch: pytest.MonkeyPatch) -> str:
+        """Every check runs twice: calls started cold, and forked from a warm zygote
+        (`evoforge.sandbox.warm`); warm is skipped at levels that stay cold. The switch is the
+        environment variable, so evaluator hosts started by a check agree."""
+        mode = str(request.param)
+        level = IsolationLevel.parse(self.level)
+        if mode == "warm" and not warm.supported(level):
+            pytest.skip(f"warm sandboxes stay cold at '{self.level}' (evoforge.sandbox.warm)")
+        monkeypatch.setenv("EVOFORGE_SANDBOX_WARM", "1" if mode == "warm" else "0")
+        return mode
+
     @pytest.fixture(autouse=True)
     def _sandbox_expectation(self, request: pytest.FixtureRequest) -> None:
         level = IsolationLevel.parse(self.level)
@@ -99,7 +113,7 @@ class SandboxTestCase(RunChecks, LimitChecks, BoundaryChecks):
         return IsolationLevel.parse(self.level)
 
     @pytest.fixture
-    def make_candidate(self) -> Iterator[Callable[..., Candidate]]:
+    def make_candidate(self, sandbox_mode: str) -> Iterator[Callable[..., Candidate]]:
         made: list[Candidate] = []
 
         def make(code: str, filename: str = "initial.py", parent_dir: Any = None,
@@ -114,6 +128,12 @@ class SandboxTestCase(RunChecks, LimitChecks, BoundaryChecks):
         yield make
         for cand in made:
             cand.close()
+        # the warm variant must really have been warm, and the cold one cold
+        warm_calls = sum(cand.n_warm_calls for cand in made)
+        if sandbox_mode == "cold":
+            assert warm_calls == 0, "a call was forked from a zygote with warm sandboxes off"
+        elif any(cand.n_calls for cand in made):
+            assert warm_calls > 0, "no call was forked from a zygote with warm sandboxes on"
 
     @pytest.fixture
     def listener(self, tmp_path: Path) -> Iterator[Listener]:
