@@ -2,7 +2,8 @@
 
 This file is the starting point of ``evoforge self-improve``: the outer evolution edits the code
 between the EVOLVE-BLOCK markers (the system prompts, the instruction wording, the proposal-kind
-weights, the temperature policy and the choice of inspirations) and scores each variant by how
+weights, the temperature policy, the choice of inspirations and the numeric policy of the search:
+operator weights, selection pressure, island settings) and scores each variant by how
 much the inner engine improves other programs with it. Unchanged, it produces exactly the
 messages of ``evoforge.mutate.prompts`` (a test checks this), so a strategy found by evolution
 is always compared against the real default.
@@ -47,6 +48,16 @@ LARGE_CROSSOVER_INSTRUCTION = "Combine the strengths of both parents"
 # EVOLVE-BLOCK-START
 KIND_MULTIPLIERS = {"diff": 1.0, "full": 1.0, "crossover": 1.0, "perturb": 1.0, "swap": 1.0,
                     "duplicate": 1.0, "delete": 1.0, "block_crossover": 1.0}
+# EVOLVE-BLOCK-END
+
+# EVOLVE-BLOCK-START
+# The numeric policy of the search (evoforge.rsi.policy), as small integers so that the zero-cost
+# perturb operator, which moves a small integer by one, makes a real step: one level is a factor
+# of two. The values here are evoforge's defaults, so this block changes nothing until evolved.
+ISLANDS = 2              # search.islands
+SELECTION_LEVEL = 4      # search.sharpness = 10 * 2 ** (SELECTION_LEVEL - 4): parent-selection pressure
+MIGRATION_LEVEL = 4      # search.migration_interval = 10 * 2 ** (MIGRATION_LEVEL - 4) proposals
+OPERATOR_LEVELS = {"perturb": 4, "swap": 4, "duplicate": 4, "delete": 4, "block_crossover": 4}
 # EVOLVE-BLOCK-END
 
 # EVOLVE-BLOCK-START
@@ -206,7 +217,21 @@ def retry_messages(messages: list[dict], reply: str, error_reason: str) -> list[
 
 def mutation_weights(weights: dict[str, float]) -> dict[str, float]:
     """Reweight the configured proposal kinds."""
-    return {k: float(w) * float(KIND_MULTIPLIERS.get(k, 1.0)) for k, w in weights.items()}
+    return {k: float(w) * float(KIND_MULTIPLIERS.get(k, 1.0)) * 2.0 ** (OPERATOR_LEVELS.get(k, 4) - 4)
+            for k, w in weights.items()}
+
+
+def config_overrides() -> dict[str, Any]:
+    """The numeric policy as config overrides for the inner runs: only what differs from the
+    default, so a task's own settings stand until the policy changes them."""
+    out: dict[str, Any] = {}
+    if ISLANDS != 2:
+        out["search.islands"] = max(1, int(ISLANDS))
+    if SELECTION_LEVEL != 4:
+        out["search.sharpness"] = 10.0 * 2.0 ** (SELECTION_LEVEL - 4)
+    if MIGRATION_LEVEL != 4:
+        out["search.migration_interval"] = max(1, round(10 * 2.0 ** (MIGRATION_LEVEL - 4)))
+    return out
 
 
 def temperature(base: float, repeats: int) -> float:

@@ -18,6 +18,11 @@ Interface (all optional to override):
   model repeated for this parent.
 - ``choose_inspirations(candidates: list[dict], k: int, rng) -> list[str]`` — candidates hold
   id and fitness; return up to k ids.
+- ``config_overrides() -> dict[str, Any]`` — the numeric policy: dotted config keys (operator
+  weights ``mutation.weights``, selection pressure ``search.sharpness``, ``search.islands``, ...;
+  the allowed keys are `evoforge.rsi.policy.POLICY_KEYS`) that ``evoforge self-improve`` applies
+  to its inner runs. An ordinary run does not read it; a promoted strategy's overrides are
+  written out as ``--set`` lines (``OUT/incumbent_config.txt``) to pass to ``evoforge run``.
 - ``observe(attempt)``, ``bind(llm)``, ``state()``, ``load_state(state)`` — hooks for strategies
   that learn during a run (see `DefaultStrategy`).
 """
@@ -33,7 +38,7 @@ from .errors import ConfigError
 from .mutate import prompts
 
 STRATEGY_METHODS = ("build_messages", "retry_messages", "mutation_weights", "temperature", "choose_inspirations",
-                    "observe", "bind", "state", "load_state")
+                    "config_overrides", "observe", "bind", "state", "load_state")
 
 
 class DefaultStrategy:
@@ -55,6 +60,10 @@ class DefaultStrategy:
 
     def choose_inspirations(self, candidates: list[dict[str, Any]], k: int, rng: random.Random) -> list[str]:
         return [c["id"] for c in candidates[:k]]
+
+    def config_overrides(self) -> dict[str, Any]:
+        """The numeric policy for self-improve's inner runs (none: the run's own config)."""
+        return {}
 
     # -- hooks for strategies that learn during a run (e.g. rsi.prompt_evolution) ------------
     def observe(self, attempt: Any) -> None:

@@ -8,8 +8,17 @@ checks) on a task folder generated into the output directory:
     OUT/strategies/   the strategies compared for promotion
     OUT/promotions.json, OUT/self_improve.json, OUT/incumbent_strategy.py, OUT/incumbent_sandboxed.py
 
-A strategy's outer score is its fitness on the *training* tasks (`fitness.evaluate_strategy`);
-promotion compares the best of them with the incumbent on the *held-out* tasks (`promotion`).
+A strategy's outer score is its fitness on the *training* tasks (`fitness.evaluate_strategy`):
+by default the area under the inner runs' best-so-far curves, on the same seeds for every
+strategy. Before the outer run starts, the incumbent is scored once on the training tasks; those
+runs are stored in ``rsi.json`` (``reference``) and reused when the outer run scores the
+incumbent, and every candidate is raced against them (`racing`): a candidate that is clearly
+worse stops early. Promotion compares the best of them with the incumbent on the *held-out*
+tasks (`promotion`), unchanged by racing.
+
+With ``--inner-budget 0`` the inner runs use no model at all (zero-cost operators only, with
+``--inner-proposals`` proposals each); with ``--budget 0`` the outer run does the same
+(``perturb`` of the strategy's numbers), so the numeric policy can be evolved with no model.
 """
 from __future__ import annotations
 
@@ -23,7 +32,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from .fitness import InnerTask
+from .fitness import FITNESSES, InnerTask, code_digest, score_strategy
 from .promotion import REPORT_FILE, Promotion, decide, record, rejection
 from .stats import min_pairs
 
@@ -47,7 +56,8 @@ The program is a search strategy for evoforge, an engine in which a language mod
 programs. The engine calls build_messages() to write the prompt of each proposal,
 mutation_weights() to weight the kinds of proposal (model edits: diff, full, crossover; cheap
 operators: perturb, swap, duplicate, delete, block_crossover), temperature() for the sampling
-temperature and choose_inspirations() to pick example programs. The score is how much the
+temperature, choose_inspirations() to pick example programs and config_overrides() for the
+numeric policy of the search (operator weights, selection pressure, island settings). The score is how much the
 engine improves other programs with this strategy under a fixed budget of model calls
 (higher is better). Write clearer, more effective prompts and policies. Use the standard
 library only; no files, network or subprocesses; keep every function name and signature."""
@@ -74,6 +84,10 @@ class SelfImproveOptions:
     isolation: str = "auto"
     inner_wall_clock_s: float | None = None
     outer_overrides: dict[str, Any] = field(default_factory=dict)
+    inner_proposals: int | None = None      # None: 4 × inner_budget (at least 4)
+    fitness: str = "auc"                    # "auc" (area under the best-so-far curve) or "final"
+    race_alpha: float | None = 0.1          # None: no racing
+    race_min: int = 0                       # runs before the first racing test (0: the fewest that can reach race_alpha)
 
 
 @dataclass
@@ -112,10 +126,22 @@ def _check(opts: SelfImproveOptions, train: list[InnerTask], holdout: list[Inner
     overlap = {t.path for t in train} & {t.path for t in holdout}
     if overlap:
         raise UserError(f"a task cannot be both a training and a held-out task: {', '.join(sorted(overlap))}")
-    for name, value in (("--inner-budget", opts.inner_budget), ("--seeds", opts.seeds),
-                        ("--holdout-seeds", opts.holdout_seeds), ("--budget", opts.outer_budget)):
+    for name, value in (("--seeds", opts.seeds), ("--holdout-seeds", opts.holdout_seeds)):
         if value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
+    for name, value in (("--inner-budget", opts.inner_budget), ("--budget", opts.outer_budget)):
+        if value < 0:
+            raise UserError(f"{name} must be at least 0, got {value}")
+    if opts.inner_budget == 0 and not opts.inner_proposals:
+        raise UserError("--inner-budget 0 (no model in the inner runs) needs --inner-proposals N")
+    if opts.outer_budget == 0 and not opts.outer_proposals:
+        raise UserError("--budget 0 (no model in the outer run) needs --proposals N")
+    if opts.inner_proposals is not None and opts.inner_proposals < 1:
+        raise UserError(f"--inner-proposals must be at least 1, got {opts.inner_proposals}")
+    if opts.fitness not in FITNESSES:
+        raise UserError(f"--fitness must be one of {', '.join(FITNESSES)}, got {opts.fitness!r}")
+    if opts.race_alpha is not None and not 0 < opts.race_alpha < 1:
+        raise UserError(f"--race-alpha must be in (0, 1), got {opts.race_alpha}")
     if not 0 < opts.alpha < 1:
         raise UserError(f"--alpha must be in (0, 1), got {opts.alpha}")
     if opts.approval not in ("auto", "human"):
@@ -128,7 +154,13 @@ def _check(opts: SelfImproveOptions, train: list[InnerTask], holdout: list[Inner
 
 
 def _wall_clock(opts: SelfImproveOptions) -> float:
-    return opts.inner_wall_clock_s or 60.0 + 90.0 * opts.inner_budget
+    return opts.inner_wall_clock_s or 60.0 + 90.0 * opts.inner_budget + 3.0 * (opts.inner_proposals or 0)
+
+
+def _outer_budget(opts: SelfImproveOptions) -> dict[str, Any]:
+    if opts.outer_budget == 0:
+        return {"llm_calls": None, "proposals": opts.outer_proposals}
+    return {"llm_calls": opts.outer_budget, "proposals": opts.outer_proposals or 2 * opts.outer_budget}
 
 
 def build_outer_task(opts: SelfImproveOptions, train: list[InnerTask], holdout: list[InnerTask], folder: Path) -> Path:
@@ -142,19 +174,43 @@ def build_outer_task(opts: SelfImproveOptions, train: list[InnerTask], holdout: 
     spec = {"train": [asdict(t) for t in train], "holdout": [asdict(t) for t in holdout],
             "seeds": list(range(opts.seeds)), "holdout_seeds": [1000 + i for i in range(opts.holdout_seeds)],
             "llm": opts.llm, "inner_budget": opts.inner_budget, "isolation": opts.isolation,
-            "inner_wall_clock_s": _wall_clock(opts)}
+            "inner_wall_clock_s": _wall_clock(opts), "inner_proposals": opts.inner_proposals,
+            "fitness": opts.fitness,
+            "race": None if opts.race_alpha is None else {"alpha": opts.race_alpha, "min_runs": opts.race_min}}
     (folder / "rsi.json").write_text(json.dumps(spec, indent=2), encoding="utf-8")
     runs = len(train) * opts.seeds
     config = {
         "name": "strategy", "description": DESCRIPTION, "direction": "maximize", "program": "strategy.py",
         "seed": opts.seed,
         "evaluator": {"timeout": 120.0 + runs * _wall_clock(opts), "workers": 1, "isolation": opts.isolation},
-        "budget": {"llm_calls": opts.outer_budget, "proposals": opts.outer_proposals or 2 * opts.outer_budget},
+        "budget": _outer_budget(opts),
         "search": {"islands": 1, "inspirations": 1},
         "safety": {"lint": "block"},
     }
+    if opts.outer_budget == 0:  # no model: tune the strategy's numbers (swap/delete would mostly break it)
+        config["mutation"] = {"weights": {"perturb": 1.0}}
     (folder / "task.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return folder
+
+
+def add_reference(folder: Path, opts: SelfImproveOptions, train: list[InnerTask],
+                  say: Callable[[str], None]) -> dict[str, Any] | None:
+    """Score the incumbent on the training tasks once, before the outer run, and store its runs
+    in ``rsi.json``: the outer run reuses them for the incumbent, and candidates race them."""
+    code = (folder / "strategy.py").read_text(encoding="utf-8")
+    spec_path = folder / "rsi.json"
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    say(f"incumbent: {len(train)} training task(s) × {opts.seeds} seed(s) (the reference the candidates race)")
+    score = score_strategy(code, train, list(spec["seeds"]), llm=opts.llm, inner_budget=opts.inner_budget,
+                           isolation=opts.isolation, wall_clock_s=spec.get("inner_wall_clock_s"),
+                           proposals=opts.inner_proposals, fitness=opts.fitness, log=say)
+    if score.failure:
+        say(f"the incumbent could not be scored: {score.failure}")
+        return None
+    spec["reference"] = {"digest": code_digest(code), "runs": [asdict(r) for r in score.runs], "policy": score.policy,
+                         "mean": score.mean}
+    spec_path.write_text(json.dumps(spec, indent=2), encoding="utf-8")
+    return spec["reference"]
 
 
 def _holdout_runs(task_dir: Path, code: str, opts: SelfImproveOptions, n_runs: int) -> tuple[list[dict[str, Any]] | None, str]:
@@ -182,8 +238,11 @@ def self_improve(opts: SelfImproveOptions, *, log: Callable[[str], None] | None 
     train, holdout = _inner_tasks(opts.tasks, "training"), _inner_tasks(opts.holdout, "held-out")
     _check(opts, train, holdout)
     task_dir = build_outer_task(opts, train, holdout, out / "outer_task")
+    proposals = opts.inner_proposals or max(4, 4 * opts.inner_budget)
     say(f"self-improve: {len(train)} training task(s) × {opts.seeds} seed(s), {len(holdout)} held-out task(s) × "
-        f"{opts.holdout_seeds} seed(s), {opts.inner_budget} model calls per inner run")
+        f"{opts.holdout_seeds} seed(s), {opts.inner_budget} model calls and {proposals} proposals per inner run, "
+        f"fitness {opts.fitness}, racing {'off' if opts.race_alpha is None else f'at p ≤ {opts.race_alpha:g}'}")
+    add_reference(task_dir, opts, train, say)
     result = evoforge.run(task_dir, llm=opts.llm, run_dir=out / "outer_run", overrides=dict(opts.outer_overrides),
                           progress=progress, log=log)
     store = open_storage(result.storage_url)
@@ -192,8 +251,12 @@ def self_improve(opts: SelfImproveOptions, *, log: Callable[[str], None] | None 
         strategies = out / "strategies"
         strategies.mkdir(exist_ok=True)
         (strategies / "incumbent.py").write_text(initial.code or "", encoding="utf-8")
-        incumbent = {"attempt_id": initial.id, "file": "strategies/incumbent.py", "train_score": initial.score}
-        candidate: dict[str, Any] = {"attempt_id": best.id if best else None, "train_score": best.score if best else None}
+        incumbent = {"attempt_id": initial.id, "file": "strategies/incumbent.py", "train_score": initial.score,
+                     "policy": _policy_of(initial)}
+        candidate: dict[str, Any] = {"attempt_id": best.id if best else None, "train_score": best.score if best else None,
+                                     "policy": _policy_of(best) if best else {}}
+        raced = sum(1 for a in attempts if (a.metrics or {}).get("raced_out_after"))
+        say(f"outer run: {len(attempts)} strategies, {raced} raced out early")
         report = {"storage_url": result.storage_url, "run_id": result.run_id, "run_dir": str(result.run_dir),
                   "options": asdict(opts)}
         (out / REPORT_FILE).write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
@@ -223,6 +286,9 @@ def _decide(opts: SelfImproveOptions, *, task_dir: Path, strategies: Path, initi
                          f"{initial.score:.6g})", candidate=candidate, incumbent=incumbent)
     (strategies / f"{best.id}.py").write_text(best.code or "", encoding="utf-8")
     candidate["file"] = f"strategies/{best.id}.py"
+    candidate["changes"] = describe_strategy_change(initial.code or "", best.code or "", opts)
+    for line in candidate["changes"]:
+        say(f"  the candidate changes {line}")
     n_runs = len(holdout) * opts.holdout_seeds
     say(f"held-out check: candidate {best.id} (train {best.score:.4g}) vs incumbent (train {initial.score:.4g}) "
         f"on {n_runs} held-out runs each")
@@ -237,6 +303,39 @@ def _decide(opts: SelfImproveOptions, *, task_dir: Path, strategies: Path, initi
     pairs = pair_runs(cand_runs, inc_runs)
     return decide(pairs, alpha=opts.alpha, margin=opts.margin, approval=opts.approval,
                   candidate=candidate, incumbent=incumbent)
+
+
+def _policy_of(attempt: Any) -> dict[str, Any]:
+    try:
+        return json.loads(str((attempt.metrics or {}).get("policy_json") or "{}"))
+    except ValueError:
+        return {}
+
+
+def describe_strategy_change(before: str, after: str, opts: SelfImproveOptions) -> list[str]:
+    """What the candidate changes in the numeric policy (its overrides and the operator weights it
+    makes of the inner runs' base weights), and how many lines of its code differ."""
+    import difflib
+
+    from ..mutate import kinds as kind_registry
+    from .policy import describe_change, operator_weights
+    from .sandboxed import SandboxedStrategy, StrategyFailed
+
+    base = operator_weights() if opts.inner_budget == 0 else kind_registry.default_weights("small")
+    effective = []
+    try:
+        for code in (before, after):
+            with SandboxedStrategy(code, isolation=opts.isolation, on_failure="default") as s:
+                weights = s.mutation_weights(dict(base))
+                total = sum(weights.values()) or 1.0
+                flat = {f"share of {k}": round(w / total, 4) for k, w in weights.items()}
+                effective.append({**flat, **s.config_overrides()})
+    except StrategyFailed as exc:  # pragma: no cover - both strategies already ran
+        return [f"(could not be described: {exc})"]
+    lines = describe_change(*effective)
+    diff = [ln for ln in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    return lines + [f"{len(diff)} changed line(s) of strategy code"]
 
 
 def run_outcome(store: Any, run_id: str) -> tuple[list[Any], Any, Any]:

@@ -28,6 +28,7 @@ from .stats import PairedTest, paired_permutation_test
 PROMOTIONS_FILE = "promotions.json"
 INCUMBENT_FILE = "incumbent_strategy.py"
 SANDBOXED_FILE = "incumbent_sandboxed.py"
+CONFIG_FILE = "incumbent_config.txt"
 REPORT_FILE = "self_improve.json"
 STATUSES = ("promoted", "rejected", "pending", "approved", "rejected_by_human")
 
@@ -60,17 +61,33 @@ def new_id() -> str:
 
 
 def pair_runs(candidate_runs: list[dict[str, Any]], incumbent_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Match runs on (task, seed); the paired difference is in normalised improvement."""
+    """Match runs on (task, seed); the paired difference is in the runs' fitness (``value``: the
+    area under the best-so-far curve or the final normalised improvement, whichever the run used;
+    runs recorded before ``value`` existed use ``normalised``)."""
     inc = {(r["task"], r["seed"]): r for r in incumbent_runs}
     pairs = []
     for r in candidate_runs:
         other = inc.get((r["task"], r["seed"]))
         if other is None:
             continue
-        pairs.append({"task": r["task"], "seed": r["seed"], "candidate": r["normalised"],
-                      "incumbent": other["normalised"], "diff": r["normalised"] - other["normalised"],
+        mine, theirs = r.get("value", r["normalised"]), other.get("value", other["normalised"])
+        pairs.append({"task": r["task"], "seed": r["seed"], "candidate": mine, "incumbent": theirs,
+                      "diff": mine - theirs, "candidate_final": r["normalised"], "incumbent_final": other["normalised"],
                       "candidate_best": r["best"], "incumbent_best": other["best"], "initial": r["initial"]})
     return pairs
+
+
+def per_task(pairs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per held-out task: mean fitness of each side, the mean gain and the wins (for the report)."""
+    out: dict[str, dict[str, float]] = {}
+    for task in dict.fromkeys(p["task"] for p in pairs):
+        mine = [p for p in pairs if p["task"] == task]
+        n = len(mine)
+        out[task] = {"n": n, "candidate": sum(p["candidate"] for p in mine) / n,
+                     "incumbent": sum(p["incumbent"] for p in mine) / n,
+                     "gain": sum(p["diff"] for p in mine) / n, "wins": sum(1 for p in mine if p["diff"] > 0),
+                     "losses": sum(1 for p in mine if p["diff"] < 0)}
+    return out
 
 
 def decide(pairs: list[dict[str, Any]], *, alpha: float, margin: float, approval: str,
@@ -126,13 +143,18 @@ class PromotionLog:
         self.save([promotion if p.id == promotion.id else p for p in self.load()])
 
 
-def install(out_dir: str | Path, strategy_file: str | Path) -> Path:
-    """Make `strategy_file` the incumbent; returns the sandboxed proxy to use in ordinary runs."""
+def install(out_dir: str | Path, strategy_file: str | Path, policy: dict[str, Any] | None = None) -> Path:
+    """Make `strategy_file` the incumbent; returns the sandboxed proxy to use in ordinary runs.
+
+    The strategy's numeric policy (`policy`), which an ordinary run does not read from a
+    strategy file, is written as ``--set`` arguments to ``OUT/incumbent_config.txt``."""
     out = Path(out_dir)
     target = out / INCUMBENT_FILE
     target.write_text(Path(strategy_file).read_text(encoding="utf-8"), encoding="utf-8")
     proxy = out / SANDBOXED_FILE
     proxy.write_text(file_proxy_source(target), encoding="utf-8")
+    sets = [f"--set {key}={json.dumps(value)}" for key, value in sorted((policy or {}).items())]
+    (out / CONFIG_FILE).write_text(" ".join([f"--set strategy={proxy.resolve()}", *sets]) + "\n", encoding="utf-8")
     return proxy
 
 
@@ -163,7 +185,7 @@ def record(out_dir: str | Path, promotion: Promotion, *, storage: Any = None, ru
     else:
         _event(out, "promotion", payload)
     if promotion.status == "promoted" and promotion.candidate.get("file"):
-        install(out, out / promotion.candidate["file"])
+        install(out, out / promotion.candidate["file"], promotion.candidate.get("policy"))
 
 
 def review(out_dir: str | Path, promotion_id: str, *, approve: bool, note: str = "") -> Promotion:
@@ -178,6 +200,6 @@ def review(out_dir: str | Path, promotion_id: str, *, approve: bool, note: str =
     p.review_note = note
     log.replace(p)
     if approve:
-        install(out, out / p.candidate["file"])
+        install(out, out / p.candidate["file"], p.candidate.get("policy"))
     _event(out, "promotion_review", {"id": p.id, "status": p.status, "note": note})
     return p

@@ -29,6 +29,7 @@ from ..config import KNOWN_MUTATIONS
 from ..errors import EvoforgeError
 from ..sandbox import Candidate, CandidateError, SandboxLimits
 from ..strategy import DefaultStrategy
+from .policy import PolicyError, check_policy
 
 log = logging.getLogger("evoforge.rsi")
 
@@ -215,6 +216,18 @@ class SandboxedStrategy(DefaultStrategy):
                                             base=base, repeats=repeats)
         return float(self._memo[key])
 
+    def config_overrides(self) -> dict[str, Any]:
+        """The strategy's numeric policy for inner runs (`policy.check_policy`), asked once."""
+        key = ("config_overrides", "")
+        if key not in self._memo:
+            def check(value: Any) -> dict[str, Any]:
+                try:
+                    return check_policy(value)
+                except PolicyError as exc:
+                    raise StrategyFailed(str(exc)) from None
+            self._memo[key] = self._guarded("config_overrides", check, dict)
+        return dict(self._memo[key])
+
     def choose_inspirations(self, candidates: list[dict[str, Any]], k: int, rng: Any) -> list[str]:
         def check(value: Any) -> list[str]:
             if not isinstance(value, list) or not all(isinstance(i, str) for i in value):
@@ -250,7 +263,8 @@ def lookup(token: str) -> SandboxedStrategy:
         raise StrategyFailed(f"no sandboxed strategy registered as {token} in this process") from None
 
 
-_METHODS = ("build_messages", "retry_messages", "mutation_weights", "temperature", "choose_inspirations")
+_METHODS = ("build_messages", "retry_messages", "mutation_weights", "temperature", "choose_inspirations",
+            "config_overrides")
 
 
 def proxy_source(token: str) -> str:

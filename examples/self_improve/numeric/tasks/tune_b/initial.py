@@ -1,0 +1,12 @@
+"""tune_b: tune the constants (the evaluator reads them; see evaluate.py)."""
+
+
+# EVOLVE-BLOCK-START
+def params():
+    x0 = 1.0
+    x1 = 1.0
+    x2 = 1.0
+    x3 = 1.0
+    x4 = 1.0
+    return [x0, x1, x2, x3, x4]
+# EVOLVE-BLOCK-END
