@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..errors import UserError
 from ..program import AttemptStatus
@@ -15,13 +16,11 @@ from ..program import AttemptStatus
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """Quarantine review for a run; promotion review for a self-improve output folder."""
-    from ..rsi.cli import is_self_improve_folder
+    from ..rsi.cli import is_self_improve_folder, review_promotions, single_value
 
     if is_self_improve_folder(args.run):
-        from ..rsi.cli import _audit, _single
-
-        return _audit(__import__("pathlib").Path(args.run), approve=args.approve, reject=_single(args.reject),
-                      note=args.note or "", as_json=args.json)
+        return review_promotions(Path(args.run), approve=args.approve, reject=single_value(args.reject),
+                                 note=args.note or "", as_json=args.json)
     if args.approve:
         raise UserError("--approve reviews self-improve promotions; give a self-improve output folder")
     return _audit_run(args)
@@ -75,7 +74,7 @@ def _audit_run(args: argparse.Namespace) -> int:
         store.close()
 
 
-def add_commands(sub: "argparse._SubParsersAction") -> None:
+def add_commands(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("audit", help="review quarantined programs and safety alerts of a run, "
                                      "or pending promotions of a self-improve folder")
     a.add_argument("run")
