@@ -19,8 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.arenas import Instruction, MarsConfig, Simulation, Warrior, assemble, battle
-from evoforge.arenas import mars_native
+from evoforge.arenas import (
+    Instruction,
+    MarsConfig,
+    Simulation,
+    Warrior,
+    assemble,
+    battle,
+    mars_native,
+)
 from evoforge.arenas.redcode import OPCODES
 
 WARRIORS = Path(__file__).parent / "warriors"
@@ -137,9 +144,10 @@ def test_random_warriors_on_the_standard_core(monkeypatch):
 LONG_LIVED = {
     "imp-spiral": "SPL 0\nMOV 0, 2667\nJMP -2",
     "bomber": "ADD #4, 3\nMOV 2, @2\nJMP -2\nDAT #0, #0",
-    "silk-ish": "SPL 1\nSPL 1\nMOV.I -2, 100\nMOV.I <1, {1\nJMP -2, 200\nDAT #0",
+    "silk-ish": "SPL 1\nSPL 1\nSPL 1\nSPL @0, }500\nMOV.I }-1, >-1\nJMP -2",
     "pspace-counter": "LDP.AB #1, 4\nADD.AB #1, 3\nSTP.B 2, #1\nJMP -3\nDAT 0, 0",
-    "djn-loop": "DJN.F 0, <-5\nSPL -1\nJMP -2",
+    "djn-stream": "SPL 0, #0\nMOV.I <-1, {-1\nDJN.F -1, <-3000",
+    "spl-jmp": "SPL 0\nJMP -1",
 }
 
 

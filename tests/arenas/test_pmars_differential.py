@@ -9,7 +9,10 @@ Tests are skipped when no binary can fight two imps in batch mode here.
 What is compared: round outcomes (wins/losses/ties over several rounds with ``-F``, so the
 positions follow pMARS's own generator), exact death cycles (by re-running with ``-c`` at the
 cycle our MARS says a warrior died, and one later), and the assembler's output (pMARS's
-listing) on sources using labels, EQU, expressions and every mode.
+listing) on sources using labels, EQU, expressions and every mode. Every test runs on both
+engines (native and pure Python, see mars_native.py), except the full-length random and
+long-lived batches, which run on the native one only: the Python engine is held to the native
+one, observable by observable, in test_mars_native.py.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.arenas import MarsConfig, Warrior, assemble, battle
+from evoforge.arenas import MarsConfig, Warrior, assemble, battle, mars_native
 from evoforge.arenas.mars import DEFAULT_CONFIG
 from evoforge.arenas.redcode import MODES, MODIFIERS, OPCODES
 
@@ -51,6 +54,22 @@ def pmars_binary() -> str | None:
 
 pytestmark = pytest.mark.skipif(pmars_binary() is None,
                                 reason="no headless pmars binary (set PMARS=/path/to/pmars)")
+
+
+ENGINES = ["native", "python"] if mars_native.available() else ["python"]
+
+
+@pytest.fixture(autouse=True, params=ENGINES)
+def engine(request, monkeypatch) -> str:
+    """Every comparison runs on each engine the machine has."""
+    monkeypatch.setenv("EVOFORGE_MARS", request.param)
+    return request.param
+
+
+def native_only(engine: str) -> None:
+    if engine != "native":
+        pytest.skip("full-length batch: the Python engine is checked against the native one "
+                    "in test_mars_native.py")
 
 
 def run_pmars(files: list[Path], rounds: int, position: int, config: MarsConfig = DEFAULT_CONFIG,
@@ -163,6 +182,63 @@ def test_death_cycles_agree_exactly(tmp_path):
             assert ours(ws, 1, position, config) == run_pmars(files, 1, position, config), (
                 f"cycles={cycles} position={position}\n{ws[0].listing()}\n{ws[1].listing()}")
             checked += 1
+
+
+def test_random_warriors_on_the_standard_core_agree_over_full_rounds(tmp_path, engine):
+    """Random code on the '94 hill settings: most pairs end early, some tie after 80,000."""
+    native_only(engine)
+    rng = random.Random(20241202)
+    outcomes = set()
+    for case in range(60):
+        srcs = [random_warrior(rng, rng.randint(1, 20), 200) for _ in range(2)]
+        ws = [assemble(s) for s in srcs]
+        files = write(tmp_path, ws, MarsConfig())
+        position = rng.randint(100, 7900)
+        expected = run_pmars(files, 2, position)
+        assert ours(ws, 2, position) == expected, f"case {case}:\n" + "\n".join(srcs)
+        outcomes.add(expected)
+    assert len(outcomes) > 2
+
+
+LONG_LIVED = {
+    "imp-spiral": "SPL 0\nMOV 0, 2667\nJMP -2",
+    "bomber": "ADD #4, 3\nMOV 2, @2\nJMP -2\nDAT #0, #0",
+    "silk-ish": "SPL 1\nSPL 1\nSPL 1\nSPL @0, }500\nMOV.I }-1, >-1\nJMP -2",
+    "djn-stream": "SPL 0, #0\nMOV.I <-1, {-1\nDJN.F -1, <-3000",
+    "spl-jmp": "SPL 0\nJMP -1",
+    # P-space: counts rounds in slot 1 and suicides on every other one
+    "pspace-alternator": "LDP.AB #1, 6\nADD.AB #1, 5\nSTP.B 4, #1\nMOD.AB #2, 3\n"
+                         "JMZ.B 2, 2\nDAT 0, 0\nJMP 0\nDAT 0, 0",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(LONG_LIVED))
+def test_long_lived_warriors_agree_over_full_rounds(tmp_path, engine, name):
+    native_only(engine)
+    mine = assemble(LONG_LIVED[name])
+    for other in CLASSICS:
+        ws = [mine, assemble((WARRIORS / f"{other}.red").read_text())]
+        files = write(tmp_path, ws, MarsConfig())
+        position = 100 + zlib.crc32(f"{name}/{other}".encode()) % 7800
+        assert ours(ws, 4, position) == run_pmars(files, 4, position), other
+
+
+def test_long_lived_mutants_agree_over_full_rounds(tmp_path, engine):
+    native_only(engine)
+    rng = random.Random(41)
+    bases = [assemble(src) for src in LONG_LIVED.values()]
+    classics = [assemble((WARRIORS / f"{n}.red").read_text()) for n in CLASSICS]
+    full = 0
+    for case in range(40):
+        ws = [mutant(rng, rng.choice(bases)), mutant(rng, rng.choice(bases + classics))]
+        position = rng.randint(100, 7900)
+        result = battle(ws, rounds=2, first_position=position)
+        full += sum(1 for r in result.rounds if r.cycles == 80_000)
+        files = write(tmp_path, ws, MarsConfig())
+        assert (result.wins(0), result.wins(1), result.ties(0)) == run_pmars(
+            files, 2, position), f"case {case}\n{ws[0].listing()}\n{ws[1].listing()}"
+    assert full >= 10  # enough of them lived the whole round
 
 
 def pmars_listing(path: Path) -> list[str]:
