@@ -34,11 +34,21 @@ def cmd_self_improve(args: argparse.Namespace) -> int:
         tasks=args.tasks, holdout=args.holdout, out=args.out, llm=args.llm, inner_budget=args.inner_budget,
         seeds=args.seeds, holdout_seeds=args.holdout_seeds, outer_budget=args.budget,
         outer_proposals=args.proposals, alpha=args.alpha, margin=args.margin, approval=args.approval,
-        seed=args.seed, initial=args.initial, isolation=args.isolation, outer_overrides=_overrides(args.set))
+        seed=args.seed, initial=args.initial, isolation=args.isolation, outer_overrides=_overrides(args.set),
+        inner_proposals=args.inner_proposals, fitness=args.fitness,
+        race_alpha=None if args.race_alpha == 0 else args.race_alpha, race_min=args.race_min)
     report = self_improve(opts, log=None if args.quiet else _log, progress=not args.quiet)
     p = report.promotion
     print(f"outer run: {report.run_dir} ({report.stop_reason})")
     print(f"incumbent train score {report.incumbent_train}; best candidate train score {report.candidate_train}")
+    for line in p["candidate"].get("changes") or []:
+        print(f"  candidate changes {line}")
+    if p.get("holdout"):
+        from .promotion import per_task
+
+        for task, t in per_task(p["holdout"]).items():
+            print(f"  held-out {task}: candidate {t['candidate']:+.4g} vs incumbent {t['incumbent']:+.4g} "
+                  f"(gain {t['gain']:+.4g}, {t['wins']:g}/{t['n']:g} better)")
     print(f"promotion {p['id']}: {p['status']} — {p['reason']}")
     if p["status"] == "pending":
         print(f"approve with: evoforge audit {report.out_dir} --approve {p['id']}")
@@ -130,10 +140,18 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                     help="improve one of evoforge's own modules (e.g. evoforge.mutate.match) in a sandboxed copy; "
                          "writes a patch and a report, never changes the installed package")
     si.add_argument("--llm", help="model string for the outer and the inner runs")
-    si.add_argument("--inner-budget", type=int, default=3, help="model calls per inner run (default 3)")
+    si.add_argument("--inner-budget", type=int, default=3,
+                    help="model calls per inner run (default 3; 0: no model, zero-cost operators only)")
+    si.add_argument("--inner-proposals", type=int, help="proposals per inner run (default 4 × --inner-budget)")
+    si.add_argument("--fitness", choices=("auc", "final"), default="auc",
+                    help="a run's fitness: area under the best-so-far curve (default) or the final improvement")
+    si.add_argument("--race-alpha", type=float, default=0.1,
+                    help="drop a candidate once the incumbent is better at this one-sided p (default 0.1; 0: no racing)")
+    si.add_argument("--race-min", type=int, default=0, help="training runs before the first racing test (default: the fewest that can reach --race-alpha)")
     si.add_argument("--seeds", type=int, default=1, help="seeds per training task (default 1)")
     si.add_argument("--holdout-seeds", type=int, default=5, help="seeds per held-out task (default 5)")
-    si.add_argument("--budget", type=int, default=10, help="model calls of the outer run (default 10)")
+    si.add_argument("--budget", type=int, default=10,
+                    help="model calls of the outer run (default 10; 0: no model, perturb the strategy's numbers)")
     si.add_argument("--proposals", type=int, help="proposals of the outer run (default 2 × --budget)")
     si.add_argument("--alpha", type=float, default=0.05, help="significance level of the promotion test (default 0.05)")
     si.add_argument("--margin", type=float, default=0.0, help="required mean held-out gain (normalised) (default 0)")
