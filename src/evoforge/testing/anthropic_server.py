@@ -42,7 +42,8 @@ def _text_of(content: Any) -> str:
 
 
 class ScriptedAnthropicServer(ScriptedWireServer):
-    """See the module docstring. ``api_key`` is checked against the ``x-api-key`` header."""
+    """See the module docstring. ``api_key`` is checked against the ``x-api-key`` header, or
+    ``Authorization: Bearer`` (which recent SDK releases send instead)."""
 
     protocol = "anthropic"
 
@@ -50,7 +51,7 @@ class ScriptedAnthropicServer(ScriptedWireServer):
         return path.rstrip("/") == "/v1/messages"
 
     def key_ok(self, headers: dict[str, str], query: str) -> bool:
-        return headers.get("x-api-key") == self.api_key
+        return self.api_key in (headers.get("x-api-key"), headers.get("authorization", "").removeprefix("Bearer "))
 
     def reply_body(self, item: Reply, body: dict[str, Any], path: str) -> dict[str, Any]:
         prompt = item.prompt_tokens
