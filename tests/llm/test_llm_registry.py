@@ -1,8 +1,9 @@
 """Model-string parsing, keys from env/.env, option checking, and the SDK-backed providers'
-request construction (their SDKs are optional and absent in CI)."""
+request construction (their SDKs are optional; the conformance suite runs them over their wires)."""
 from __future__ import annotations
 
-import importlib.util
+import inspect
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +15,7 @@ from evoforge.llm import (
     RetryingProvider,
     create_provider,
     default_model_spec,
+    registry,
 )
 from evoforge.llm.anthropic_provider import (
     build_anthropic_request,
@@ -21,6 +23,7 @@ from evoforge.llm.anthropic_provider import (
 )
 from evoforge.llm.google_provider import build_google_request, parse_google_response
 from evoforge.llm.registry import read_dotenv, split_spec
+from evoforge.llm.retry import RETRY_OPTIONS
 
 
 @pytest.mark.parametrize("spec,expected", [
@@ -123,21 +126,47 @@ def test_default_model_spec(tmp_path, monkeypatch):
     assert default_model_spec() == "openai/gpt-4.1-mini"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("anthropic") is not None, reason="anthropic is installed")
 def test_anthropic_missing_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "anthropic", None)  # as if not installed: importing it fails
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant")
     with pytest.raises(MissingExtraError) as e:
         create_provider("anthropic/claude-sonnet-4-5")
     assert e.value.extra == "anthropic" and "evoforge[anthropic]" in str(e.value)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("google.genai") is not None if importlib.util.find_spec("google")
-                    else False, reason="google-genai is installed")
 def test_google_missing_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.genai", None)
     monkeypatch.setenv("GEMINI_API_KEY", "g-key")
     with pytest.raises(MissingExtraError) as e:
         create_provider("google/gemini-2.5-pro")
     assert e.value.extra == "google"
+
+
+def test_a_prefix_without_a_provider_is_an_error_not_llamacpp(monkeypatch):
+    """The parser and the builder each refuse an unknown prefix; neither falls back to llama.cpp
+    (a prefix added to PREFIXES without a branch in the builder used to become a GGUF path)."""
+    monkeypatch.setattr(registry, "PREFIXES", (*registry.PREFIXES, "newvendor"))
+    with pytest.raises(ModelSpecError) as e:
+        create_provider("newvendor/some-model")
+    message = str(e.value)
+    assert "unknown model provider 'newvendor'" in message and "Valid prefixes" in message
+    assert all(f"{p}/" in message for p in ("openai", "anthropic", "google", "ollama", "local"))
+    assert "GGUF" not in message and "not found" not in message
+
+
+def test_native_sdk_prefixes_take_a_url_local_ones_do_not(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "k")
+    monkeypatch.setenv("GEMINI_API_KEY", "k")
+    for spec in ("anthropic/claude-x@http://127.0.0.1:9", "google/gemini-x@http://127.0.0.1:9"):
+        pytest.importorskip(spec.split("/")[0] if spec.startswith("anthropic") else "google.genai")
+        assert create_provider(spec, retry=False).base_url == "http://127.0.0.1:9"
+    for spec in ("local/x.gguf@http://127.0.0.1:9", "embedded@http://127.0.0.1:9"):
+        with pytest.raises(ModelSpecError):
+            create_provider(spec)
+
+
+def test_retry_options_are_the_retry_layers_parameters():
+    assert set(RETRY_OPTIONS) == set(inspect.signature(RetryingProvider).parameters) - {"inner"}
 
 
 def test_anthropic_request_and_parse():

@@ -231,6 +231,8 @@ def create_provider(spec: str, *, retry: bool | Mapping[str, Any] = True, **opti
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError(f"empty model string; try {default_model_spec()!r}")
     prefix, model, url = split_spec(spec)
+    if prefix not in _OPTIONS:  # parsed, but no provider answers to it
+        raise unknown_prefix(prefix, spec, model)
     if url and prefix in ("local", "embedded"):
         raise ModelSpecError(f"{spec!r}: {prefix} models take no @URL")
     _check_options(prefix, options)
