@@ -1,4 +1,5 @@
-"""SQLite specifics: URLs, read-only access, unwritable paths, durability across processes."""
+"""SQLite specifics: URLs, missing files, unwritable paths, durability across processes (what every
+backend must do is in the conformance suite, tests/storage/test_storage_conformance.py)."""
 from __future__ import annotations
 
 import os
@@ -8,8 +9,8 @@ import sys
 import pytest
 
 from evoforge.errors import StorageError
-from evoforge.program import Attempt, AttemptStatus
 from evoforge.storage import open_storage
+from evoforge.storage.schema import SCHEMA_VERSION
 
 
 def test_bare_path_and_url(tmp_path):
@@ -22,18 +23,6 @@ def test_bare_path_and_url(tmp_path):
 def test_read_only_missing_database(tmp_path):
     with pytest.raises(StorageError, match="no run database"):
         open_storage(f"sqlite:///{tmp_path / 'missing.db'}", read_only=True)
-
-
-def test_read_only_refuses_writes(tmp_path):
-    url = f"sqlite:///{tmp_path / 'r.db'}"
-    w = open_storage(url)
-    run = w.create_run("r", {}, "/t")
-    ro = open_storage(url, read_only=True)
-    assert ro.get_run("r").id == run.id
-    with pytest.raises(StorageError, match="read-only"):
-        ro.save_attempt(Attempt(run_id=run.id, code="x", status=AttemptStatus.OK))
-    ro.close()
-    w.close()
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
@@ -84,3 +73,27 @@ while True:
     assert len(rows) >= 51
     assert sorted(a.proposal_index for a in rows) == list(range(len(rows)))
     s.close()
+
+
+def test_create_false_needs_the_file(tmp_path):
+    with pytest.raises(StorageError, match="no run database"):
+        open_storage(f"sqlite:///{tmp_path / 'absent.db'}", create=False)
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_newer_database_keeps_its_journal_mode(tmp_path):
+    """A refused open changes nothing at all, not even the journal mode (WAL is set only after the check)."""
+    import sqlite3
+
+    db = tmp_path / "newer.db"
+    con = sqlite3.connect(db)
+    con.executescript("PRAGMA journal_mode=DELETE; CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                      "INSERT INTO meta VALUES ('schema_version', '99');")
+    con.close()
+    before = db.read_bytes()
+    with pytest.raises(StorageError, match=rf"schema version 99, newer than this evoforge supports \({SCHEMA_VERSION}\)"):
+        open_storage(f"sqlite:///{db}")
+    assert db.read_bytes() == before
+    con = sqlite3.connect(db)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    con.close()

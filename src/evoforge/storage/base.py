@@ -1,14 +1,16 @@
 """The storage protocol: one interface, several backends (SQLite default, PostgreSQL for many
-machines). Every backend passes the same conformance suite (`evoforge.testing.storage_suite`).
+machines). Both share one schema declaration (`schema`) and one row codec (`rows`), and every
+backend passes the same conformance suite (`evoforge.testing.storage_suite`).
 
 A storage URL names a backend for the library, the CLI and the dashboard alike
 (``sqlite:///runs/x/run.db``, ``postgresql://user@host/db``), as in Optuna.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import StorageError
 from ..program import Attempt, AttemptStatus, LLMCallRecord
@@ -98,10 +100,10 @@ def open_storage(url: str, *, read_only: bool = False, create: bool = True) -> S
         from .sqlite import SQLiteStorage
 
         return SQLiteStorage(url, read_only=read_only, create=create)
-    if scheme.startswith("postgresql") or scheme.startswith("postgres"):
-        from .sqlalchemy_storage import SQLAlchemyStorage
+    if scheme.split("+", 1)[0] in ("postgresql", "postgres"):   # postgresql://, postgres://, postgresql+psycopg://
+        from .postgres import PostgresStorage
 
-        return SQLAlchemyStorage(url, read_only=read_only)
+        return PostgresStorage(url, read_only=read_only, create=create)
     raise StorageError(f"unsupported storage URL {url!r}: use sqlite:///PATH.db or postgresql://USER@HOST/DB")
 
 
