@@ -22,38 +22,49 @@ from redteam_helpers import (
     load_corpus,
 )
 
+from evoforge.sandbox import IsolationLevel, warm
 from evoforge.testing.sandbox_suite import Breach, conditions
 
 CORPUS = load_corpus()
 FACTS = conditions()
 
 
+def _modes(level: str) -> list[str]:
+    """Cold always; warm too where the level forks calls from a zygote (sandbox/warm.py)."""
+    available = level_available(level)
+    return ["cold", "warm"] if available and warm.supported(IsolationLevel.parse(level)) else ["cold"]
+
+
 def _cases():
     for entry in CORPUS:
         for level in LEVELS:
-            marks = []
-            if not level_available(level):
-                marks.append(pytest.mark.skip(reason=f"isolation level '{level}' is not usable here"))
-            skip = entry.skip(level, FACTS)
-            if skip:
-                marks.append(pytest.mark.skip(reason=skip))
-            bug = entry.bug(level, FACTS)
-            expect = entry.expectation(level, FACTS)
-            if bug:
-                marks.append(pytest.mark.xfail(strict=True, raises=(WrongOutcome, Breach),
-                                               reason=f"SANDBOX BUG: {bug}"))
-            elif expect.breaches:
-                marks.append(pytest.mark.xfail(
-                    strict=True, raises=Breach,
-                    reason=f"documented weaker level '{level}' "
-                           f"({', '.join(sorted(expect.breaches))}): {expect.note}"))
-            yield pytest.param(entry, level, id=f"{entry.name}-{level}", marks=marks)
+            for mode in _modes(level):
+                marks = []
+                if not level_available(level):
+                    marks.append(pytest.mark.skip(reason=f"isolation level '{level}' is not usable here"))
+                skip = entry.skip(level, FACTS)
+                if skip:
+                    marks.append(pytest.mark.skip(reason=skip))
+                bug = entry.bug(level, FACTS)
+                expect = entry.expectation(level, FACTS)
+                if bug:
+                    marks.append(pytest.mark.xfail(strict=True, raises=(WrongOutcome, Breach),
+                                                   reason=f"SANDBOX BUG: {bug}"))
+                elif expect.breaches:
+                    marks.append(pytest.mark.xfail(
+                        strict=True, raises=Breach,
+                        reason=f"documented weaker level '{level}' "
+                               f"({', '.join(sorted(expect.breaches))}): {expect.note}"))
+                suffix = "-warm" if mode == "warm" else ""
+                yield pytest.param(entry, level, mode, id=f"{entry.name}-{level}{suffix}", marks=marks)
 
 
-@pytest.mark.parametrize("entry, level", list(_cases()))
-def test_corpus_entry_is_contained(entry: Entry, level: str, tmp_path, monkeypatch):
+@pytest.mark.parametrize("entry, level, mode", list(_cases()))
+def test_corpus_entry_is_contained(entry: Entry, level: str, mode: str, tmp_path, monkeypatch):
     for key, value in SECRET_ENV.items():
         monkeypatch.setenv(key, value)  # the engine's environment holds API keys
+    # the evaluator host inherits the switch: its candidate calls are cold or warm
+    monkeypatch.setenv("EVOFORGE_SANDBOX_WARM", "1" if mode == "warm" else "0")
     arena = Arena(tmp_path, level)
     try:
         outcome = arena.run(entry)

@@ -1,5 +1,7 @@
-"""The warm sandbox's zygote: ``python -B _zygote.py CONTROL_FD [--no-numpy]``, started inside
-the sandbox.
+"""The warm sandbox's zygote: ``python -B _zygote.py [--no-numpy] CONTROL_FD 3``, started inside
+the sandbox. The last argument is the descriptor every call's result pipe gets, last on the
+command line as on the cold worker's (``worker.py PROGRAM RESULT_FD``): a candidate finds the
+same things in /proc/self/cmdline either way.
 
 Why: a cold candidate call starts unshare, the trusted launcher's interpreter and the worker's
 interpreter (~60-85 ms here). The zygote is started once, inside the level's namespaces,
@@ -126,6 +128,7 @@ def _call_init(header: dict, fds: list[int]) -> None:
 def _candidate(header: dict) -> None:
     """The candidate's process: the call worker in-process, or the command of `run()`."""
     try:
+        os.setpgid(0, 0)   # its own process group: a killpg of it ends the call, not the init
         os.environ.clear()
         os.environ.update(header["env"])
         if numpy is not None:
@@ -183,7 +186,9 @@ def _reap() -> None:
 
 
 def main(argv: list[str]) -> None:
-    control = socket.socket(fileno=int(argv[1]))
+    if argv[-1] != str(RESULT_FD):
+        raise SystemExit(f"usage: _zygote.py [--no-numpy] CONTROL_FD {RESULT_FD}")
+    control = socket.socket(fileno=int(argv[-2]))
     control.send(json.dumps({"ready": True, "vm_kib": _vm_kib(), "pid": os.getpid()}).encode())
     while True:
         _reap()

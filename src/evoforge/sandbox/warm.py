@@ -174,9 +174,8 @@ class Zygote:
         if recipe is None:
             raise ZygoteLost("the isolation level is not available")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        argv = list(recipe[3:]) + ["--", sys.executable, "-B", ZYGOTE, str(theirs.fileno())]
-        if not self.numpy:
-            argv.append("--no-numpy")
+        argv = list(recipe[3:]) + ["--", sys.executable, "-B", ZYGOTE]
+        argv += ([] if self.numpy else ["--no-numpy"]) + [str(theirs.fileno()), "3"]
         try:
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
