@@ -29,7 +29,9 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from array import array
 from collections.abc import Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -167,24 +169,25 @@ def available() -> bool:
     return True
 
 
-def _fits(config: MarsConfig, n: int, pspaces: list[list[int]], last: list[int]) -> bool:
-    """Whether the C state holds this round exactly (else it runs in Python)."""
+def _pack(config: MarsConfig, n: int, pspaces: list[list[int]],
+          last: list[int]) -> tuple[array, array] | None:
+    """P-space and last results as 64-bit arrays, or None when the C state cannot hold this
+    round exactly (it then runs in Python)."""
     m = config.coresize
     if not 2 <= m <= 1 << 30 or n * m > _MAX_CORE_CELLS or len(pspaces) < n or len(last) < n:
-        return False
-    if not 0 <= n * config.max_cycles <= _MAX_I64 // 4:
-        return False
+        return None
+    if not -_MAX_I64 // 4 <= n * config.max_cycles <= _MAX_I64 // 4:
+        return None
     psize = len(pspaces[0])
     lists = pspaces[:n]
     if psize < 1 or any(len(p) != psize for p in lists):
-        return False
+        return None
     if len({id(p) for p in lists} | {id(last)}) != n + 1:
-        return False  # aliased lists: a write through one must show in the other at once
-    for values in (*lists, last[:n]):
-        if not all(type(v) is int for v in values) or (
-                min(values) < -_MAX_I64 - 1 or max(values) > _MAX_I64):
-            return False
-    return True
+        return None  # aliased lists: a write through one must show in the other at once
+    try:  # array() refuses what is not an integer or does not fit 64 bits
+        return array("q", chain.from_iterable(lists)), array("q", last[:n])
+    except (TypeError, OverflowError):
+        return None
 
 
 def _queue_capacity(config: MarsConfig, n: int) -> int:
@@ -207,7 +210,8 @@ def open_round(warriors: Sequence[Warrior], positions: Sequence[int], config: Ma
         if choice == "native":
             raise
         return None
-    if not _fits(config, len(warriors), pspaces, last_results):
+    packed = _pack(config, len(warriors), pspaces, last_results)
+    if packed is None:
         return None
     if not all(-2**31 <= ins.code < 2**31 for w in warriors for ins in w.instructions):
         return None
@@ -216,7 +220,7 @@ def open_round(warriors: Sequence[Warrior], positions: Sequence[int], config: Ma
     if len(warriors) * _queue_capacity(config, len(warriors)) > _MAX_QUEUE_CELLS:
         return None
     return NativeRound(lib, warriors, positions, config, starter, pspaces, last_results,
-                       stats_every)
+                       stats_every, packed)
 
 
 class NativeRound:
@@ -226,7 +230,8 @@ class NativeRound:
 
     def __init__(self, lib: ctypes.CDLL, warriors: Sequence[Warrior], positions: Sequence[int],
                  config: MarsConfig, starter: int, pspaces: list[list[int]],
-                 last_results: list[int], stats_every: int) -> None:
+                 last_results: list[int], stats_every: int,
+                 packed: tuple[array, array]) -> None:
         n, m = len(warriors), config.coresize
         self._lib, self.config, self.nwar = lib, config, n
         self.pspaces, self.last_results = pspaces, last_results
@@ -248,8 +253,9 @@ class NativeRound:
         self._spawned = (_I64 * n)()
         self._maxq = (_I64 * n)(*([1] * n))
         self._died = (_I64 * n)(*([-1] * n))
-        self._pspace = (_I64 * (n * psize))(*[v for p in pspaces[:n] for v in p])
-        self._last = (_I64 * n)(*last_results[:n])
+        self._packed = packed  # the buffers below are views of these arrays
+        self._pspace = (_I64 * (n * psize)).from_buffer(packed[0])
+        self._last = (_I64 * n).from_buffer(packed[1])
         self._ring = (_I64 * n)(*[(starter + k) % n for k in range(n)])
         rows = _SAMPLE_ROWS if every else 0
         self._samples = (_I64 * max(1, rows * (1 + 2 * n)))()
@@ -340,8 +346,7 @@ class NativeRound:
 
     def _write_back(self) -> None:
         """Copy P-space back into the caller's lists (a battle hands them to the next round)."""
-        ps = self._psize
-        flat = self._pspace[:]
+        ps, (flat, last) = self._psize, self._packed
         for w in range(self.nwar):
             self.pspaces[w][:] = flat[w * ps:(w + 1) * ps]
-            self.last_results[w] = self._last[w]
+            self.last_results[w] = last[w]
