@@ -69,10 +69,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_best(args: argparse.Namespace) -> int:
-    from .engine.session import locate_run
+    from .engine.locate import opened_run
 
-    store, info, _ = locate_run(args.run, read_only=True)
-    try:
+    with opened_run(args.run) as (store, info):
         maximize = info.config.get("direction", "maximize") == "maximize"
         best = store.best_attempts(info.id, 1, maximize=maximize)
         if not best:
@@ -84,17 +83,14 @@ def cmd_best(args: argparse.Namespace) -> int:
             print(f"# score {a.score:.10g}  program {a.id}", file=sys.stderr)
             sys.stdout.write(a.code or "")
         return 0
-    finally:
-        store.close()
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     from .engine.compute import describe
-    from .engine.session import locate_run
+    from .engine.locate import opened_run
     from .mutate.edits import unified_diff
 
-    store, info, _ = locate_run(args.run, read_only=True)
-    try:
+    with opened_run(args.run) as (store, info):
         a = store.get_attempt(args.program_id)
         if a is None or a.run_id != info.id:
             raise UserError(f"no attempt {args.program_id!r} in run {info.name}")
@@ -120,16 +116,13 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.prompt and a.prompt:
             w("\n--- prompt ---\n" + a.prompt + "\n--- reply ---\n" + a.response + "\n")
         return 0
-    finally:
-        store.close()
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .engine.compute import COST_KEY
-    from .engine.session import locate_run
+    from .engine.locate import opened_run
 
-    store, info, _ = locate_run(args.run, read_only=True)
-    try:
+    with opened_run(args.run) as (store, info):
         for a in store.attempts(info.id):
             row = {
                 "id": a.id, "parent_id": a.parent_id, "generation": a.generation, "island": a.island,
@@ -143,8 +136,6 @@ def cmd_export(args: argparse.Namespace) -> int:
                 row.update(prompt=a.prompt, response=a.response, diff=a.diff, stdout=a.stdout, stderr=a.stderr)
             sys.stdout.write(json.dumps(row, default=str) + "\n")
         return 0
-    finally:
-        store.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -195,9 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--full", action="store_true", help="include prompts, replies, diffs and outputs")
     e.set_defaults(func=cmd_export)
 
-    from .cli_extra import add_extra_commands
+    # commands beyond the core loop; they always ship, and each module imports only argparse-level
+    # code until its command runs. "audit" is registered before the self-improve commands, which
+    # then name their own promotion list "rsi-audit".
+    from .llm import serve_cli
+    from .rsi import cli as rsi_cli
+    from .safety import cli as safety_cli
+    from .ui import cli as ui_cli
 
-    add_extra_commands(sub)
+    for module in (safety_cli, serve_cli, ui_cli, rsi_cli):
+        module.add_commands(sub)
     return p
 
 

@@ -18,7 +18,10 @@ from ..program import Attempt
 from ..storage import RunInfo, Storage, open_storage, sqlite_url_for
 from ..task import Task, load_task
 from .core import Engine
+from .locate import locate_run, mask_url
 from .runner import run_workers
+
+__all__ = ["RunResult", "build_providers", "locate_run", "mask_url", "resume", "run"]
 
 SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", "runs", "*.db", "*.db-wal", "*.db-shm")
 
@@ -33,13 +36,6 @@ class RunResult:
     best: Attempt | None
     stop_reason: str
     stats: dict[str, Any] = field(default_factory=dict)
-
-
-def mask_url(url: str) -> str:
-    """A storage URL fit to print: any password replaced by ***."""
-    import re
-
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
 def _say(log: Callable[[str], None] | None, text: str) -> None:
@@ -195,41 +191,6 @@ def run(
         return _execute(snapshot, store, info, executor=executor, progress=progress, log=log, run_dir=folder)
     finally:
         store.close()
-
-
-def locate_run(run: str | Path, *, read_only: bool = False) -> tuple[Storage, RunInfo, Path | None]:
-    """Open a run given a run folder, a ``run.db`` file or a storage URL (``URL#RUN_NAME`` picks
-    one run of many; otherwise the latest)."""
-    text = str(run)
-    run_name = None
-    folder: Path | None = None
-    if "://" in text:
-        url, _, run_name = text.partition("#")
-    else:
-        path = Path(text)
-        if path.is_dir():
-            folder = path
-            marker = path / "storage.url"
-            if marker.is_file():
-                lines = marker.read_text(encoding="utf-8").split("\n")
-                url, run_name = lines[0].strip(), (lines[1].strip() if len(lines) > 1 else None)
-            elif (path / "run.db").is_file():
-                url = sqlite_url_for(path / "run.db")
-            else:
-                raise UserError(f"{path} is not a run folder (no run.db or storage.url in it)")
-        elif path.is_file():
-            url = sqlite_url_for(path)
-        else:
-            raise UserError(f"no run at {path}: give a run folder, a run.db file or a storage URL")
-    store = open_storage(url, read_only=read_only, create=False)
-    info = store.get_run(run_name) if run_name else (store.list_runs() or [None])[-1]
-    if info is None:
-        store.close()
-        raise UserError(f"no run {'named ' + repr(run_name) + ' ' if run_name else ''}in {url}")
-    if folder is None and info.meta.get("run_dir"):
-        candidate = Path(info.meta["run_dir"])
-        folder = candidate if candidate.is_dir() else None
-    return store, info, folder
 
 
 def resume(

@@ -27,11 +27,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _audit_run(args: argparse.Namespace) -> int:
-    from ..engine.session import locate_run
+    from ..engine.locate import opened_run
 
     writing = bool(args.release or args.reject)
-    store, info, _ = locate_run(args.run, read_only=not writing)
-    try:
+    with opened_run(args.run, read_only=not writing) as (store, info):
         if writing:
             for attempt_id, release in [(i, True) for i in args.release or []] + [(i, False) for i in args.reject or []]:
                 a = store.get_attempt(attempt_id)
@@ -70,8 +69,6 @@ def _audit_run(args: argparse.Namespace) -> int:
         if quarantined:
             w("Inspect one with 'evoforge show RUN ID'; release it with 'evoforge audit RUN --release ID'.\n")
         return 0
-    finally:
-        store.close()
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

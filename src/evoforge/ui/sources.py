@@ -2,7 +2,8 @@
 
 A reference names either one run (a run folder whose ``storage.url`` pins a run, or
 ``URL#RUN_NAME``) or a whole storage (a ``run.db`` file, a bare storage URL); a whole storage is
-re-listed on every request so that runs started after the dashboard still appear.
+re-listed on every request so that runs started after the dashboard still appear. References are
+read by `evoforge.engine.locate`, as the CLI reads them.
 """
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..engine.locate import mask_url, parse_run_ref
 from ..errors import UserError
-from ..storage import RunInfo, Storage, open_storage, sqlite_url_for
+from ..storage import RunInfo, Storage, open_storage
 
 
 @dataclass
@@ -37,26 +39,6 @@ class _Source:
     pinned: str | None  # a run name or id when the reference names one run
 
 
-def _split(ref: str) -> tuple[str, str | None]:
-    """Turn a reference into (storage URL, pinned run name or None)."""
-    if "://" in ref:
-        url, _, pinned = ref.partition("#")
-        return url, (pinned or None)
-    path = Path(ref)
-    if path.is_dir():
-        marker = path / "storage.url"
-        if marker.is_file():
-            lines = marker.read_text(encoding="utf-8").split("\n")
-            name = lines[1].strip() if len(lines) > 1 and lines[1].strip() else None
-            return lines[0].strip(), name
-        if (path / "run.db").is_file():
-            return sqlite_url_for(path / "run.db"), None
-        raise UserError(f"{path} is not a run folder (no run.db or storage.url in it)")
-    if path.is_file():
-        return sqlite_url_for(path), None
-    raise UserError(f"no run at {path}: give a run folder, a run.db file or a storage URL")
-
-
 def default_refs(root: Path = Path("runs")) -> list[str]:
     """Run folders under ``runs/`` (what ``evoforge run`` creates), newest last."""
     if not root.is_dir():
@@ -78,14 +60,15 @@ class RunRegistry:
             raise UserError("no run to show: give a run folder, a run.db file or a storage URL (none found under runs/)")
         try:
             for ref in refs:
-                url, pinned = _split(ref)
+                parsed = parse_run_ref(ref)
+                url, pinned = parsed.url, parsed.name
                 store = by_url.get(url)
                 if store is None:
                     store = open_storage(url, read_only=True, create=False)
                     by_url[url] = store
                     self._stores.append(store)
                 if pinned is not None and store.get_run(pinned) is None:
-                    raise UserError(f"no run named {pinned!r} in {url}")
+                    raise UserError(f"no run named {pinned!r} in {mask_url(url)}")
                 self._sources.append(_Source(ref, store, pinned))
         except BaseException:
             self.close()
