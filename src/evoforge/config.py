@@ -16,6 +16,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import ConfigError
 from .mutate import kinds as kind_registry
+from .search import selection as selection_registry
 
 
 @dataclass
@@ -72,8 +73,7 @@ class SearchConfig:
     """Population and parent selection."""
 
     islands: int = 2
-    parent_selection: Literal["weighted", "power_law", "hill_climb", "uniform", "best", "beam", "map_elites",
-                              "best_first"] = "weighted"
+    parent_selection: str = "weighted"  # a rule of evoforge.search.selection's registry
     sharpness: float = 10.0          # lambda in sigmoid(lambda * (score - median) / MAD)
     inspirations: int = 2
     migration_interval: int = 10     # proposals between migrations (0 = never)
@@ -281,6 +281,11 @@ def _validate(cfg: Config) -> None:
     positive("budget.max_tokens", cfg.budget.max_tokens, allow_zero=True)
     positive("budget.wall_clock_s", cfg.budget.wall_clock_s)
     positive("search.islands", cfg.search.islands)
+    if cfg.search.parent_selection not in selection_registry.names():
+        close = selection_registry.nearest(cfg.search.parent_selection)
+        hint = f"; did you mean '{close}'?" if close else ""
+        raise ConfigError(f"search.parent_selection: {cfg.search.parent_selection!r} is not one of "
+                          f"{', '.join(selection_registry.names())}{hint}")
     for i in cfg.search.own_islands:
         if not 0 <= i < cfg.search.islands:
             raise ConfigError(f"search.own_islands: island {i} does not exist (the run has {cfg.search.islands})")

@@ -18,8 +18,10 @@ BREAK_MATCH = ("<<<<<<< SEARCH\n        if lines[i:i + m] == search:\n=======\n"
                "        if lines[i:i + m] == search and i < 0:\n>>>>>>> REPLACE\n")
 # A slightly sharper default weighting: keeps the tests passing and, on this deterministic (but
 # noisy: 6 seeds) toy benchmark, scores 0.639 against the current 0.421.
-IMPROVE_SELECTION = ('<<<<<<< SEARCH\n            return rng.choices(members, weights=self.weights(members, sharpness), k=1)[0]\n'
-                     '=======\n            return rng.choices(members, weights=self.weights(members, sharpness * 1.3), k=1)[0]\n'
+IMPROVE_SELECTION = ('<<<<<<< SEARCH\n'
+                     '        return rng.choices(list(members), weights=shinka_weights(members, self.settings.sharpness), k=1)[0]\n'
+                     '=======\n'
+                     '        return rng.choices(list(members), weights=shinka_weights(members, self.settings.sharpness * 1.3), k=1)[0]\n'
                      '>>>>>>> REPLACE\n')
 
 
@@ -50,17 +52,17 @@ def test_breaking_edit_is_invalid_and_package_untouched(tmp_path, capsys):
 
 
 def test_improving_edit_gives_a_patch_for_review(tmp_path):
-    _, source, _ = target_mod.resolve_target("evoforge.search.population")
+    _, source, _ = target_mod.resolve_target("evoforge.search.selection")
     before = _digest(source)
     with ScriptedOpenAIServer(responder=lambda request: IMPROVE_SELECTION) as srv:
         out = tmp_path / "o"
-        code = main(["self-improve", "--target", "evoforge.search.population", "--out", str(out), "--quiet",
+        code = main(["self-improve", "--target", "evoforge.search.selection", "--out", str(out), "--quiet",
                      "--llm", f"openai/s@{srv.base_url}", "--budget", "1", "--proposals", "1"])
     assert code == 0
     assert _digest(source) == before
     patch = (out / "patch.diff").read_text()
-    assert "+            return rng.choices(members, weights=self.weights(members, sharpness * 1.3), k=1)[0]" in patch
-    assert "a/src/evoforge/search/population.py" in patch
+    assert "+        return rng.choices(list(members), weights=shinka_weights(members, self.settings.sharpness * 1.3), k=1)[0]" in patch
+    assert "a/src/evoforge/search/selection.py" in patch
     report = (out / "report.md").read_text()
     assert "candidate patch" in report and "```diff" in report
     # the patch applies to the checkout (checked, not applied)

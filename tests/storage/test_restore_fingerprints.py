@@ -54,10 +54,10 @@ def test_resume_reads_signatures_and_still_rejects_duplicates(value_task, url):
     # the same program with a comment and renamed locals: a duplicate by normalized AST (a storage query)
     renamed = "# a comment\n" + old.code.replace("VALUE", "RESULT")
     twin = Attempt(run_id=engine.run.id, code=renamed, mutation="perturb", proposal_index=999)
-    engine._novelty_check(twin)
+    engine.gates.novelty_check(twin)
     assert twin.status is AttemptStatus.DUPLICATE and old.id in twin.reason
     copy = Attempt(run_id=engine.run.id, code=old.code, mutation="perturb", proposal_index=1000)
-    engine._novelty_check(copy)
+    engine.gates.novelty_check(copy)
     assert copy.status is AttemptStatus.DUPLICATE   # identical code
     _propose(engine, 3, seed=1)                      # and the run goes on
     store.close()

@@ -21,18 +21,20 @@ from ..program import Attempt, AttemptStatus, LLMCallRecord
 from ..safety import ResultGuard, TaskIntegrity
 from ..sandbox import Evaluation
 from ..mutate import kinds as kind_registry
+from ..search import selection
 from ..search.kinds import KindPolicy
 from ..search.novelty import NoveltyFilter
 from ..search.population import Axis, Population
 from ..storage.base import RunInfo, Storage
 from ..strategy import load_strategy
 from ..task import Task
+from .auxiliary_calls import AuxiliaryCalls, cost_of
 from .budget import Budget
-from .proposer import LLMCall, ModelRequest, ParentView, model_child, operator_child
-from .auxiliary_calls import AuxiliaryModelCalls
 from .compute import feedback_for, flag_inflation, record_cost
-from .gates import ProposalGates
-from .restore import RunRestore
+from .gates import NoveltyIndexes, ProposalGates
+from .plan import ParentNotes, ProposalPlan, plan_proposal
+from .proposer import ChildDraft, LLMCall, ModelRequest, ParentView, model_child, operator_child
+from .restore import restore_run
 from .scratchpad import Scratchpad
 
 STATUS_OF_EVALUATION = {
@@ -55,8 +57,15 @@ class Proposal:
         return self.attempt.status is AttemptStatus.PENDING
 
 
-class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
-    """Ask/tell evolutionary search over one run. Thread-safe: workers call ask/tell concurrently."""
+class Engine:
+    """Ask/tell evolutionary search over one run. Thread-safe: workers call ask/tell concurrently.
+
+    Composed of small parts, each given only what it reads: the population (islands, archives)
+    and its parent `selector` (a rule of `evoforge.search.selection`), the kind bandit, the
+    novelty `indexes` and the `gates` that use them, `aux` (model calls that are not proposals),
+    the budget, the result guard and the task-integrity check. The engine itself plans each
+    proposal under one lock and keeps the run's counters.
+    """
 
     def __init__(self, task: Task, storage: Storage, run: RunInfo, providers: dict[str, Any], *, model_chooser: Any = None) -> None:
         self.task = task
@@ -65,51 +74,48 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
         self.run = run
         self.providers = providers
         self.model_chooser = model_chooser
-        axes = [Axis(a.name, a.min, a.max, a.bins) for a in self.cfg.search.map_elites]
-        self.population = Population(self.cfg.search.islands, maximize=task.maximize,
-                                     archive_size=self.cfg.search.archive_size, axes=axes,
-                                     expansions_per_node=self.cfg.search.expansions_per_node)
+        search = self.cfg.search
+        axes = [Axis(a.name, a.min, a.max, a.bins) for a in search.map_elites]
+        self.population = Population(search.islands, maximize=task.maximize, archive_size=search.archive_size,
+                                     axes=axes, expansions_per_node=search.expansions_per_node)
+        self.selector = selection.create(search.parent_selection, selection.SelectionSettings(
+            sharpness=search.sharpness, beam_width=search.beam_width, expansions_per_node=search.expansions_per_node))
         self.strategy = load_strategy(self.cfg.strategy, task.path)
         weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights or self.default_weights()))
         self.kinds = KindPolicy(weights, adaptive=self.cfg.mutation.adaptive)
-        self.novelty = NoveltyFilter(threshold=self.cfg.search.novelty_threshold, exact=False)  # AST: a storage query
-        # the judge looks at looser near-duplicates: its own LSH index, banded for its threshold
-        self.judge_index = NoveltyFilter(threshold=self.cfg.search.judge_threshold, exact=False) if self.cfg.search.novelty_judge else None
-        self.embedding_novelty = None
-        if self.cfg.search.embedding_model:
-            from ..llm.registry import create_provider
-            from ..search.embedding_novelty import EmbeddingNovelty
-
-            embedder = create_provider(self.cfg.search.embedding_model, retry=False)
-            if not hasattr(embedder, "embed"):
-                raise UserError(f"search.embedding_model: {self.cfg.search.embedding_model!r} offers no embeddings "
-                                "(use an OpenAI-compatible model string)")
-            self.embedding_novelty = EmbeddingNovelty(embedder, self.cfg.search.embedding_threshold)
-        self.budget = Budget(self.cfg.budget)
-        self._lock = threading.RLock()
-        self._next_index = 0
-        self._seen_replies: dict[str, set[str]] = {}
-        self._repeats: dict[str, int] = {}
-        self._tweaked: dict[str, set[str]] = {}   # parent id -> lines a tweak already targeted
-        self._last_failure: dict[str, str] = {}
-        self._pending: list[Attempt] = []
-        self.listeners: list[Callable[[Attempt], None]] = []
-        self.best: Attempt | None = None
-        self.in_flight = 0
-        self.stop_reason = ""
+        self.indexes = NoveltyIndexes.from_config(self.cfg)
         self.guard = ResultGuard(self.cfg)
-        self.scratchpad = Scratchpad(self.cfg.search.insights_interval, storage, run.id)
-        self._insights_busy = False
+        self.scratchpad = Scratchpad(search.insights_interval, storage, run.id)
         self.integrity = TaskIntegrity(task.path) if self.cfg.safety.integrity else None
         self._check_fingerprint()
-        self.owned = list(self.cfg.search.own_islands) or list(range(self.cfg.search.islands))
-        self.shared = bool(self.cfg.search.own_islands)
-        self._known: set[str] = set()
+        self.owned = list(search.own_islands) or list(range(search.islands))
+        self.shared = bool(search.own_islands)
+        self._lock = threading.RLock()
+        self.notes = ParentNotes()
+        self.listeners: list[Callable[[Attempt], None]] = []
+        self.in_flight = 0
+        self.stop_reason = ""
+        self._insights_busy = False
         self._last_sync = 0.0
         self._local_count = 0
-        self._restore()
+        restored = restore_run(storage, run.id, maximize=task.maximize, population=self.population, guard=self.guard,
+                               indexes=self.indexes, owned=self.owned, shared=self.shared)
+        self._next_index = restored.next_index
+        self._pending: list[Attempt] = restored.pending
+        self._known: set[str] = restored.known
+        self.best: Attempt | None = restored.best
+        self.budget = Budget(self.cfg.budget, restored.usage)
+        self._load_state()
+        self.aux = AuxiliaryCalls(providers, self.budget, storage, run.id, max_tokens=self.cfg.llm.max_tokens,
+                                  profile_of=self.profile_of)
+        self.gates = ProposalGates(self.cfg, storage, run.id, self.indexes, judge_call=self.aux.ask, lock=self._lock)
         self.listeners.append(self.strategy.observe)
-        self.strategy.bind(self._strategy_llm)
+        self.strategy.bind(self.aux.ask)
+
+    @property
+    def novelty(self) -> NoveltyFilter:
+        """The near-duplicate (MinHash) index of the run's programs."""
+        return self.indexes.novelty
 
     def _check_fingerprint(self) -> None:
         if self.integrity is None:
@@ -126,6 +132,15 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
     def _key(self, name: str) -> str:
         """State keys of a controller that owns some islands of a shared run carry their names."""
         return name if not self.cfg.search.own_islands else f"{name}@islands-{'-'.join(map(str, self.cfg.search.own_islands))}"
+
+    def _load_state(self) -> None:
+        """The learned state of the run's adaptive parts (kind bandit, strategy, model chooser)."""
+        self.kinds.load_state(self.storage.get_state(self.run.id, self._key("kinds")))
+        strategy_state = self.storage.get_state(self.run.id, self._key("strategy"))
+        if strategy_state is not None:
+            self.strategy.load_state(strategy_state)
+        if self.model_chooser is not None:
+            self.model_chooser.load_state(self.storage.get_state(self.run.id, self._key("models")))
 
     def save_state(self) -> None:
         self.storage.set_state(self.run.id, self._key("kinds"), self.kinds.state())
@@ -149,7 +164,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
                 if a.id not in self._known:
                     self._known.add(a.id)
                     self.population.add(a)
-                    self._remember(a)
+                    self.indexes.remember(a)
                     if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
                         self.best = a
         usage = self.storage.usage_totals(self.run.id)
@@ -213,7 +228,9 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
             self._next_index = max(self._next_index, index + 1)
             self._local_count += 1
             self.in_flight += 1
-            plan = self._plan(kind, rng, index)
+            plan = plan_proposal(self.population, self.selector, self.strategy, kind=kind,
+                                 island=self.owned[self._local_count % len(self.owned)], rng=rng, index=index,
+                                 inspirations=self.cfg.search.inspirations)
             update_insights = self.scratchpad.due(index) and not self._insights_busy
             self._insights_busy = self._insights_busy or update_insights
         try:
@@ -237,25 +254,18 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
         feedback = a.feedback if a.is_program else (a.reason or a.feedback)
         return ParentView(a.id, a.code, a.score, feedback_for(a, feedback))
 
-    def _plan(self, kind: str, rng: random.Random, index: int) -> dict[str, Any]:
-        island = self.owned[self._local_count % len(self.owned)]
-        member = self.population.select_parent(island, rng, self.cfg.search.parent_selection, self.cfg.search.sharpness,
-                                               beam_width=self.cfg.search.beam_width)
-        if member is None:
-            broken = self.population.pick_broken(rng)
-            return {"kind": "fix" if kind_registry.is_model_kind(kind) else kind, "island": island, "parent": broken, "fitness": None,
-                    "generation": 1, "inspirations": [], "index": index}
-        k = self.cfg.search.inspirations
-        pool = self.population.inspirations(island, member.id, rng, 3 * k)
-        candidates = [{"id": i, "fitness": self.population.fitness_of(i)} for i in pool]
-        insp = [i for i in self.strategy.choose_inspirations(candidates, k, rng) if i in pool][:k]
-        return {"kind": kind, "island": island, "parent": member.id, "fitness": member.fitness,
-                "generation": member.generation + 1, "inspirations": insp, "index": index}
+    def _update_insights(self, index: int) -> None:
+        try:
+            self.aux.update_insights(self.scratchpad, index, maximize=self.task.maximize,
+                                     task_description=self.cfg.description,
+                                     best_feedback=self.best.feedback if self.best else "")
+        finally:
+            self._insights_busy = False
 
-    def _produce(self, plan: dict[str, Any], rng: random.Random, needs_llm: bool) -> Proposal:
-        kind, index = plan["kind"], plan["index"]
-        parent = self._view(plan["parent"])
-        inspirations = [self._view(i) for i in plan["inspirations"]]
+    def _produce(self, plan: ProposalPlan, rng: random.Random, needs_llm: bool) -> Proposal:
+        kind, index = plan.kind, plan.index
+        parent = self._view(plan.parent)
+        inspirations = [self._view(i) for i in plan.inspirations]
         other = inspirations[0] if inspirations else None
         rejected: list[str] = []
         for _ in range(1 + (0 if needs_llm else self.cfg.search.max_novelty_resamples)):
@@ -279,30 +289,31 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
                 output_tokens=call.output_tokens, reasoning_tokens=call.reasoning_tokens, latency_s=call.latency_s,
                 cost_usd=call.cost_usd, error=call.error, attempt_id=attempt.id,
             ))
-        self.storage.save_attempt(attempt, self._fingerprint_of(attempt))
+        self.storage.save_attempt(attempt, self.indexes.fingerprint_of(attempt))
         if attempt.status is not AttemptStatus.PENDING:
-            self._finish(attempt, plan["fitness"])
-        return Proposal(attempt, plan["fitness"])
+            self._finish(attempt, plan.fitness)
+        return Proposal(attempt, plan.fitness)
 
-    def _attempt_from(self, draft: Any, plan: dict[str, Any], parent: ParentView, inspirations: list[ParentView]) -> Attempt:
+    def _attempt_from(self, draft: ChildDraft, plan: ProposalPlan, parent: ParentView,
+                      inspirations: list[ParentView]) -> Attempt:
         """An attempt from a draft, linted and checked for novelty."""
-        kind, index = plan["kind"], plan["index"]
         attempt = Attempt(
             run_id=self.run.id, code=draft.code, status=draft.status, parent_id=parent.id,
-            inspiration_ids=[p.id for p in inspirations], island=plan["island"], generation=plan["generation"],
-            mutation=kind, model=draft.model, reason=draft.reason, prompt=draft.prompt, response=draft.response,
+            inspiration_ids=[p.id for p in inspirations], island=plan.island, generation=plan.generation,
+            mutation=plan.kind, model=draft.model, reason=draft.reason, prompt=draft.prompt, response=draft.response,
             input_tokens=sum(c.input_tokens for c in draft.calls), output_tokens=sum(c.output_tokens for c in draft.calls),
-            proposal_index=index,
+            proposal_index=plan.index,
         )
         if attempt.code is not None:
             attempt.diff = unified_diff(parent.code, attempt.code)
         if attempt.status is AttemptStatus.PENDING:
-            self._lint(attempt, parent.code)
+            self.gates.lint(attempt, parent.code)
         if attempt.status is AttemptStatus.PENDING:
-            self._novelty_check(attempt)
+            self.gates.novelty_check(attempt)
         return attempt
 
-    def _ask_model(self, kind, parent, inspirations, other, index, rng):
+    def _ask_model(self, kind: str, parent: ParentView, inspirations: list[ParentView], other: ParentView | None,
+                   index: int, rng: random.Random) -> ChildDraft:
         model = self.model_chooser.choose(rng) if self.model_chooser else next(iter(self.providers))
         provider = self.providers[model]
         llm = self.cfg.llm
@@ -315,7 +326,8 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
         )
         if profile == "small":
             inspirations = inspirations[:1]
-        repeats = self._repeats.get(parent.id, 0)
+        notes = self.notes
+        repeats = notes.repeats.get(parent.id, 0)
         req = ModelRequest(
             kind=kind_registry.resolve(kind, has_second_parent=other is not None),
             parent=parent, inspirations=inspirations,
@@ -325,19 +337,19 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
             temperature=self.strategy.temperature(rng.choice(llm.temperatures) if llm.temperatures else llm.temperature, repeats),
             max_tokens=min(llm.max_tokens, 384) if profile == "small" else llm.max_tokens,
             seed=(self.cfg.seed * 7_919 + index * 17) % (2**31 - 1), constrained=constrained,
-            insights=list(self.scratchpad.insights), failure_note=self._last_failure.get(parent.id),
+            insights=list(self.scratchpad.insights), failure_note=notes.last_failure.get(parent.id),
             diff_retries=self.cfg.mutation.diff_retries,
-            tweaked_lines=self._tweaked.setdefault(parent.id, set()),
+            tweaked_lines=notes.tweaked.setdefault(parent.id, set()),
             reasoning_effort=rng.choice(llm.reasoning_efforts) if llm.reasoning_efforts else None,
         )
-        seen = self._seen_replies.setdefault(parent.id, set())
+        seen = notes.seen_replies.setdefault(parent.id, set())
         draft = model_child(
-            req, provider, cost_of=self._cost, allow_extra_call=lambda: self.budget.try_extra_llm_call(),
+            req, provider, cost_of=cost_of, allow_extra_call=lambda: self.budget.try_extra_llm_call(),
             on_call=lambda c: self._on_model_call(c),
             seen_replies=seen, strategy=self.strategy,
         )
         if draft.status is AttemptStatus.DUPLICATE:  # the model repeats itself: vary the sampling
-            self._repeats[parent.id] = repeats + 1
+            notes.repeats[parent.id] = repeats + 1
         return draft
 
     def profile_of(self, spec: str) -> str:
@@ -358,11 +370,6 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
         self.budget.record_llm_call(call.input_tokens + call.output_tokens, call.cost_usd)
         if self.model_chooser is not None:
             self.model_chooser.record_cost(call.model, call.cost_usd)
-
-    @staticmethod
-    def _cost(response: Any) -> float:
-        """Providers price their own calls (they know whether a model is local and free)."""
-        return float(getattr(response, "cost_usd", 0.0) or 0.0)
 
     # -- tell ----------------------------------------------------------------------------
     def tell(self, proposal: Proposal, evaluation: Evaluation) -> Attempt:
@@ -396,7 +403,7 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
         if a.is_program and proposal.parent_fitness is not None:
             a.metrics["improved_parent"] = self.population.fitness(a.score) > proposal.parent_fitness
             flag_inflation(a, a.metrics["improved_parent"], self.storage, self.cfg.safety.compute_inflation_factor)
-        self.storage.save_attempt(a, self._fingerprint_of(a))
+        self.storage.save_attempt(a, self.indexes.fingerprint_of(a))
         self._finish(a, proposal.parent_fitness)
         return a
 
@@ -407,12 +414,12 @@ class Engine(ProposalGates, AuxiliaryModelCalls, RunRestore):
             if self.shared:  # only `sync` reads it; a run of one controller keeps no set of every id
                 self._known.add(a.id)
             if a.is_program:
-                self._remember(a)
+                self.indexes.remember(a)
                 if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
                     self.best = a
                     self.storage.add_event(self.run.id, "new_best", {"id": a.id, "score": a.score, "index": a.proposal_index})
             elif a.parent_id and a.reason:
-                self._last_failure[a.parent_id] = f"A previous attempt from this program failed: {a.reason[:300]}"
+                self.notes.last_failure[a.parent_id] = f"A previous attempt from this program failed: {a.reason[:300]}"
             if a.mutation != "initial":
                 improved = a.is_program and parent_fitness is not None and self.population.fitness(a.score) > parent_fitness
                 kind = a.mutation if a.mutation in self.kinds.stats else None

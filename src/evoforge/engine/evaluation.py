@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 from ..executors.base import Executor, request_for
+from ..safety import IntegrityError
 from ..sandbox import Evaluation
 from .compute import summed
 
@@ -29,7 +30,7 @@ def _tampered(evaluation: Evaluation, integrity: Any) -> Evaluation:
         return evaluation
     try:
         integrity.check()
-    except Exception as exc:  # IntegrityError: record the attempt as an error, then the run stops
+    except IntegrityError as exc:  # record the attempt as an error, then the run stops (`integrity.violation`)
         return dataclasses.replace(evaluation, status="error", result=None,
                                    reason=f"the task files changed during this evaluation ({exc})")
     return evaluation

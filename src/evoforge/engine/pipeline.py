@@ -185,8 +185,8 @@ class Pipeline:
                 self._tickets.release()
             with self._cond:
                 self._cond.notify_all()
-        if engine.integrity is not None and "task files changed" in (evaluation.reason or ""):
-            engine.integrity.check()  # raises: the run stops after recording the attempt
+        if engine.integrity is not None and engine.integrity.violation is not None:
+            raise engine.integrity.violation  # the run stops after recording the attempt
 
     def shape(self) -> dict[str, Any]:
         """What the run keeps in flight, for logs and tests."""

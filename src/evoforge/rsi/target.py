@@ -24,8 +24,8 @@ copy):
 Benchmarks: ``diff`` (evoforge.mutate.match / .edits): the fraction of a corpus of imperfectly
 copied SEARCH/REPLACE edits (indentation drift, trailing spaces, blank lines, fragments, and
 SEARCH texts that must be refused) whose outcome is correct. ``selection``
-(evoforge.search.population): the mean best fitness a toy 1-D evolution reaches when the
-candidate's ``select_parent`` picks the parents (the picks are replayed here).
+(evoforge.search.selection): the mean best fitness a toy 1-D evolution reaches when the
+candidate's default rule picks the parents (the picks are replayed here).
 """
 from __future__ import annotations
 
@@ -62,8 +62,9 @@ TARGETS: dict[str, Target] = {
                                     "the SEARCH-text matcher of the diff applier"),
     "evoforge.mutate.edits": Target("evoforge.mutate.edits", ("mutate/test_mutate_edits.py",), "diff",
                                     "the SEARCH/REPLACE diff applier"),
-    "evoforge.search.population": Target("evoforge.search.population", ("search/test_population.py",), "selection",
-                                         "the population and its parent-selection policies"),
+    "evoforge.search.selection": Target("evoforge.search.selection",
+                                        ("search/test_population.py", "search/test_selection.py"), "selection",
+                                        "the parent-selection rules (the registry the population selects with)"),
 }
 
 DESCRIPTIONS = {
@@ -73,9 +74,9 @@ DESCRIPTIONS = {
              "applied at the right place with the right indentation, or refused when the SEARCH text is not in "
              "the code. evoforge's own tests of this module must keep passing. Keep every public name and "
              "signature; standard library only."),
-    "selection": ("The program is evoforge's population module; select_parent() picks the parent of each new "
-                  "program. The score is the mean best fitness a small evolution reaches with this module "
-                  "choosing parents under the default strategy (higher is better). evoforge's own tests of "
+    "selection": ("The program is evoforge's parent-selection module; each registered rule's select() picks "
+                  "the parent of each new program. The score is the mean best fitness a small evolution reaches "
+                  "with this module choosing parents under the default rule, 'weighted' (higher is better). evoforge's own tests of "
                   "this module must keep passing. Keep every public name and signature; standard library only."),
 }
 

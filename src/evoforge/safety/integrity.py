@@ -42,6 +42,9 @@ class TaskIntegrity:
         self.hashes = {p: _digest(p) for p in _files(self.root)}
         self.stats = {p: self._stat(p) for p in self.hashes}
         self._last_check = 0.0
+        # the first change found, kept: once the task changed, every later check fails the same way,
+        # and the engine asks `violation` instead of reading an evaluation's reason text
+        self.violation: IntegrityError | None = None
 
     @staticmethod
     def _stat(p: Path) -> tuple[int, int]:
@@ -61,21 +64,31 @@ class TaskIntegrity:
         import time
 
         with self._lock:
+            if self.violation is not None:
+                raise self.violation
             now = time.monotonic()
             if min_interval and now - self._last_check < min_interval:
                 return
             self._last_check = now
-            current = set(_files(self.root))
-            added = current - set(self.hashes)
-            if added:
-                raise IntegrityError(f"task files appeared during the run: {', '.join(sorted(str(p.relative_to(self.root)) for p in added))}")
-            for p, digest in self.hashes.items():
-                try:
-                    st = self._stat(p)
-                except FileNotFoundError:
-                    raise IntegrityError(f"task file {p.relative_to(self.root)} was removed during the run") from None
-                if st != self.stats[p]:
-                    if _digest(p) != digest:
-                        raise IntegrityError(f"task file {p.relative_to(self.root)} changed during the run; "
-                                             "the run stops because its scores can no longer be trusted")
-                    self.stats[p] = st
+            try:
+                self._compare()
+            except IntegrityError as exc:
+                self.violation = exc
+                raise
+
+    def _compare(self) -> None:
+        """Raise `IntegrityError` at the first difference from the files hashed at start."""
+        current = set(_files(self.root))
+        added = current - set(self.hashes)
+        if added:
+            raise IntegrityError(f"task files appeared during the run: {', '.join(sorted(str(p.relative_to(self.root)) for p in added))}")
+        for p, digest in self.hashes.items():
+            try:
+                st = self._stat(p)
+            except FileNotFoundError:
+                raise IntegrityError(f"task file {p.relative_to(self.root)} was removed during the run") from None
+            if st != self.stats[p]:
+                if _digest(p) != digest:
+                    raise IntegrityError(f"task file {p.relative_to(self.root)} changed during the run; "
+                                         "the run stops because its scores can no longer be trusted")
+                self.stats[p] = st

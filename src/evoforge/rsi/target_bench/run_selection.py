@@ -1,5 +1,5 @@
-"""Sandbox side of the parent-selection benchmark: a toy evolution driven by the candidate's
-`Population.select_parent`. Prints only the chosen parent ids; the trusted side replays them."""
+"""Sandbox side of the parent-selection benchmark: a toy evolution whose parents
+`Population.select_parent` picks with the candidate's default rule (evoforge.search.selection). Prints only the chosen parent ids; the trusted side replays them."""
 import json
 import math
 import random
