@@ -84,12 +84,12 @@ int mars_valid(const mars_state *s) {
     return 1;
 }
 
-#define COV(x) do { uint8_t *c_ = cw + (x); if (!*c_) { *c_ = 1; (*cc)++; } } while (0)
+#define COV(x) do { uint8_t *c_ = cw + (x); if (!*c_) { *c_ = 1; cov++; } } while (0)
 #define DEC(v) ((v) ? (v) - 1 : M1)
 #define PUSH(x) do { \
-        if (*ql >= qcap) { rc = MARS_BAD_STATE; goto out; } \
-        i64 t_ = *qh + *ql; if (t_ >= qcap) t_ -= qcap; \
-        qb[t_] = (i32)(x); (*ql)++; } while (0)
+        if (len >= qcap) { rc = MARS_BAD_STATE; goto bad; } \
+        i64 t_ = head + len; if (t_ >= qcap) t_ -= qcap; \
+        qb[t_] = (i32)(x); len++; } while (0)
 
 /* Execute until steps_left reaches stop_at, the round ends, or the sample buffer is full
  * (MARS_SAMPLES_FULL: Python drains s->samples, resets nsamples and calls again). */
@@ -99,7 +99,10 @@ int mars_run(mars_state *s, i64 stop_at) {
     const i64 M = s->coresize, M1 = M - 1, nwar = s->nwar, qcap = s->qcap;
     const i64 maxp = s->maxp, psize = s->psize, every = s->every;
     i32 *const ins = s->code, *const af = s->af, *const bf = s->bf;
-    i64 *const ring = s->ring;
+    i64 *const ring = s->ring, *const qhead = s->qhead, *const qlen = s->qlen;
+    i64 *const covcount = s->covcount, *const spawned = s->spawned, *const maxq = s->maxq;
+    i32 *const qbuf = s->qbuf;
+    uint8_t *const covs = s->covs;
     i64 i = s->turn, nring = s->nring, steps_left = s->steps_left;
     i64 next_sample = every ? s->next_sample : -1;
     int rc = MARS_OK;
@@ -120,14 +123,14 @@ int mars_run(mars_state *s, i64 stop_at) {
         const i64 w = ring[i];
         i++;
         if (i == nring) i = 0;
-        i32 *const qb = s->qbuf + w * qcap;
-        i64 *const qh = s->qhead + w, *const ql = s->qlen + w;
-        uint8_t *const cw = s->covs + w * M;
-        i64 *const cc = s->covcount + w;
-        if (*ql < 1) { rc = MARS_BAD_STATE; goto out; }
-        const i64 pc = qb[*qh];
-        *qh = *qh + 1 == qcap ? 0 : *qh + 1;
-        (*ql)--;
+        /* the warrior's queue and coverage in locals, stored back at `next` */
+        i32 *const qb = qbuf + w * qcap;
+        uint8_t *const cw = covs + w * M;
+        i64 head = qhead[w], len = qlen[w], cov = 0;
+        if (len < 1) { rc = MARS_BAD_STATE; goto out; }
+        const i64 pc = qb[head];
+        head = head + 1 == qcap ? 0 : head + 1;
+        len--;
         COV(pc);
         const i64 code = ins[pc], ira = af[pc], irb = bf[pc];
         i64 pa, aa, ab, pb, ba, bb, p, t;
@@ -194,15 +197,15 @@ int mars_run(mars_state *s, i64 stop_at) {
         } else if (op == 11) { /* SPL */
             npc = pc + 1;
             PUSH(npc != M ? npc : 0);
-            if (*ql < maxp) {
+            if (len < maxp) {
                 PUSH(pa);
-                s->spawned[w]++;
-                if (s->maxq[w] < *ql) s->maxq[w] = *ql;
+                spawned[w]++;
+                if (maxq[w] < len) maxq[w] = len;
             }
-            continue;
+            goto next;
         } else if (op == 7) { /* JMP */
             PUSH(pa);
-            continue;
+            goto next;
         } else if (op == 0) { /* DAT */
             die = 1;
         } else if (op == 2 || op == 3 || op == 4) { /* ADD SUB MUL */
@@ -228,12 +231,12 @@ int mars_run(mars_state *s, i64 stop_at) {
                 v = af[pb]; af[pb] = (i32)DEC(v);
                 jump = ba != 1 || bb != 1;
             }
-            if (jump) { PUSH(pa); continue; }
+            if (jump) { PUSH(pa); goto next; }
         } else if (op == 8 || op == 9) { /* JMZ JMN */
             if (mod == 0 || mod == 3) zero = ba == 0;
             else if (mod == 1 || mod == 2) zero = bb == 0;
             else zero = ba == 0 && bb == 0;
-            if (zero == (op == 8)) { PUSH(pa); continue; }
+            if (zero == (op == 8)) { PUSH(pa); goto next; }
         } else if (op == 13 || op == 14 || op == 12) { /* SEQ SNE SLT */
             if (op == 12) {
                 if (mod == 0) skip = aa < ba;
@@ -255,7 +258,7 @@ int mars_run(mars_state *s, i64 stop_at) {
             if (skip) {
                 npc = pc + 2;
                 PUSH(npc < M ? npc : npc - M);
-                continue;
+                goto next;
             }
         } else if (op == 5 || op == 6) { /* DIV MOD */
             const int div = op == 5;
@@ -290,7 +293,8 @@ int mars_run(mars_state *s, i64 stop_at) {
             if (k) s->pspace[w * psize + k] = value; else s->last[w] = value;
         }
         if (die) {
-            if (*ql == 0) { /* the warrior's last process: pMARS's cycle-budget rule */
+            qhead[w] = head; qlen[w] = len; covcount[w] += cov;
+            if (len == 0) { /* the warrior's last process: pMARS's cycle-budget rule */
                 const i64 cur = i ? i - 1 : nring - 1;
                 s->died_at[w] = floordiv(s->total_steps - steps_left - s->skipped, nwar);
                 const i64 cut = floordiv(steps_left, nring) + 1;
@@ -306,6 +310,12 @@ int mars_run(mars_state *s, i64 stop_at) {
         }
         npc = pc + 1;
         PUSH(npc != M ? npc : 0);
+    next:
+        qhead[w] = head; qlen[w] = len; covcount[w] += cov;
+        continue;
+    bad:
+        qhead[w] = head; qlen[w] = len; covcount[w] += cov;
+        break;
     }
 out:
     s->turn = i < nring ? i : 0;
