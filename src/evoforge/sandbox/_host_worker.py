@@ -22,6 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from evoforge.sandbox import warm
 from evoforge.sandbox._call_worker import dumps
 from evoforge.sandbox.candidate import (
     Candidate,
@@ -93,6 +94,7 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
     path = Path(spec["task_dir"]) / "evaluate.py"
     level = IsolationLevel[spec["isolation"]]
     set_recipe(level, spec.get("recipe"))
+    warm.adopt(level, list(spec.get("warm") or []))
     limits = SandboxLimits.from_json(spec.get("limits"))
     module, problem = _import_evaluator(path)
     if problem:
@@ -189,6 +191,7 @@ def main(argv: list[str]) -> None:
             pass
     out.write(data)
     out.close()
+    warm.shutdown_all()   # os._exit skips atexit: no zygote of ours may outlive us
     os._exit(0)
 
 

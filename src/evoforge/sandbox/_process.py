@@ -152,21 +152,22 @@ def run_process(
     cgroup: Cgroup | None = None,
     watchdog: TreeWatchdog | None = None,
     starter: Callable[[bool, int | None], Any] | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> ProcessOutcome:
     """Run `argv` to completion or timeout; always leaves no process of it behind (as far as
     the isolation level allows: see `isolation.py`). `watchdog`, when given, is checked while
     it runs and after it ends (see the module docstring). `starter(stdin_piped, result_w)`,
     when given, starts the process instead of Popen (a warm sandbox: `warm.WarmProcess`, which
     brings its own pidfd, kill and reaping; `argv`, `env`, `cwd` and `preexec` are then the
-    starter's business)."""
+    starter's business). `pass_fds` are inherited by the child besides the result pipe."""
     if watchdog is not None and not watchdog.active:
         watchdog = None
     result_r = result_w = -1
-    pass_fds: tuple[int, ...] = ()
+    pass_fds = tuple(pass_fds)
     argv = list(argv)
     if result_pipe:
         result_r, result_w = os.pipe()
-        pass_fds = (result_w,)
+        pass_fds += (result_w,)
         argv = [a.replace(RESULT_FD_PLACEHOLDER, str(result_w)) for a in argv]
     start = time.monotonic()
     try:

@@ -163,6 +163,7 @@ def _middle(header: dict, fds: list[int]) -> None:
             os.close(fd)
         pidfd = os.pidfd_open(child)
         socket.send_fds(reply, [b"P"], [pidfd])
+        _watch(pidfd, reply)
         os.close(pidfd)
         _, status, usage = os.wait4(child, 0)
         reply.send(json.dumps({"status": status, "cpu": usage.ru_utime + usage.ru_stime,
@@ -173,6 +174,28 @@ def _middle(header: dict, fds: list[int]) -> None:
         except OSError:
             pass
     os._exit(0)
+
+
+def _watch(pidfd: int, reply: socket.socket) -> None:
+    """Wait until the call ends; kill it when its caller is gone first (the reply socket hangs
+    up: the evaluator host was killed), so no call outlives the one that made it."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    poller.register(reply.fileno(), select.POLLIN | select.POLLHUP)
+    while True:
+        for fd, _ in poller.poll():
+            if fd == pidfd:
+                return
+            try:
+                gone = reply.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+            except BlockingIOError:
+                gone = False
+            except OSError:
+                gone = True
+            if gone:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                return
+            poller.unregister(reply.fileno())   # a stray message: keep waiting for the end
 
 
 def _reap() -> None:

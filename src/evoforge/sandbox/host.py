@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.errors import TaskError
+from evoforge.sandbox import warm
 from evoforge.sandbox._call_worker import dumps
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, run_process
@@ -148,6 +149,9 @@ def evaluate_code(
         "isolation": level.name, "recipe": recipe_for(level), "limits": limits.to_json(),
         "stage_args": dict(stage_args or {}), "scratch": str(scratch.path),
         "cpu_budget_s": cpu_budget_s,
+        # this process's warm zygotes (their control sockets are inherited): evaluations do
+        # not pay a zygote start each (sandbox/warm.py)
+        "warm": warm.handoff(level),
     }
     try:
         request = dumps(spec)
@@ -163,7 +167,8 @@ def evaluate_code(
     try:
         out = run_process(argv, env=env, cwd=str(task_dir), timeout=timeout, stdin=request,
                           max_output=limits.max_output_bytes, result_pipe=True,
-                          max_result=limits.max_result_bytes, preexec=preexec, cgroup=cgroup)
+                          max_result=limits.max_result_bytes, preexec=preexec, cgroup=cgroup,
+                          pass_fds=[int(entry["fd"]) for entry in spec["warm"]])
     finally:
         if cgroup is not None:
             cgroup.remove()  # also kills candidate sandboxes nested under the host's cgroup

@@ -168,6 +168,7 @@ class Zygote:
         self._lock = threading.Lock()
         self.starts = 0
         self.zygote_pid: int | None = None   # in its own pid namespace (1 under unshare)
+        self.borrowed = False   # the control socket was handed down by our parent process
 
     def _start(self) -> None:
         recipe = isolation.recipe_for(self.level)
@@ -199,8 +200,25 @@ class Zygote:
         self.zygote_pid = hello.get("pid")
         self.starts += 1
 
+    def adopt(self, control_fd: int, vm_bytes: int) -> None:
+        """Use the zygote of the process that started us (the engine's, handed to an
+        evaluator host), so an evaluation does not pay a zygote start. Should it die, the
+        next call starts a zygote of our own."""
+        with self._lock:
+            self._close_control()
+            self._control = socket.socket(fileno=control_fd)
+            self.vm_bytes = vm_bytes
+            self.borrowed = True
+
+    @property
+    def control_fd(self) -> int | None:
+        return self._control.fileno() if self._control is not None else None
+
     def ensure(self) -> None:
         with self._lock:
+            if self.borrowed and self._control is not None:
+                return   # liveness shows when a call is sent (ZygoteLost, then our own)
+            self.borrowed = False
             if self._control is None or self._proc is None or self._proc.poll() is not None:
                 self._close_control()
                 self._kill()
@@ -220,6 +238,7 @@ class Zygote:
             with self._lock:
                 self._close_control()
                 self._kill()
+                self.borrowed = False
             return self._spawn_once(spec, stdin_piped, result_w, cgroup)
 
     def _spawn_once(self, spec: CallSpec, stdin_piped: bool, result_w: int | None,
@@ -362,6 +381,35 @@ def _zygote(level: IsolationLevel, numpy: bool) -> Zygote | None:
                     level.name.lower(), exc)
         return None
     return zygote
+
+
+def handoff(level: IsolationLevel) -> list[dict[str, int | bool]]:
+    """This process's zygotes for `level` (started if needed), for an evaluator host to adopt:
+    [{"numpy": bool, "fd": control fd (pass it to the host), "vm_bytes": int}]; [] when warm
+    is off or unavailable."""
+    if not enabled() or not supported(level):
+        return []
+    out: list[dict[str, int | bool]] = []
+    for numpy in (True, False):
+        zygote = _zygote(level, numpy)
+        fd = zygote.control_fd if zygote is not None else None
+        if zygote is not None and fd is not None:
+            out.append({"numpy": numpy, "fd": fd, "vm_bytes": zygote.vm_bytes})
+    return out
+
+
+def adopt(level: IsolationLevel, entries: list[dict[str, int | bool]]) -> None:
+    """In an evaluator host: use the zygotes `handoff` gave (their control descriptors were
+    inherited), instead of starting our own."""
+    if not enabled() or not supported(level):
+        for entry in entries:
+            os.close(int(entry["fd"]))
+        return
+    for entry in entries:
+        key = (level.name, str(bool(entry["numpy"])), *(isolation.recipe_for(level) or []))
+        with _lock:
+            zygote = _zygotes.setdefault(key, Zygote(level, bool(entry["numpy"])))
+        zygote.adopt(int(entry["fd"]), int(entry["vm_bytes"]))
 
 
 def shutdown_all() -> None:
