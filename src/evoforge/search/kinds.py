@@ -2,21 +2,22 @@
 by configured weights adapted by what each kind earns.
 
 Rewards are per proposal: 1 for a child better than its parent, a little for a valid child, 0 for
-a failure. A kind's chance is its configured weight times its posterior mean reward, with a
+a failure. What each kind has earned is kept by the one bandit of evoforge (`search.bandit`, with
+Beta(1, 1) priors); a kind's chance is its configured weight times its posterior mean reward, with a
 floor so that no enabled kind is ever starved (the world changes as the population improves).
+The saved state keeps the format runs have always stored (trials, reward, improvements, valid per
+kind), which the dashboard reads and which a resumed run loads.
 """
 from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass
+from typing import Any
 
-@dataclass
-class KindStats:
-    trials: int = 0
-    reward: float = 0.0
-    improvements: int = 0
-    valid: int = 0
+from .bandit import Bandit
+
+VALID_REWARD = 0.15   # what a valid child that did not improve on its parent earns
+COUNTERS = ("trials", "reward", "improvements", "valid")
 
 
 class KindPolicy:
@@ -26,24 +27,27 @@ class KindPolicy:
         self.weights = {k: float(w) for k, w in weights.items() if w > 0}
         self.adaptive = adaptive
         self.floor = floor
-        self.stats = {k: KindStats() for k in self.weights}
+        # thompson: its posterior means are (1 + reward) / (2 + trials), the Beta(1, 1) means
+        self.bandit = Bandit(self.weights, "thompson") if self.weights else None
+        self._outcomes = {k: {"improvements": 0, "valid": 0} for k in self.weights}
         self._lock = threading.Lock()
 
+    @property
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per kind: trials, reward, improvements, valid (the saved state)."""
+        return self.state()
+
     def probabilities(self, allowed: set[str] | None = None) -> dict[str, float]:
-        with self._lock:
-            kinds = [k for k in self.weights if allowed is None or k in allowed]
-            if not kinds:
-                return {}
-            raw = {}
-            for k in kinds:
-                s = self.stats[k]
-                mean = (1.0 + s.reward) / (2.0 + s.trials) if self.adaptive else 0.5
-                raw[k] = self.weights[k] * mean
-            total = sum(raw.values())
-            base = {k: v / total for k, v in raw.items()}
-            wsum = sum(self.weights[k] for k in kinds)
-            # mix with the configured prior so that every kind keeps at least floor * its prior share
-            return {k: (1 - self.floor) * base[k] + self.floor * self.weights[k] / wsum for k in kinds}
+        kinds = [k for k in self.weights if allowed is None or k in allowed]
+        if not kinds or self.bandit is None:
+            return {}
+        means = self.bandit.probabilities() if self.adaptive else {}
+        raw = {k: self.weights[k] * means.get(k, 0.5) for k in kinds}
+        total = sum(raw.values())
+        base = {k: v / total for k, v in raw.items()}
+        wsum = sum(self.weights[k] for k in kinds)
+        # mix with the configured prior so that every kind keeps at least floor * its prior share
+        return {k: (1 - self.floor) * base[k] + self.floor * self.weights[k] / wsum for k in kinds}
 
     def choose(self, rng: random.Random, allowed: set[str] | None = None) -> str | None:
         probs = self.probabilities(allowed)
@@ -54,19 +58,27 @@ class KindPolicy:
 
     def update(self, kind: str, *, valid: bool, improved: bool) -> None:
         with self._lock:
-            s = self.stats.get(kind)
-            if s is None:
+            counts = self._outcomes.get(kind)
+            if counts is None or self.bandit is None:
                 return
-            s.trials += 1
-            s.valid += int(valid)
-            s.improvements += int(improved)
-            s.reward += 1.0 if improved else (0.15 if valid else 0.0)
+            self.bandit.update(kind, 1.0 if improved else (VALID_REWARD if valid else 0.0))
+            counts["valid"] += int(valid)
+            counts["improvements"] += int(improved)
 
-    def state(self) -> dict[str, dict[str, float]]:
+    def state(self) -> dict[str, dict[str, Any]]:
         with self._lock:
-            return {k: vars(s).copy() for k, s in self.stats.items()}
+            if self.bandit is None:
+                return {}
+            arms = self.bandit.state()["arms"]
+            return {k: {"trials": int(arms[k]["n"]), "reward": arms[k]["sum"], **counts}
+                    for k, counts in self._outcomes.items()}
 
     def load_state(self, state: dict[str, dict[str, float]] | None) -> None:
-        for k, v in (state or {}).items():
-            if k in self.stats:
-                self.stats[k] = KindStats(**{f: v.get(f, 0) for f in ("trials", "reward", "improvements", "valid")})
+        """Load a saved state (a kind this run does not use is ignored; a missing counter is 0)."""
+        with self._lock:
+            for k, v in (state or {}).items():
+                if k not in self._outcomes or self.bandit is None:
+                    continue
+                v = {f: v.get(f, 0) for f in COUNTERS}
+                self.bandit.restore({k: {"n": v["trials"], "sum": v["reward"]}})
+                self._outcomes[k] = {"improvements": v["improvements"], "valid": v["valid"]}
