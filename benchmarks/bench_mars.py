@@ -12,8 +12,9 @@ Engines: "python" (mars_python.py) and "native" (_mars_core.c via mars_native.py
 through `battle()`, so Python's per-round setup counts. With a `pmars` binary (PMARS=..., on
 PATH, or /opt/pmars/pmars from scripts/build_pmars.sh) the same rounds (``-F 4000``) are
 timed with pMARS; its process start and assembly (``-r 0``, timed apart) are subtracted, which
-favours pMARS. Each figure is the best of `--repeat` interleaved tries (a loaded machine
-slows some tries, never speeds one up); ratios are taken between figures of this one run.
+favours pMARS. Times are CPU seconds (ours: this process; pMARS: its child process), so a
+machine shared with other jobs skews them less than wall time; each figure is the best of
+`--repeat` interleaved tries; ratios are taken between figures of this one run.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -55,19 +57,26 @@ def _source(name: str, folder: Path) -> Path:
     return WARRIORS / f"{name}.red"
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def time_pmars(exe: str, a: Path, b: Path, rounds: int) -> float | None:
-    start = time.perf_counter()
+    """CPU seconds of one pMARS process playing `rounds` rounds (0: start and assembly)."""
+    start = _children_cpu()
     out = subprocess.run([exe, "-b", "-r", str(rounds), "-F", "4000", str(a), str(b)],
                          capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
+    seconds = _children_cpu() - start
     return seconds if rounds == 0 or "Results:" in out.stdout else None
 
 
 def time_engine(engine: str, ws: list, rounds: int) -> tuple[float, object]:
+    """CPU seconds of `battle()` on one engine, and its result."""
     os.environ["EVOFORGE_MARS"] = engine
-    start = time.perf_counter()
+    start = time.process_time()
     result = battle(ws, rounds=rounds, first_position=4000)
-    return time.perf_counter() - start, result
+    return time.process_time() - start, result
 
 
 def main() -> None:
@@ -91,6 +100,7 @@ def measure(args: argparse.Namespace, exe: str | None, native: bool,
         pa, pb = _source(left, folder), _source(right, folder)
         ws = [assemble(pa.read_text()), assemble(pb.read_text())]
         best: dict[str, float] = {}
+        pm_start = pm_total = float("inf")
         for _ in range(args.repeat):
             tries = {"python": args.python_rounds}
             if native:
@@ -101,11 +111,13 @@ def measure(args: argparse.Namespace, exe: str | None, native: bool,
                 if engine == "native" or not native:
                     ref = result  # the longer run (the engines agree round by round)
             if exe:
-                start_s = time_pmars(exe, pa, pb, 0) or 0.0
+                start_s = time_pmars(exe, pa, pb, 0)
                 total = time_pmars(exe, pa, pb, args.rounds)
-                if total is not None:
-                    per = max(total - start_s, 1e-9) / args.rounds
-                    best["pmars"] = min(best.get("pmars", per), per)
+                if start_s is not None and total is not None:
+                    pm_start = min(pm_start, start_s)
+                    pm_total = min(pm_total, total)
+        if pm_total < float("inf"):
+            best["pmars"] = max(pm_total - pm_start, 1e-6) / args.rounds
         row = {"matchup": f"{left} vs {right}",
                "w/l/t": f"{ref.wins(0)}/{ref.losses(0)}/{ref.ties(0)}",
                "full_length": all(r.cycles == 80_000 for r in ref.rounds),

@@ -34,6 +34,7 @@ typedef struct {
     i64 *samples;       /* sample_cap rows of 1 + 2 nwar: cycle, queue lengths, coverage */
     /* progress */
     i64 nring, turn, steps_left, skipped, next_sample, nsamples, finished;
+    i64 pspace_written; /* set by STP: Python copies P-space back only then */
 } mars_state;
 
 enum { MARS_OK = 0, MARS_SAMPLES_FULL = 1, MARS_BAD_STATE = -1 };
@@ -291,6 +292,7 @@ int mars_run(mars_state *s, i64 stop_at) {
             else { idx = bb; value = ab; }
             const i64 k = idx % psize;
             if (k) s->pspace[w * psize + k] = value; else s->last[w] = value;
+            s->pspace_written = 1;
         }
         if (die) {
             qhead[w] = head; qlen[w] = len; covcount[w] += cov;

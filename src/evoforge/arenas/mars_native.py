@@ -70,7 +70,7 @@ class _State(ctypes.Structure):
         ("spawned", _P64), ("maxq", _P64), ("died_at", _P64),
         ("pspace", _P64), ("last", _P64), ("ring", _P64), ("samples", _P64),
     ] + [(name, _I64) for name in ("nring", "turn", "steps_left", "skipped", "next_sample",
-                                    "nsamples", "finished")]
+                                    "nsamples", "finished", "pspace_written")]
 
 
 def mode() -> str:
@@ -263,7 +263,7 @@ class NativeRound:
                          rows, self._code, self._af, self._bf, self._covs, self._covcount,
                          self._qbuf, self._qhead, self._qlen, self._spawned, self._maxq,
                          self._died, self._pspace, self._last, self._ring, self._samples,
-                         n, 0, total, 0, total, 0, 0)
+                         n, 0, total, 0, total, 0, 0, 0)
         self._ref = ctypes.byref(self._s)
         init = INITIAL_INSTRUCTION
         lib.mars_fill(self._ref, init.code, init.a % m, init.b % m)
@@ -345,7 +345,11 @@ class NativeRound:
                              tuple(self._covcount[:n])))
 
     def _write_back(self) -> None:
-        """Copy P-space back into the caller's lists (a battle hands them to the next round)."""
+        """Copy P-space back into the caller's lists (a battle hands them to the next round)
+        when STP has written since the last copy."""
+        if not self._s.pspace_written:
+            return
+        self._s.pspace_written = 0
         ps, (flat, last) = self._psize, self._packed
         for w in range(self.nwar):
             self.pspaces[w][:] = flat[w * ps:(w + 1) * ps]
