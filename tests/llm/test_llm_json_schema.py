@@ -73,7 +73,9 @@ def test_retry_layer_forwards_the_schema_to_providers_that_ignore_it():
 
     class Plain(ProviderBase):  # no schema support: it takes the keyword (the base declares it) and ignores it
         name, context_length = "plain", 1000
-        seen: list = []
+
+        def __init__(self):
+            self.seen = []
 
         def complete(self, messages, *, temperature=0.7, max_tokens=1024, seed=None, grammar=None, stop=None,
                      timeout=None, reasoning_effort=None, json_schema=None):

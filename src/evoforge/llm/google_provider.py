@@ -104,6 +104,13 @@ class GoogleProvider(SDKProvider):
             options["base_url"] = base_url
         return genai.Client(api_key=api_key, http_options=options)
 
+    def close(self) -> None:
+        # ``Client.close`` arrived in later google-genai releases than the >=1.0 the extra allows;
+        # with an older SDK there is nothing of ours to release (its HTTP client closes on exit).
+        closer = getattr(self._client, "close", None)
+        if closer is not None:
+            closer()
+
     def _request(self, messages: list[dict[str, str]], *, temperature: float | None, max_tokens: int,
                  seed: int | None, stop: list[str] | None, timeout: float) -> dict[str, Any]:
         return build_google_request(self.model, messages, temperature=temperature, max_tokens=max_tokens,
