@@ -199,3 +199,32 @@ def test_parse_retry_after_forms():
     assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) == 10.0
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after(None) is None
+
+
+class _Recording(ProviderBase):
+    """Records the keywords each call receives."""
+
+    name, model = "fake/recording", "recording"
+
+    def __init__(self):
+        self.calls: list[dict] = []
+
+    def complete(self, messages, **kwargs):
+        self.calls.append(kwargs)
+        return LLMResponse(text="ok", model=self.model)
+
+
+def test_every_keyword_is_forwarded_and_timeout_capped_by_the_budget():
+    inner = _Recording()
+    p = RetryingProvider(inner, call_budget_s=60)
+    p.complete(MSG, temperature=0.1, max_tokens=7, seed=2, grammar="g", stop=["S"], timeout=5,
+               reasoning_effort="high", json_schema={"type": "object"})
+    p.complete(MSG)
+    first, second = inner.calls
+    assert set(first) == set(ProviderBase.COMPLETE_KEYWORDS) == set(second)
+    assert (first["temperature"], first["max_tokens"], first["seed"], first["grammar"], first["stop"]) == (
+        0.1, 7, 2, "g", ["S"])
+    assert first["reasoning_effort"] == "high" and first["json_schema"] == {"type": "object"}
+    assert first["timeout"] == 5  # the caller's cap, below what is left of the 60 s budget
+    assert 0 < second["timeout"] <= 60 and second["reasoning_effort"] is None and second["json_schema"] is None
+    assert p.max_concurrency == 4 and inner.max_concurrency == 1  # the retry layer owns the limit
