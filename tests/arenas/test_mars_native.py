@@ -324,6 +324,32 @@ def test_an_unknown_choice_is_an_error(tmp_path):
     assert out.returncode != 0 and "EVOFORGE_MARS must be one of" in out.stderr
 
 
+def test_an_unusable_cache_folder_falls_back_to_a_private_temporary_one(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {"XDG_CACHE_HOME": str(blocker), "TMPDIR": str(tmp), "EVOFORGE_MARS": "native"}
+    env.pop("EVOFORGE_MARS_CACHE", None)
+    out = subprocess.run([sys.executable, "-c", ROUND], capture_output=True, text=True,
+                         env={**{k: v for k, v in os.environ.items()
+                                 if k != "EVOFORGE_MARS_CACHE"}, "PYTHONPATH": str(SRC), **env},
+                         timeout=600, check=False)
+    assert out.returncode == 0 and out.stdout.split() == ["native", "501"], out.stderr
+    [folder] = tmp.iterdir()
+    assert folder.name == f"evoforge-{os.getuid()}" and folder.stat().st_mode & 0o077 == 0
+    assert [p.name.startswith("mars_core-") for p in folder.iterdir()] == [True]
+
+
+def test_a_cache_folder_others_can_write_is_refused(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    out = child({"EVOFORGE_MARS": "native", "EVOFORGE_MARS_CACHE": str(shared)}, ROUND)
+    assert out.returncode != 0 and "not private to this user" in out.stderr
+    assert list(shared.iterdir()) == []
+
+
 def test_concurrent_first_builds_share_one_library(tmp_path):
     """Four processes build into one empty cache at once: all load a complete library."""
     code = ROUND.replace("logging.basicConfig()", "pass")

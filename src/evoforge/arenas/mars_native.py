@@ -59,6 +59,10 @@ class NativeUnavailable(RuntimeError):
     """The native engine could not be built or loaded (and ``EVOFORGE_MARS=native``)."""
 
 
+class _FolderUnusable(NativeUnavailable):
+    """A cache folder that cannot hold the library (the next one is tried)."""
+
+
 class _State(ctypes.Structure):
     """Mirror of `mars_state` in _mars_core.c (every member 8 bytes: no padding)."""
 
@@ -88,14 +92,27 @@ def _compiler() -> list[str] | None:
     return [exe] if exe else None
 
 
-def _cache_dir() -> Path:
+def _cache_dirs() -> list[Path]:
+    """Where the library may live: $EVOFORGE_MARS_CACHE alone when set, else the user's
+    cache folder, then a private folder in the temporary directory (a home that is read-only,
+    as in some sandboxes, must not cost the fast path)."""
     if os.environ.get("EVOFORGE_MARS_CACHE"):
-        return Path(os.environ["EVOFORGE_MARS_CACHE"])
+        return [Path(os.environ["EVOFORGE_MARS_CACHE"])]
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "evoforge"
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return [Path(base) / "evoforge", Path(tempfile.gettempdir()) / f"evoforge-{uid}"]
 
 
-def build(cache: Path | None = None) -> Path:
+def _private(folder: Path) -> None:
+    """Create `folder` (mode 0700) and refuse one that another user could write to: we are
+    about to load code from it."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = folder.stat()
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022):
+        raise _FolderUnusable(f"cache folder {folder} is not private to this user")
+
+
+def build() -> Path:
     """Compile `_mars_core.c` into the cache (once per source/compiler/flags) and return the
     shared library's path. Raises `NativeUnavailable` with the reason."""
     cc = _compiler()
@@ -107,16 +124,26 @@ def build(cache: Path | None = None) -> Path:
         raise NativeUnavailable(f"cannot read {SOURCE}: {exc}") from exc
     key = hashlib.sha256(b"\0".join([source, " ".join(cc).encode(), " ".join(CFLAGS).encode(),
                                      platform.machine().encode()])).hexdigest()[:16]
-    folder = cache or _cache_dir()
-    target = folder / f"mars_core-{key}.so"
-    if target.exists():
-        return target
+    name = f"mars_core-{key}.so"
+    problems = []
+    for folder in _cache_dirs():
+        try:
+            _private(folder)
+            if (folder / name).exists():
+                return folder / name
+            return _compile(cc, folder, name)
+        except (_FolderUnusable, OSError) as exc:
+            problems.append(str(exc))
+    raise NativeUnavailable("; ".join(problems))
+
+
+def _compile(cc: list[str], folder: Path, name: str) -> Path:
+    target = folder / name
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".mars_core-", suffix=".so", dir=folder)
         os.close(fd)
     except OSError as exc:
-        raise NativeUnavailable(f"cache folder {folder} not writable: {exc}") from exc
+        raise _FolderUnusable(f"cache folder {folder} not writable: {exc}") from exc
     try:
         proc = subprocess.run([*cc, *CFLAGS, "-o", tmp, str(SOURCE)], capture_output=True,
                               text=True, timeout=300, check=False)
