@@ -3,8 +3,8 @@
     python benchmarks/bench_mars.py [--rounds N] [--python-rounds N] [--repeat K] [--json]
 
 Each matchup is played at the '94 hill settings (core 8000, 80,000 cycles, 8,000 processes)
-with the warriors written for the tests (tests/arenas/warriors) plus two that always live the
-whole round. A round that ends in a tie runs all 160,000 instructions, so ties dominate the
+with the warriors written for the tests (tests/arenas/warriors) plus two that live long (a
+process bomb, SPL 0 / JMP -1, and a silk-style paper). A round that ends in a tie runs all 160,000 instructions, so ties dominate the
 cost: the "full-length" line sums the matchups whose every round went the distance, which is
 what issue 17's target (native within 2x of pMARS per round) is about.
 
@@ -39,7 +39,8 @@ WARRIORS = ROOT / "tests" / "arenas" / "warriors"
 EXTRA = {"spljmp": "SPL 0\nJMP -1\n", "silk": "SPL 1\nSPL 1\nSPL 1\nSPL @0, }500\n"
          "MOV.I }-1, >-1\nJMP -2\n"}
 MATCHUPS = [("imp", "imp"), ("dwarf", "imp"), ("paper", "dwarf"), ("stone", "paper"),
-            ("scanner", "stone"), ("spljmp", "silk"), ("silk", "imp")]
+            ("scanner", "stone"), ("spljmp", "silk"), ("silk", "imp"), ("spljmp", "imp"),
+            ("spljmp", "spljmp")]
 
 
 def _pmars() -> str | None:

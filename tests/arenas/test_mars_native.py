@@ -121,8 +121,9 @@ def test_hundreds_of_random_warriors_agree_on_small_cores(monkeypatch):
     for case in range(300):
         m = rng.choice([2, 3, 7, 16, 80, 97, 128, 300])
         n = rng.choice([1, 2, 2, 2, 3, 4])
-        config = MarsConfig(coresize=m, max_cycles=rng.choice([0, 1, 5, 100, 400]),
-                            max_processes=rng.choice([-1, 0, 1, 2, 8, 64]), max_length=12,
+        config = MarsConfig(coresize=m, max_cycles=rng.choice([-5, 0, 1, 5, 100, 400]),
+                            max_processes=rng.choice([-2**70, -1, 0, 1, 2, 8, 64, 2**70]),
+                            max_length=12,
                             pspace_size=rng.choice([None, 1, 3, 7]))
         ws = [random_warrior(rng, m, rng.randint(1, 12), wild=case % 3 == 0) for _ in range(n)]
         positions = [rng.randint(-m, 2 * m) for _ in range(n)]

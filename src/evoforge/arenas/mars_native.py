@@ -286,8 +286,8 @@ class NativeRound:
         self._ring = (_I64 * n)(*[(starter + k) % n for k in range(n)])
         rows = _SAMPLE_ROWS if every else 0
         self._samples = (_I64 * max(1, rows * (1 + 2 * n)))()
-        self._s = _State(m, n, min(config.max_processes, _MAX_I64), psize, qcap, total, every,
-                         rows, self._code, self._af, self._bf, self._covs, self._covcount,
+        maxp = max(-_MAX_I64, min(config.max_processes, _MAX_I64))
+        self._s = _State(m, n, maxp, psize, qcap, total, every, rows, self._code, self._af, self._bf, self._covs, self._covcount,
                          self._qbuf, self._qhead, self._qlen, self._spawned, self._maxq,
                          self._died, self._pspace, self._last, self._ring, self._samples,
                          n, 0, total, 0, total, 0, 0, 0)
