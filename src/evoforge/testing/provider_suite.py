@@ -8,7 +8,8 @@ one set of tests, run against each provider. Subclass `ProviderConformance` once
     class TestProviders(ProviderConformance):
         pass
 
-Each test then runs once per entry of `BACKENDS`:
+Each test then runs once per entry of ``backends`` (a subclass may narrow it; default `BACKENDS`)
+to which it applies:
 
 * ``openai``, ``anthropic``, ``google``: the bare provider of that prefix, its own SDK pointed
   at a real local server speaking its wire protocol (`ScriptedOpenAIServer`,
@@ -20,8 +21,10 @@ Each test then runs once per entry of `BACKENDS`:
   wire (it is slow: one load per test class, a handful of short generations).
 
 A backend that cannot run here (its SDK or llama-cpp-python is not installed) is skipped with
-the extra to install. A test that does not apply to a backend (error injection needs a wire;
-recovery is the retry layer's) is skipped with the reason, never passed vacuously.
+the extra to install. A test that does not apply to a backend is not generated for it (a
+decorator says what it needs: `needs_wire` — failure injection needs a socket — or
+`needs_retry` — recovery is the retry layer's), so nothing passes vacuously and nothing is
+skipped for being inapplicable.
 The properties checked are those of `ProviderBase`: declared attributes, every keyword
 accepted, replies and usage, the request carrying the call, reasoning split off and counted,
 empty and truncated replies, HTTP statuses and transport failures mapped to `LLMError` kinds,
@@ -196,12 +199,37 @@ def _embedded_missing() -> str | None:
     return None
 
 
-def _params() -> list[Any]:
-    return [pytest.param(b, id=b, marks=[pytest.mark.embedded] if b == "embedded" else []) for b in BACKENDS]
+def needs_wire(test: Callable[..., None]) -> Callable[..., None]:
+    """Generate ``test`` only for backends with a server (failures are injected over the socket)."""
+    test.provider_needs = {*getattr(test, "provider_needs", ()), "wire"}  # type: ignore[attr-defined]
+    return test
+
+
+def needs_retry(test: Callable[..., None]) -> Callable[..., None]:
+    """Generate ``test`` only for backends behind the retry layer."""
+    test.provider_needs = {*getattr(test, "provider_needs", ()), "wire", "retry"}  # type: ignore[attr-defined]
+    return test
+
+
+def applies(backend: str, needs: set[str]) -> bool:
+    """Whether a test that ``needs`` these things runs for ``backend``."""
+    return ("wire" not in needs or backend in WIRES or backend.split(":")[-1] in WIRES) and (
+        "retry" not in needs or backend.startswith("retry:"))
 
 
 class ProviderConformance:
     """Subclass once (name it ``Test...``); see the module docstring."""
+
+    backends: ClassVar[tuple[str, ...]] = BACKENDS
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """One case per applicable backend (pytest calls this hook on test classes too)."""
+        if "backend" not in metafunc.fixturenames:
+            return
+        needs = set(getattr(metafunc.function, "provider_needs", ()))
+        metafunc.parametrize("backend", [
+            pytest.param(b, id=b, marks=[pytest.mark.embedded] if b == "embedded" else [])
+            for b in self.backends if applies(b, needs)])
 
     # -- fixtures ---------------------------------------------------------------------------
     @pytest.fixture(scope="class")
@@ -211,10 +239,10 @@ class ProviderConformance:
         yield provider
         provider.close()
 
-    @pytest.fixture(params=_params())
-    def make(self, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Case]]:
+    @pytest.fixture
+    def make(self, backend: str, request: pytest.FixtureRequest,
+             monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Case]]:
         """``make(*script, api_key=..., retry=..., timeout=...)`` → a `Case` for this backend."""
-        backend: str = request.param
         retry_by_default = backend.startswith("retry:")
         wire = WIRES.get(backend.split(":")[-1])
         missing = wire.missing() if wire is not None else _embedded_missing()
@@ -239,11 +267,6 @@ class ProviderConformance:
         yield build
         for server in servers:
             server.close()
-
-    @staticmethod
-    def needs_wire(case: Case) -> None:
-        if case.server is None:
-            pytest.skip(f"{case.backend}: runs in process, there is no wire to inject failures into")
 
     # -- what every provider declares --------------------------------------------------------
     def test_declares_every_attribute(self, make: Callable[..., Case]) -> None:
@@ -285,9 +308,9 @@ class ProviderConformance:
             return
         assert (r.text, r.input_tokens, r.output_tokens, r.finish_reason) == ("hello there", 7, 3, "stop")
 
+    @needs_wire
     def test_request_carries_the_call(self, make: Callable[..., Case]) -> None:
         case = make("ok")
-        self.needs_wire(case)
         case.provider.complete(MESSAGES, temperature=0.25, max_tokens=33, seed=9, stop=["END"])
         sent = case.sent()
         assert "Answer in one word." in sent.texts and "say something" in sent.texts
@@ -295,15 +318,15 @@ class ProviderConformance:
         assert sent.seed == (9 if case.wire.has_seed else None)
         assert sent.temperature == (0.25 if case.wire.sends_temperature() else None)
 
+    @needs_wire
     def test_reasoning_is_split_off_and_counted(self, make: Callable[..., Case]) -> None:
         case = make(reply("answer", reasoning_content="because", reasoning_tokens=4, completion_tokens=6))
-        self.needs_wire(case)
         r = case.provider.complete(MESSAGES)
         assert (r.text, r.reasoning, r.reasoning_tokens, r.output_tokens) == ("answer", "because", 4, 6)
 
+    @needs_wire
     def test_empty_reply(self, make: Callable[..., Case]) -> None:
         case = make(empty(), "second try")
-        self.needs_wire(case)
         if case.retrying:  # retried, reseeded
             r = case.provider.complete(MESSAGES, seed=5)
             assert r.text == "second try" and r.attempts == 2
@@ -312,21 +335,21 @@ class ProviderConformance:
             case.provider.complete(MESSAGES, seed=5)
         assert info.value.kind == "empty" and info.value.retryable
 
+    @needs_wire
     def test_truncated_reply_is_not_retried(self, make: Callable[..., Case]) -> None:
         case = make(empty(finish_reason="length"), "never asked")
-        self.needs_wire(case)
         with pytest.raises(LLMError) as info:
             case.provider.complete(MESSAGES)
         assert info.value.kind == "truncated" and not info.value.retryable and info.value.attempts == 1
         assert len(case.server.requests) == 1
 
+    @needs_wire
     @pytest.mark.parametrize("status,kind", [(400, "bad_request"), (401, "auth"), (403, "auth"),
                                              (429, "rate_limit"), (500, "server"), (503, "server"),
                                              (529, "server")])
     def test_status_maps_to_kind(self, make: Callable[..., Case], status: int, kind: str) -> None:
         case = make(error(status, "scripted failure", retry_after=7 if status == 429 else None),
                     retry={"max_attempts": 1})
-        self.needs_wire(case)
         with pytest.raises(LLMError) as info:
             case.provider.complete(MESSAGES)
         err = info.value
@@ -335,9 +358,9 @@ class ProviderConformance:
         if status == 429:
             assert err.retry_after == 7.0
 
+    @needs_wire
     def test_transport_failures_map_to_kinds(self, make: Callable[..., Case]) -> None:
         case = make(drop(), malformed(), delay(SLOW, "too late"), retry={"max_attempts": 1})
-        self.needs_wire(case)
         kinds = []
         for _ in range(3):
             with pytest.raises(LLMError) as info:
@@ -345,9 +368,9 @@ class ProviderConformance:
             kinds.append(info.value.kind)
         assert kinds == ["connection", "server", "timeout"]
 
+    @needs_wire
     def test_key_is_sent_but_never_shown(self, make: Callable[..., Case]) -> None:
         case = make("welcome", api_key=SECRET)
-        self.needs_wire(case)
         assert case.provider.complete(MESSAGES).text == "welcome"
         assert case.wire.key_sent(case.server.headers[-1], SECRET)
         assert SECRET not in repr(case.provider) and SECRET not in str(case.provider)
@@ -357,19 +380,15 @@ class ProviderConformance:
         assert info.value.kind == "auth" and info.value.attempts == 1 and SECRET not in str(info.value)
 
     # -- the retry layer over every wire -----------------------------------------------------
+    @needs_retry
     def test_retry_layer_recovers_from_every_retryable_failure(self, make: Callable[..., Case]) -> None:
         case = make(error(429, retry_after=0.2), error(500), error(529), drop(), malformed(), "finally")
-        self.needs_wire(case)
-        if not case.retrying:
-            pytest.skip(f"{case.backend}: recovery is the retry layer's (see retry:{case.backend})")
         r = case.provider.complete(MESSAGES)
         assert (r.text, r.attempts) == ("finally", 6) and r.backoff_s >= 0.2
 
+    @needs_retry
     def test_retry_layer_gives_up_a_slow_reply_and_asks_again(self, make: Callable[..., Case]) -> None:
         case = make(delay(SLOW, "too late"), "in time")
-        self.needs_wire(case)
-        if not case.retrying:
-            pytest.skip(f"{case.backend}: recovery is the retry layer's (see retry:{case.backend})")
         r = case.provider.complete(MESSAGES, timeout=SHORT)  # the per-call timeout reaches the SDK
         assert (r.text, r.attempts) == ("in time", 2)
 
