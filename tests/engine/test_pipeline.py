@@ -17,7 +17,7 @@ from evoforge.engine.pipeline import model_concurrency
 from evoforge.errors import ConfigError
 from evoforge.storage import open_storage
 from evoforge.testing.openai_server import ScriptedOpenAIServer
-from evoforge.testing.tasks import increment_responder
+from evoforge.testing.tasks import increment_responder, write_task
 
 PATIENCE_S = 300  # a deadline for a shared, slow machine: never a speed requirement
 
@@ -187,3 +187,43 @@ def test_fill_idle_off_makes_no_operator_proposals_beyond_the_weights(value_task
     attempts, usage = _stored(result)
     assert usage["calls"] == 6
     assert all(a.model for a in attempts if a.mutation != "initial")
+
+
+def test_model_edits_start_while_the_initial_program_is_evaluated(tmp_path):
+    """Not lockstep: a proposer asks the model for an edit of the initial program before that
+    program's evaluation ends. The initial evaluation waits for the model server to have received a
+    request (a file the responder writes): with no overlap it would wait until its patience ran out
+    and say so in its metrics."""
+    flag = tmp_path / "model-was-asked"
+    evaluate = f'''\
+import os, time
+from evoforge import Candidate, Result
+
+
+def evaluate(candidate: Candidate) -> Result:
+    v = candidate.call("value", timeout=10)
+    overlapped = None
+    if v == 1.0:  # the initial program: hold its evaluation until the model has a request
+        deadline = time.monotonic() + {PATIENCE_S}
+        while not os.path.exists({str(flag)!r}) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        overlapped = os.path.exists({str(flag)!r})
+    return Result(score=float(v), metrics={{"overlapped": overlapped}})
+'''
+    task = write_task(tmp_path / "task", evaluate=evaluate)
+
+    def responder(request: dict) -> str:
+        flag.touch()
+        return increment_responder(request)
+
+    with ScriptedOpenAIServer(responder=responder) as srv:
+        result = evoforge.run(task, llm=f"openai/scripted@{srv.base_url}", budget=4, workers=2,
+                              run_dir=tmp_path / "run", overrides={"mutation.weights": {"diff": 1.0}})
+    attempts, usage = _stored(result)
+    initial = next(a for a in attempts if a.mutation == "initial")
+    assert initial.status.value == "ok" and initial.metrics["overlapped"] is True
+    children = [a for a in attempts if a.parent_id == initial.id and a.model]
+    assert children and all(a.status.value != "pending" for a in attempts)
+    # proposed before the parent had a score, and still judged against it once it had one
+    assert any(a.metrics.get("improved_parent") is True for a in children)
+    assert usage["calls"] == 4

@@ -98,6 +98,7 @@ class Engine:
         self._insights_busy = False
         self._last_sync = 0.0
         self._local_count = 0
+        self._initial_in_flight: str | None = None   # the initial program's id while it is evaluated
         restored = restore_run(storage, run.id, maximize=task.maximize, population=self.population, guard=self.guard,
                                indexes=self.indexes, owned=self.owned, shared=self.shared)
         self._next_index = restored.next_index
@@ -174,7 +175,8 @@ class Engine:
         self.storage.set_state(self.run.id, "elapsed_s", self.budget.elapsed())
 
     # -- ask -----------------------------------------------------------------------------
-    def ask(self, *, operators_only: bool = False, models_only: bool = False) -> Proposal | None:
+    def ask(self, *, operators_only: bool = False, models_only: bool = False,
+            ahead_of_initial: bool = False) -> Proposal | None:
         """The next proposal, or None when there is nothing to do *now*.
 
         When None is returned, `stop_reason` says whether the run is over; if it is empty, work in
@@ -182,11 +184,17 @@ class Engine:
         `operators_only` (an evaluation slot the model leaves idle) proposes only a zero-cost
         operator, and nothing at all while no valid program exists to apply one to; `models_only`
         (a model slot, while idle evaluation slots make the operators) a model edit, if any is enabled.
+        `ahead_of_initial` lets a model edit of the initial program start while that program is
+        still being evaluated (its prompt then has no score): a run whose evaluations take minutes
+        does not leave the model idle for the first one. Not in lockstep runs (reproducibility).
         """
         with self._lock:
             if self._pending:
                 self.in_flight += 1
-                return Proposal(self._pending.pop(0))
+                attempt = self._pending.pop(0)
+                if attempt.mutation == "initial":
+                    self._initial_in_flight = attempt.id
+                return Proposal(attempt)
             if self._next_index == 0:  # an empty run: whoever allocates index 0 proposes the initial program
                 first = self.storage.allocate_index(self.run.id)
                 self._next_index = first + 1
@@ -197,10 +205,13 @@ class Engine:
             if self.budget.done():
                 self.stop_reason = self.budget.stop_reason
                 return None
+            early = None   # the initial program, still being evaluated, as the parent
             if not (self.population.has_programs() or self.population.broken):
-                if self.in_flight == 0:
-                    self.stop_reason = "nothing to build on: no program was stored"
-                return None
+                early = self._initial_in_flight if ahead_of_initial else None
+                if early is None:
+                    if self.in_flight == 0:
+                        self.stop_reason = "nothing to build on: no program was stored"
+                    return None
             operators = {k for k in self.kinds.weights if not kind_registry.is_model_kind(k)}
             if operators_only and not (operators and self.population.has_programs()):
                 return None
@@ -228,9 +239,12 @@ class Engine:
             self._next_index = max(self._next_index, index + 1)
             self._local_count += 1
             self.in_flight += 1
-            plan = plan_proposal(self.population, self.selector, self.strategy, kind=kind,
-                                 island=self.owned[self._local_count % len(self.owned)], rng=rng, index=index,
-                                 inspirations=self.cfg.search.inspirations)
+            island = self.owned[self._local_count % len(self.owned)]
+            if early is not None:
+                plan = ProposalPlan(kind, island, early, None, 1, index)
+            else:
+                plan = plan_proposal(self.population, self.selector, self.strategy, kind=kind, island=island,
+                                     rng=rng, index=index, inspirations=self.cfg.search.inspirations)
             update_insights = self.scratchpad.due(index) and not self._insights_busy
             self._insights_busy = self._insights_busy or update_insights
         try:
@@ -246,6 +260,7 @@ class Engine:
         self._next_index = 1
         attempt = Attempt(run_id=self.run.id, code=self.task.initial_code, mutation="initial", proposal_index=0)
         self.storage.save_attempt(attempt)
+        self._initial_in_flight = attempt.id
         return Proposal(attempt)
 
     def _view(self, attempt_id: str) -> ParentView:
@@ -400,16 +415,21 @@ class Engine:
                 self.storage.add_event(self.run.id, "quarantine", {"id": a.id, "score": a.score, "reason": verdict.reason})
             if verdict.alert:
                 self.storage.add_event(self.run.id, "alert", {"kind": "overfitting", "id": a.id, "message": verdict.alert})
-        if a.is_program and proposal.parent_fitness is not None:
-            a.metrics["improved_parent"] = self.population.fitness(a.score) > proposal.parent_fitness
+        parent_fitness = proposal.parent_fitness
+        if parent_fitness is None and a.parent_id:  # proposed ahead of its parent's score: known by now
+            parent_fitness = self.population.fitness_of(a.parent_id)
+        if a.is_program and parent_fitness is not None:
+            a.metrics["improved_parent"] = self.population.fitness(a.score) > parent_fitness
             flag_inflation(a, a.metrics["improved_parent"], self.storage, self.cfg.safety.compute_inflation_factor)
         self.storage.save_attempt(a, self.indexes.fingerprint_of(a))
-        self._finish(a, proposal.parent_fitness)
+        self._finish(a, parent_fitness)
         return a
 
     def _finish(self, a: Attempt, parent_fitness: float | None) -> None:
         with self._lock:
             self.in_flight -= 1
+            if a.id == self._initial_in_flight:
+                self._initial_in_flight = None
             self.population.add(a)
             if self.shared:  # only `sync` reads it; a run of one controller keeps no set of every id
                 self._known.add(a.id)

@@ -14,7 +14,9 @@ first.
 
 With one worker and one model request in flight the pipeline runs in *lockstep* (a ticket is
 given back only when its proposal has been told), which is the old ask → evaluate → tell order:
-such a run proposes the same programs for the same seed, whatever the timing.
+such a run proposes the same programs for the same seed, whatever the timing. Otherwise the
+proposers start model edits of the initial program while it is still being evaluated, so the
+model is not idle for the first evaluation (which may take minutes).
 """
 from __future__ import annotations
 
@@ -123,7 +125,7 @@ class Pipeline:
             try:
                 # the parent is chosen now, with a ticket in hand; while idle evaluators make the
                 # operators, a proposer spends its ticket on the model only
-                proposal = engine.ask(models_only=self.fill_idle)
+                proposal = engine.ask(models_only=self.fill_idle, ahead_of_initial=not self.lockstep)
             except BaseException:
                 self._tickets.release()
                 raise
