@@ -231,13 +231,36 @@ def test_set_instruction_between_slices(monkeypatch):
         assert sim.result().stats[0].died_at == 4 and sim.finished  # the 4th instruction died
 
 
+def test_pspace_reached_only_through_set_instruction(monkeypatch):
+    """A round whose warriors hold no LDP/STP skips packing P-space; an STP written into
+    the core later must still reach the caller's lists."""
+    config = MarsConfig(coresize=64, max_cycles=50, pspace_size=8)
+    seen = {}
+    for engine in ("native", "python"):
+        monkeypatch.setenv("EVOFORGE_MARS", engine)
+        pspaces, last = [[0] * 8], [5]
+        sim = Simulation([assemble("NOP 0\nJMP -1")], [0], config=config, pspaces=pspaces,
+                         last_results=last)
+        sim.run(4)
+        sim.set_instruction(1, Instruction(17, 2, 0, 9, 0, 3))  # STP.AB #9, #3
+        sim.set_instruction(2, Instruction(17, 2, 0, 7, 0, 0))  # STP.AB #7, #0: the result
+        sim.set_instruction(3, Instruction(0, 4, 1, 0, 1, 0))
+        sim.run()
+        seen[engine] = (pspaces, last, sim.result())
+    assert seen["native"] == seen["python"]
+    assert seen["native"][0] == [[0, 0, 0, 9, 0, 0, 0, 0]] and seen["native"][1] == [7]
+
+
 # -- what the native engine declines, and the fallback paths ---------------------------------
 def test_rounds_the_c_types_cannot_hold_run_in_python(monkeypatch):
     monkeypatch.setenv("EVOFORGE_MARS", "auto")
-    w = assemble("JMP 0")
+    w, ps = assemble("JMP 0"), assemble("STP #1, #1\nJMP 0")
     shared = [0] * 500
-    assert Simulation([w, w], [0, 4000], pspaces=[shared, shared]).engine == "python"
-    assert Simulation([w], [0], pspaces=[[2**70] * 500]).engine == "python"
+    assert Simulation([ps, w], [0, 4000], pspaces=[shared, shared]).engine == "python"
+    assert Simulation([ps], [0], pspaces=[[2**70] * 500]).engine == "python"
+    assert Simulation([ps], [0], pspaces=[[0.0] * 500]).engine == "python"
+    # warriors without LDP/STP never read P-space, whatever it holds
+    assert Simulation([w, w], [0, 4000], pspaces=[shared, shared]).engine == "native"
     assert Simulation([w], [0], config=MarsConfig(coresize=1, min_separation=0,
                                                    max_length=1)).engine == "python"
     huge = Warrior((Instruction(2**30, 0, 0, 0, 0, 0),))

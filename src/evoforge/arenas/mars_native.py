@@ -196,14 +196,26 @@ def available() -> bool:
     return True
 
 
-def _pack(config: MarsConfig, n: int, pspaces: list[list[int]],
-          last: list[int]) -> tuple[array, array] | None:
-    """P-space and last results as 64-bit arrays, or None when the C state cannot hold this
-    round exactly (it then runs in Python)."""
+def _fits(config: MarsConfig, n: int, stats_every: int) -> bool:
+    """Whether the C types hold this configuration exactly (else the round runs in Python)."""
     m = config.coresize
-    if not 2 <= m <= 1 << 30 or n * m > _MAX_CORE_CELLS or len(pspaces) < n or len(last) < n:
-        return None
-    if not -_MAX_I64 // 4 <= n * config.max_cycles <= _MAX_I64 // 4:
+    return (2 <= m <= 1 << 30 and n * m <= _MAX_CORE_CELLS
+            and -_MAX_I64 // 4 <= n * config.max_cycles <= _MAX_I64 // 4
+            and -_MAX_I64 // 4 <= stats_every * n <= _MAX_I64 // 4
+            and n * _queue_capacity(config, n) <= _MAX_QUEUE_CELLS)
+
+
+def _uses_pspace(code: int) -> bool:
+    """LDP, STP, and every opcode beyond the table (the C loop runs those as STP)."""
+    return not 0 <= code >> 9 < 16
+
+
+def _pack(n: int, pspaces: list[list[int]], last: list[int]) -> tuple[array, array] | None:
+    """P-space and last results as 64-bit arrays, or None when the C state cannot hold them
+    exactly. Costs ~0.1 ms a round, so it is done only for warriors that can reach P-space:
+    instructions only ever move (MOV.I) or have their fields changed, so a round whose
+    warriors hold no LDP/STP never executes one."""
+    if len(pspaces) < n or len(last) < n:
         return None
     psize = len(pspaces[0])
     lists = pspaces[:n]
@@ -237,15 +249,17 @@ def open_round(warriors: Sequence[Warrior], positions: Sequence[int], config: Ma
         if choice == "native":
             raise
         return None
-    packed = _pack(config, len(warriors), pspaces, last_results)
-    if packed is None:
+    n = len(warriors)
+    if not pspaces or not _fits(config, n, stats_every):
+        return None  # (Python's loop reads pspaces[0] on every run: it raises, as it did)
+    codes = [ins.code for w in warriors for ins in w.instructions]
+    if codes and not -2**31 <= min(codes) <= max(codes) < 2**31:
         return None
-    if not all(-2**31 <= ins.code < 2**31 for w in warriors for ins in w.instructions):
-        return None
-    if not -_MAX_I64 // 4 <= stats_every * len(warriors) <= _MAX_I64 // 4:
-        return None
-    if len(warriors) * _queue_capacity(config, len(warriors)) > _MAX_QUEUE_CELLS:
-        return None
+    packed = None
+    if any(_uses_pspace(c) for c in codes):
+        packed = _pack(n, pspaces, last_results)
+        if packed is None:
+            return None
     return NativeRound(lib, warriors, positions, config, starter, pspaces, last_results,
                        stats_every, packed)
 
@@ -258,7 +272,7 @@ class NativeRound:
     def __init__(self, lib: ctypes.CDLL, warriors: Sequence[Warrior], positions: Sequence[int],
                  config: MarsConfig, starter: int, pspaces: list[list[int]],
                  last_results: list[int], stats_every: int,
-                 packed: tuple[array, array]) -> None:
+                 packed: tuple[array, array] | None) -> None:
         n, m = len(warriors), config.coresize
         self._lib, self.config, self.nwar = lib, config, n
         self.pspaces, self.last_results = pspaces, last_results
@@ -266,9 +280,8 @@ class NativeRound:
         self.samples: list[tuple[int, tuple[int, ...], tuple[int, ...]]] = []
         total = n * config.max_cycles
         qcap = _queue_capacity(config, n)
-        psize = len(pspaces[0])
         every = stats_every * n
-        self._m, self._psize, self._qcap = m, psize, qcap
+        self._m, self._qcap = m, qcap
         self._code = (ctypes.c_int32 * m)()
         self._af = (ctypes.c_int32 * m)()
         self._bf = (ctypes.c_int32 * m)()
@@ -280,18 +293,20 @@ class NativeRound:
         self._spawned = (_I64 * n)()
         self._maxq = (_I64 * n)(*([1] * n))
         self._died = (_I64 * n)(*([-1] * n))
-        self._packed = packed  # the buffers below are views of these arrays
-        self._pspace = (_I64 * (n * psize)).from_buffer(packed[0])
-        self._last = (_I64 * n).from_buffer(packed[1])
+        self._packed: tuple[array, array] | None = None
+        self._psize = 1
+        self._pspace = self._last = (_I64 * n)()  # never read: no LDP/STP in the core
         self._ring = (_I64 * n)(*[(starter + k) % n for k in range(n)])
         rows = _SAMPLE_ROWS if every else 0
         self._samples = (_I64 * max(1, rows * (1 + 2 * n)))()
         maxp = max(-_MAX_I64, min(config.max_processes, _MAX_I64))
-        self._s = _State(m, n, maxp, psize, qcap, total, every, rows, self._code, self._af, self._bf, self._covs, self._covcount,
-                         self._qbuf, self._qhead, self._qlen, self._spawned, self._maxq,
+        self._s = _State(m, n, maxp, 1, qcap, total, every, rows, self._code, self._af,
+                         self._bf, self._covs, self._covcount, self._qbuf, self._qhead, self._qlen, self._spawned, self._maxq,
                          self._died, self._pspace, self._last, self._ring, self._samples,
                          n, 0, total, 0, total, 0, 0, 0)
         self._ref = ctypes.byref(self._s)
+        if packed is not None:
+            self._attach_pspace(packed)
         init = INITIAL_INSTRUCTION
         lib.mars_fill(self._ref, init.code, init.a % m, init.b % m)
         for k, (w, pos) in enumerate(zip(warriors, positions)):
@@ -318,6 +333,12 @@ class NativeRound:
         code = ins.code
         if not -2**31 <= code < 2**31:
             raise ValueError(f"instruction code {code} does not fit the native MARS")
+        if self._packed is None and _uses_pspace(code):
+            packed = _pack(self.nwar, self.pspaces, self.last_results)
+            if packed is None:
+                raise ValueError("P-space must be one list of 64-bit integers per warrior for "
+                                 "the native MARS (EVOFORGE_MARS=python takes anything)")
+            self._attach_pspace(packed)
         a, m = addr % self._m, self._m
         self._code[a], self._af[a], self._bf[a] = code, ins.a % m, ins.b % m
 
@@ -357,6 +378,16 @@ class NativeRound:
         return bool(s.finished)
 
     # -- helpers -------------------------------------------------------------------------------
+    def _attach_pspace(self, packed: tuple[array, array]) -> None:
+        n, psize = self.nwar, len(packed[0]) // self.nwar
+        self._packed = packed  # the buffers below are views of these arrays
+        self._pspace = (_I64 * (n * psize)).from_buffer(packed[0])
+        self._last = (_I64 * n).from_buffer(packed[1])
+        self._psize = psize
+        self._s.psize = psize
+        self._s.pspace = ctypes.cast(self._pspace, _P64)
+        self._s.last = ctypes.cast(self._last, _P64)
+
     def _drain(self) -> None:
         s, n = self._s, self.nwar
         width = 1 + 2 * n
@@ -374,7 +405,7 @@ class NativeRound:
     def _write_back(self) -> None:
         """Copy P-space back into the caller's lists (a battle hands them to the next round)
         when STP has written since the last copy."""
-        if not self._s.pspace_written:
+        if self._packed is None or not self._s.pspace_written:
             return
         self._s.pspace_written = 0
         ps, (flat, last) = self._psize, self._packed
