@@ -5,22 +5,20 @@ kind of behaviour, so that co-evolution does not collapse onto one strategy: pap
 processes, wide coverage), bombers (few processes, wide coverage), imps and stones. Both axes
 span orders of magnitude (0 to 8000 processes, 1 to 8000 cells), so cells are logarithmic.
 
-`add()` returns an `AddStatus` (new cell, improved elite, or not added), in the style of pyribs.
+The grid is evoforge's one MAP-Elites grid (`evoforge.search.map_elites`) on two logarithmic
+axes; `add()` returns its `AddStatus` (new cell, improved elite, or not added), as pyribs does.
 """
 from __future__ import annotations
 
-import enum
 import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..search.map_elites import AddStatus, Axis, Grid, log_bin
 
-class AddStatus(enum.IntEnum):
-    NOT_ADDED = 0
-    IMPROVED = 1
-    NEW = 2
+__all__ = ["AddStatus", "BehaviourArchive", "Elite", "log_bin"]
 
 
 @dataclass
@@ -35,14 +33,6 @@ class Elite:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def log_bin(value: float, bins: int, top: float) -> int:
-    """0 for values below 1, then log2-spaced cells up to `top` (the last cell is open)."""
-    if value < 1:
-        return 0
-    edge = math.log2(max(1.0, value)) / math.log2(max(2.0, top)) * (bins - 1)
-    return min(bins - 1, 1 + int(edge))
-
-
 class BehaviourArchive:
     """A `bins x bins` grid; a warrior enters a cell if it is empty or it is fitter."""
 
@@ -50,24 +40,16 @@ class BehaviourArchive:
         if bins < 2:
             raise ValueError("bins must be at least 2")
         self.bins, self.max_processes, self.coresize = bins, max_processes, coresize
-        self.cells: dict[tuple[int, int], Elite] = {}
+        self.axes = (Axis("spawned", 0, max_processes, bins, "log"), Axis("coverage", 0, coresize, bins, "log"))
+        self.cells: Grid[Elite] = Grid(lambda e: e.fitness)
 
     def cell_of(self, spawned: float, coverage: float) -> tuple[int, int]:
-        return (log_bin(spawned, self.bins, self.max_processes),
-                log_bin(coverage, self.bins, self.coresize))
+        return (self.axes[0].bin(spawned), self.axes[1].bin(coverage))
 
     def add(self, elite: Elite) -> AddStatus:
         if not math.isfinite(elite.fitness):
             return AddStatus.NOT_ADDED
-        cell = self.cell_of(elite.spawned, elite.coverage)
-        current = self.cells.get(cell)
-        if current is None:
-            self.cells[cell] = elite
-            return AddStatus.NEW
-        if elite.fitness > current.fitness:
-            self.cells[cell] = elite
-            return AddStatus.IMPROVED
-        return AddStatus.NOT_ADDED
+        return self.cells.add(self.cell_of(elite.spawned, elite.coverage), elite, elite.fitness)
 
     def __len__(self) -> int:
         return len(self.cells)
@@ -78,7 +60,7 @@ class BehaviourArchive:
 
     def qd_score(self) -> float:
         """Sum of elite fitnesses (fitness is in [0, 1] for hill scores)."""
-        return sum(e.fitness for e in self.cells.values())
+        return self.cells.qd_score()
 
     def elites(self) -> list[Elite]:
         return sorted(self.cells.values(), key=lambda e: -e.fitness)
@@ -94,7 +76,7 @@ class BehaviourArchive:
         for row in data.get("cells", []):
             row = dict(row)
             cell = tuple(row.pop("cell"))
-            archive.cells[(int(cell[0]), int(cell[1]))] = Elite(**row)
+            archive.cells.put((int(cell[0]), int(cell[1])), Elite(**row))
         return archive
 
     def save(self, path: str | Path) -> None:
