@@ -2,18 +2,25 @@
 
 For each backend (SQLite; PostgreSQL when its server binaries are installed, started here in a
 temp folder) and each size N:
-1. insert N synthetic attempts through `Storage.save_attempt` (85% programs, 10% failed with
-   code, 5% failed before code, two islands) and report the cost of the last 1,000 inserts;
+1. insert N synthetic attempts (85% programs, 10% failed with code, 5% failed before code, two
+   islands), each with its fingerprint (normalized-AST hash, MinHash signature), as the engine
+   stores them when it is told. The attempts and fingerprints are generated once, for the largest
+   size (the smaller sizes are prefixes). All but the last 1,000 go in through the database driver
+   in one transaction (`bulk_insert`: a 100k fill one `save_attempt` at a time takes most of an hour
+   on a loaded 2-core machine); the last 1,000 go through `Storage.save_attempt`, and `insert us`
+   is their mean cost;
 2. time `Engine(...)` construction, which restores the population from storage: it reads every
-   light row and the stored fingerprints (normalized-AST hash, MinHash signature: written with
-   each attempt, as the engine does when it is told) and re-hashes no code (`sigs computed`
-   is the number of signatures it had to compute: 0);
+   light row and the stored fingerprints and re-hashes no code (`sigs computed` is the number of
+   signatures it had to compute: 0);
 3. time `ask()` + `tell()` of K zero-cost proposals (the `perturb` operator, an instant
    synthetic evaluation): selection, edit, novelty check, duplicate lookup, stores, archive update;
 4. time the storage calls a proposal makes at size N: get_attempt, find_by_hash of a stored
-   program and of a new one ("miss", what every novel proposal costs), save_attempt.
+   program and of a new one ("miss", what every novel proposal costs), find_by_ast_hash of a new
+   normalized AST ("ast miss"), allocate_index, save_attempt, best of an island.
 
-Selection and insertion must stay near constant per proposal as N grows. Run:
+Selection and insertion must stay near constant per proposal as N grows. A size may be given
+twice (``--sizes 1000,100000,1000``) to bracket the large one: on a loaded machine the load moves
+more between rows than N does. Run:
 ``python benchmarks/bench_storage_scaling.py [--sizes 1000,10000,100000] [--proposals 200] [--backends sqlite,postgresql]``.
 """
 from __future__ import annotations
