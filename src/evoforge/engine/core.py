@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..config import Config
 from ..mutate.edits import unified_diff
@@ -36,6 +36,7 @@ from .plan import ParentNotes, ProposalPlan, plan_proposal
 from .proposer import ChildDraft, LLMCall, ModelRequest, ParentView, model_child, operator_child
 from .restore import restore_run
 from .scratchpad import Scratchpad
+from .shared_run import SharedRun
 
 STATUS_OF_EVALUATION = {
     "ok": AttemptStatus.OK,
@@ -88,22 +89,20 @@ class Engine:
         self.scratchpad = Scratchpad(search.insights_interval, storage, run.id)
         self.integrity = TaskIntegrity(task.path) if self.cfg.safety.integrity else None
         self._check_fingerprint()
-        self.owned = list(search.own_islands) or list(range(search.islands))
-        self.shared = bool(search.own_islands)
+        self.share = SharedRun(self.cfg, storage, run.id, maximize=task.maximize)
         self._lock = threading.RLock()
         self.notes = ParentNotes()
         self.listeners: list[Callable[[Attempt], None]] = []
         self.in_flight = 0
         self.stop_reason = ""
         self._insights_busy = False
-        self._last_sync = 0.0
         self._local_count = 0
         self._initial_in_flight: str | None = None   # the initial program's id while it is evaluated
         restored = restore_run(storage, run.id, maximize=task.maximize, population=self.population, guard=self.guard,
-                               indexes=self.indexes, owned=self.owned, shared=self.shared)
+                               indexes=self.indexes, owned=self.share.owned, shared=self.share.shared)
         self._next_index = restored.next_index
         self._pending: list[Attempt] = restored.pending
-        self._known: set[str] = restored.known
+        self.share.known = restored.known
         self.best: Attempt | None = restored.best
         self.budget = Budget(self.cfg.budget, restored.usage)
         self._load_state()
@@ -130,49 +129,29 @@ class Engine:
                             "its scores would not be comparable. Start a new run instead.")
 
     # -- state ---------------------------------------------------------------------------
-    def _key(self, name: str) -> str:
-        """State keys of a controller that owns some islands of a shared run carry their names."""
-        return name if not self.cfg.search.own_islands else f"{name}@islands-{'-'.join(map(str, self.cfg.search.own_islands))}"
-
     def _load_state(self) -> None:
         """The learned state of the run's adaptive parts (kind bandit, strategy, model chooser)."""
-        self.kinds.load_state(self.storage.get_state(self.run.id, self._key("kinds")))
-        strategy_state = self.storage.get_state(self.run.id, self._key("strategy"))
+        self.kinds.load_state(self.storage.get_state(self.run.id, self.share.key("kinds")))
+        strategy_state = self.storage.get_state(self.run.id, self.share.key("strategy"))
         if strategy_state is not None:
             self.strategy.load_state(strategy_state)
         if self.model_chooser is not None:
-            self.model_chooser.load_state(self.storage.get_state(self.run.id, self._key("models")))
+            self.model_chooser.load_state(self.storage.get_state(self.run.id, self.share.key("models")))
 
     def save_state(self) -> None:
-        self.storage.set_state(self.run.id, self._key("kinds"), self.kinds.state())
+        self.storage.set_state(self.run.id, self.share.key("kinds"), self.kinds.state())
         strategy_state = self.strategy.state()
         if strategy_state is not None:
-            self.storage.set_state(self.run.id, self._key("strategy"), strategy_state)
+            self.storage.set_state(self.run.id, self.share.key("strategy"), strategy_state)
         if self.model_chooser is not None:
-            self.storage.set_state(self.run.id, self._key("models"), self.model_chooser.state())
+            self.storage.set_state(self.run.id, self.share.key("models"), self.model_chooser.state())
 
-    def sync(self, force: bool = False) -> None:
-        """A shared run: pull in the best programs of the islands other controllers own (this is how
-        migration crosses machines) and the run's spending so far, so the budget is shared."""
-        now = time.monotonic()
-        if not self.shared or (not force and now - self._last_sync < self.cfg.search.sync_interval_s):
-            return
-        self._last_sync = now
-        for island in range(self.cfg.search.islands):
-            if island in self.owned:
-                continue
-            for a in self.storage.best_attempts(self.run.id, 5, maximize=self.task.maximize, island=island):
-                if a.id not in self._known:
-                    self._known.add(a.id)
-                    self.population.add(a)
-                    self.indexes.remember(a)
-                    if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
-                        self.best = a
-        usage = self.storage.usage_totals(self.run.id)
-        self.budget.sync(llm_calls=int(usage["calls"]), cost=float(usage["cost_usd"]),
-                         tokens=int(usage["input_tokens"] + usage["output_tokens"]),
-                         proposals=max(0, self.storage.count_attempts(self.run.id) - 1))
-        self.storage.set_state(self.run.id, "elapsed_s", self.budget.elapsed())
+    def _adopt(self, a: Attempt) -> None:
+        """A program another controller of a shared run made."""
+        self.population.add(a)
+        self.indexes.remember(a)
+        if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
+            self.best = a
 
     # -- ask -----------------------------------------------------------------------------
     def ask(self, *, operators_only: bool = False, models_only: bool = False,
@@ -201,7 +180,7 @@ class Engine:
                 if first == 0:
                     self.in_flight += 1
                     return self._initial()
-            self.sync(force=not self.population.has_programs() and not self.population.broken)
+            self.share.pull(self.budget, self._adopt, force=not self.population.has_programs() and not self.population.broken)
             if self.budget.done():
                 self.stop_reason = self.budget.stop_reason
                 return None
@@ -239,7 +218,7 @@ class Engine:
             self._next_index = max(self._next_index, index + 1)
             self._local_count += 1
             self.in_flight += 1
-            island = self.owned[self._local_count % len(self.owned)]
+            island = self.share.island_for(self._local_count)
             if early is not None:
                 plan = ProposalPlan(kind, island, early, None, 1, index)
             else:
@@ -431,8 +410,7 @@ class Engine:
             if a.id == self._initial_in_flight:
                 self._initial_in_flight = None
             self.population.add(a)
-            if self.shared:  # only `sync` reads it; a run of one controller keeps no set of every id
-                self._known.add(a.id)
+            self.share.note(a.id)
             if a.is_program:
                 self.indexes.remember(a)
                 if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
