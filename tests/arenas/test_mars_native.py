@@ -290,7 +290,10 @@ for case in range(400):
         setattr(r._s, target, value)
     else:
         arr = getattr(r, "_" + target)
-        arr[rng.randrange(len(arr))] = value
+        try:
+            arr[rng.randrange(len(arr))] = value
+        except (ValueError, OverflowError):  # the value does not fit the array's type
+            continue
     try:
         sim.run()
     except RuntimeError:
