@@ -95,6 +95,7 @@ def _move_fds(fds: list[int]) -> None:
 def _call_init(header: dict, fds: list[int]) -> None:
     """pid 1 of the call's namespaces: set up, lock down, fork the candidate, reap."""
     stdin, stdout, stderr, result, go, reply = fds
+    err_fd = stderr   # the call's stderr: this descriptor until the move, then 2
     try:
         os.close(reply)
         os.setsid()
@@ -104,6 +105,7 @@ def _call_init(header: dict, fds: list[int]) -> None:
         if os.read(go, 1) != b"g":   # the parent gave up (or died) before the call started
             os._exit(EXIT_SETUP_FAILED)
         _move_fds([stdin, stdout, stderr, result])
+        err_fd = 2
         os.chdir(header["work_dir"])
         import resource
 
@@ -116,7 +118,7 @@ def _call_init(header: dict, fds: list[int]) -> None:
                            landlock, seccomp)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         try:
-            os.write(2, f"evoforge warm sandbox: {exc}\n".encode())
+            os.write(err_fd, f"evoforge warm sandbox: {exc}\n".encode())
         finally:
             os._exit(EXIT_SETUP_FAILED)
     child = os.fork()

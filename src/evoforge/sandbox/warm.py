@@ -23,7 +23,8 @@ preloaded numpy) is forked from a lean zygote without numpy. `interact()` runs c
 Switch: ``sandbox.warm`` (config) or EVOFORGE_SANDBOX_WARM=0|1 (the environment wins, so the
 evaluator host, a subprocess, inherits it); `set_enabled` for tests. Zygotes are shut down by
 `shutdown_all()` (the evaluator host calls it before exiting; an atexit hook too) and die with
-their parent in any case (parent-death signal, closed control socket, pid namespace).
+their parent in any case (its exit closes their control socket; each zygote is pid 1 of its
+namespace, which the kernel empties when it exits).
 """
 from __future__ import annotations
 
@@ -42,7 +43,6 @@ from dataclasses import dataclass
 from evoforge.sandbox import isolation
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox.isolation import IsolationLevel
-from evoforge.sandbox.limits import make_preexec
 
 log = logging.getLogger("evoforge.sandbox")
 ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zygote.py")
@@ -181,8 +181,10 @@ class Zygote:
             self._proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=isolation.clean_env("/nonexistent"), cwd="/",
-                pass_fds=(theirs.fileno(),), start_new_session=True,
-                preexec_fn=make_preexec([]))  # noqa: PLW1509 - as _process does
+                # No parent-death signal: it is per *thread*, and a zygote started by a worker
+                # thread must outlive it. The zygote ends when its control socket closes
+                # (our process exits or shuts it down); as pid 1 its namespace ends with it.
+                pass_fds=(theirs.fileno(),), start_new_session=True)
         finally:
             theirs.close()
         ours.settimeout(_REPLY_TIMEOUT_S)
@@ -289,7 +291,15 @@ class Zygote:
             pid = _pid_of(pidfd)
             if cgroup is not None:
                 _join(cgroup, pid)
-            os.write(go_w, b"g")
+            try:
+                os.write(go_w, b"g")
+            except BrokenPipeError:
+                os.set_blocking(err_r, False)
+                try:
+                    why = os.read(err_r, 4096).decode(errors="replace").strip()
+                except OSError:
+                    why = ""
+                raise ZygoteLost(f"the call's process ended before it started: {why}") from None
         except BaseException:
             reply.close()
             for fd in keep:
