@@ -269,7 +269,7 @@ def open_round(warriors: Sequence[Warrior], positions: Sequence[int], config: Ma
         if packed is None:
             return None
     return NativeRound(lib, warriors, positions, config, starter, pspaces, last_results,
-                       stats_every, packed)
+                       stats_every, packed, codes)
 
 
 class NativeRound:
@@ -280,7 +280,7 @@ class NativeRound:
     def __init__(self, lib: ctypes.CDLL, warriors: Sequence[Warrior], positions: Sequence[int],
                  config: MarsConfig, starter: int, pspaces: list[list[int]],
                  last_results: list[int], stats_every: int,
-                 packed: tuple[array, array] | None) -> None:
+                 packed: tuple[array, array] | None, codes: list[int]) -> None:
         n, m = len(warriors), config.coresize
         self._lib, self.config, self.nwar = lib, config, n
         self.pspaces, self.last_results = pspaces, last_results
@@ -331,10 +331,11 @@ class NativeRound:
         init = INITIAL_INSTRUCTION
         lib.mars_fill(self._ref, init.code, init.a % m, init.b % m)
         code, af, bf = self._code, self._af, self._bf
+        packed_codes = iter(codes)  # the warriors' instruction codes, in load order
         for k, (w, pos) in enumerate(zip(warriors, positions)):
             for j, ins in enumerate(w.instructions):
                 addr = (pos + j) % m
-                code[addr], af[addr], bf[addr] = ins.code, ins.a % m, ins.b % m
+                code[addr], af[addr], bf[addr] = next(packed_codes), ins.a % m, ins.b % m
             self._qbuf[k * qcap] = (pos + w.start) % m
 
     # -- the interface Simulation uses ----------------------------------------------------------
