@@ -20,7 +20,7 @@ import numpy as np
 
 from ..program import Attempt
 from ..safety import ResultGuard
-from ..search.novelty import NoveltyFilter, signature_from_bytes
+from ..search.novelty import NoveltyFilter
 from ..search.population import Population
 from ..storage.base import Storage
 from ..storage.fingerprints import EVALUATED_STATUSES
@@ -84,8 +84,9 @@ def _restore_novelty(storage: Storage, run_id: str, indexes: NoveltyIndexes, pro
     novelty = indexes.novelty
     num_perm = novelty.num_perm
     rows = storage.fingerprints(run_id, EVALUATED_STATUSES)
+    size = 8 * num_perm   # a signature made with another number of slots is recomputed
     stale = [r.id for r in rows if r.has_code and (
-        r.ast_hash is None or (r.id in programs and signature_from_bytes(r.minhash, num_perm) is None))]
+        r.ast_hash is None or (r.id in programs and (r.minhash is None or len(r.minhash) != size)))]
     fixed: dict[str, tuple[str, bytes | None]] = {}
     if stale:
         from ..search.novelty import signature_bytes
@@ -103,7 +104,7 @@ def _restore_novelty(storage: Storage, run_id: str, indexes: NoveltyIndexes, pro
         if r.id not in programs or not r.has_code:
             continue
         blob = fixed[r.id][1] if r.id in fixed else r.minhash
-        if blob is not None and len(blob) == 8 * num_perm:
+        if blob is not None and len(blob) == size:
             ids.append(r.id)
             blobs.append(blob)
     del rows
