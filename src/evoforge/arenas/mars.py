@@ -19,9 +19,9 @@ binary is present):
 - P-space (``LDP``/``STP``) per warrior, slot 0 holding the last round's result.
 
 Two engines run a round with exactly these semantics: a small C loop compiled on first use
-(`mars_native.py`, `_mars_core.c`; within 2x of pMARS per round) and the pure-Python loop it
-was translated from (`mars_python.py`), used when no C compiler is available or with
-``EVOFORGE_MARS=python`` (``EVOFORGE_MARS=native`` makes a missing native engine an error).
+(`mars_native.py`, `_mars_core.c`; about pMARS's speed on full-length rounds) and the
+pure-Python loop it was translated from (`mars_python.py`, ~50x slower), used when no C
+compiler is available or with ``EVOFORGE_MARS=python`` (``EVOFORGE_MARS=native`` makes a missing native engine an error).
 `Simulation` picks one; callers see no difference (tests/arenas/test_mars_native.py checks
 every observable of both against each other). `benchmarks/bench_mars.py` measures both.
 Statistics: which cells each warrior has executed or written (its memory coverage),

@@ -10,12 +10,13 @@ Selection (``EVOFORGE_MARS``): unset or ``auto`` uses the native engine when it 
 falls back to the pure-Python one with one logged warning; ``python`` always uses Python;
 ``native`` makes a missing native engine an error (`NativeUnavailable`). ``CC`` names the
 compiler (default ``cc``, then ``gcc``); ``EVOFORGE_MARS_CACHE`` the cache folder (default
-``$XDG_CACHE_HOME/evoforge`` or ``~/.cache/evoforge``).
+``$XDG_CACHE_HOME/evoforge`` or ``~/.cache/evoforge``, else ``$TMPDIR/evoforge-<uid>``; a
+folder others can write to is refused, since code is loaded from it).
 
-Python owns all memory (ctypes arrays kept on the round); the C side checks the whole state
-before every run, so nothing a caller passes can make it read or write outside those arrays.
-Rounds the C types cannot hold exactly (a core over 2^30 cells, P-space values beyond 64
-bits, two warriors sharing one P-space list...) quietly run in Python instead.
+Python owns all memory (one buffer per round, plus the P-space arrays); the C side checks
+the whole state before every run, so nothing a caller passes can make it read or write
+outside them. Rounds the C types cannot hold exactly (a core over 2^30 cells, P-space values
+that are not 64-bit integers, two warriors sharing one P-space list...) quietly run in Python.
 """
 from __future__ import annotations
 
