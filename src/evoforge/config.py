@@ -36,6 +36,7 @@ class EvaluatorConfig:
     workers: int = 1                # evaluations in flight at once
     isolation: str = "auto"         # auto | bwrap | landlock | unshare | none
     require_isolation: str = "none"  # refuse to run below this level
+    warm: bool = True               # fork candidate calls from a pre-started zygote where it holds (landlock)
     memory_mb: int = 2048           # address-space limit per candidate process
     disk_mb: int = 1024             # total a candidate may store in its work dir (watched every 50 ms)
     cpu_seconds: int = 0            # 0 = derived from the timeout
@@ -269,6 +270,8 @@ def _validate(cfg: Config) -> None:
     if budget is not None and not (0 < budget < float("inf")):
         raise ConfigError(f"evaluator.cpu_budget_s: must be a positive, finite number of CPU seconds (or null for "
                           f"no budget), got {budget!r}")
+    if not isinstance(cfg.evaluator.warm, bool):
+        raise ConfigError(f"evaluator.warm: must be true or false, got {cfg.evaluator.warm!r}")
     for level_key in ("isolation", "require_isolation"):
         level = getattr(cfg.evaluator, level_key)
         valid = (("auto", "bwrap", "landlock", "unshare", "none") if level_key == "isolation"
