@@ -1,12 +1,12 @@
 /* The native inner loop of evoforge's MARS: exactly the semantics of the pure-Python loop in
  * mars_python.py (which follows pMARS 0.9.2), instruction by instruction, on a state that
- * Python allocates and owns (mars_native.py builds it with ctypes and compiles this file on
- * first use). Why C: the Python loop runs ~2 M instructions/s, a full-length round is
- * 160,000 instructions, and the Red Queen plays thousands of rounds.
+ * Python allocates and owns (mars_native.py lays it out in one buffer per round and compiles
+ * this file on first use). Why C: the Python loop runs 1-2 M instructions/s, a full-length
+ * round is 160,000 instructions, and the Red Queen plays thousands of rounds.
  *
  * Memory safety for any input: mars_run first checks the whole state (every core field and
- * queued address inside the core, queues within capacity, the ring made of distinct living
- * warriors); from a valid state every instruction keeps it valid, since every address is a
+ * queued address inside the core, queues within capacity, the ring made of living warriors,
+ * the turn and sample counters in range); from a valid state every instruction keeps it valid, since every address is a
  * sum of two in-core values reduced once, and every stored field is reduced modulo the core
  * size. Queue pushes are checked against the capacity anyway (a full queue is a bug report,
  * MARS_BAD_STATE, never an overflow).
