@@ -75,3 +75,27 @@ def test_serve_model_needs_nothing_from_the_test_helpers():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+class _VendorWire(WireServer):
+    """A wire with its own route, key header and error JSON (as the Anthropic and Gemini test
+    servers need)."""
+
+    def is_model_route(self, path):
+        return path.endswith("/messages")
+
+    def key_ok(self, headers, query):
+        return headers.get("x-api-key") == self.api_key
+
+    def error_body(self, status, message, kind="scripted"):
+        return {"type": "error", "error": {"type": f"e{status}", "message": message}}
+
+
+def test_a_subclass_changes_the_wire_not_the_server():
+    with _VendorWire(lambda body: HTTPError(503, "busy"), api_key="k") as srv:
+        base = f"http://127.0.0.1:{srv.port}/v1"
+        body = json.dumps({"messages": []}).encode()
+        assert _post(base + "/messages", body, {"Authorization": "Bearer k"})[0] == 401
+        assert _post(base + "/messages", body, {"x-api-key": "k"}) == (503, {"type": "error",
+                                                                         "error": {"type": "e503", "message": "busy"}})
+        assert _post(base + "/chat/completions", body, {"x-api-key": "k"})[1]["error"]["type"] == "e404"

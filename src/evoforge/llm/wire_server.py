@@ -10,7 +10,9 @@ What is served: ``GET …/models`` (one model), ``POST …/chat/completions`` (t
 responder, a function of the request JSON that returns a `Reply` or an `HTTPError`; a plain
 string is a text reply). A subclass may serve more POST routes (`post_route`), watch each chat
 request (`chat_started` / `chat_finished` / `unauthorized`) and send more kinds of answer
-(`send`). Keep-alive HTTP/1.1, no logging, one thread per connection.
+(`send`); a vendor's wire (Anthropic Messages, Gemini generateContent) differs only in
+`is_model_route`, `key_ok`, `completion` and `error_body`. Keep-alive HTTP/1.1, no logging, one
+thread per connection.
 """
 from __future__ import annotations
 
@@ -127,6 +129,21 @@ class WireServer:
     def unauthorized(self, body: dict[str, Any]) -> None:
         """Called for a chat request refused for a missing or wrong key."""
 
+    def is_model_route(self, path: str) -> bool:
+        """Whether a POST to `path` (no query string) is a model request."""
+        return path.rstrip("/").endswith("/chat/completions")
+
+    def key_ok(self, headers: dict[str, str], query: str) -> bool:
+        """Whether a request carries `api_key` where the protocol puts it (header names lower-cased)."""
+        return headers.get("authorization") == f"Bearer {self.api_key}"
+
+    def error_body(self, status: int, message: str, kind: str = "scripted") -> dict[str, Any]:
+        """The protocol's JSON for an error reply."""
+        body: dict[str, Any] = {"message": message, "type": kind}
+        if kind == "scripted":
+            body["code"] = status
+        return {"error": body}
+
     def post_route(self, conn: WireHandler, path: str, raw: bytes) -> bool:
         """Serve a POST route other than chat completions; False: not served here (404)."""
         return False
@@ -139,8 +156,7 @@ class WireServer:
             headers = dict(item.headers)
             if item.retry_after is not None:
                 headers["Retry-After"] = str(item.retry_after)
-            conn.send_json(item.status, {"error": {"message": item.message, "type": "scripted", "code": item.status}},
-                           headers)
+            conn.send_json(item.status, self.error_body(item.status, item.message), headers)
         elif isinstance(item, Reply):
             conn.send_json(200, self.completion(item, body))
         else:
@@ -209,7 +225,7 @@ class WireHandler(BaseHTTPRequestHandler):
             pass
 
     def _not_found(self) -> None:
-        self.send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+        self.send_json(404, self.owner.error_body(404, f"no route {self.path}", "not_found"))
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
@@ -222,22 +238,24 @@ class WireHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         owner = self.owner
-        path = self.path.rstrip("/")
-        if not path.endswith("/chat/completions"):
-            if not owner.post_route(self, path, raw):
+        path, _, query = self.path.partition("?")
+        if not owner.is_model_route(path):
+            if not owner.post_route(self, path.rstrip("/"), raw):
                 self._not_found()
             return
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
-            self.send_json(400, {"error": {"message": "request body is not JSON", "type": "invalid_request_error"}})
+            self.send_json(400, owner.error_body(400, "request body is not JSON", "invalid_request_error"))
             return
-        owner.chat_started(body, {k.lower(): v for k, v in self.headers.items()})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        owner.chat_started(body, headers)
         try:
-            if owner.api_key is not None and self.headers.get("Authorization") != f"Bearer {owner.api_key}":
+            if owner.api_key is not None and not owner.key_ok(headers, query):
                 owner.unauthorized(body)
-                self.send_json(401, {"error": {"message": "Incorrect API key provided",
-                                               "type": "invalid_request_error", "code": "invalid_api_key"}})
+                error = owner.error_body(401, "Incorrect API key provided", "invalid_request_error")
+                error["error"]["code"] = "invalid_api_key"
+                self.send_json(401, error)
                 return
             owner.send(self, owner.answer(body), body)
         finally:
