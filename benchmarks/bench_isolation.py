@@ -1,7 +1,8 @@
-"""Isolation overhead per evaluation, for each sandbox level (none / unshare / landlock / bwrap).
+"""Isolation overhead per evaluation, for each sandbox level (none / unshare / landlock / bwrap),
+cold and warm.
 
     python benchmarks/bench_isolation.py [--calls N] [--evals N]
-        [--levels bwrap,landlock,unshare,none] [--json]
+        [--levels bwrap,landlock,unshare,none] [--modes cold,warm] [--json]
 
 Two numbers per level, each as median and 90th percentile of wall-clock seconds measured by the
 parent (what an evaluation really costs):
@@ -11,9 +12,13 @@ parent (what an evaluation really costs):
 - ``evaluate``: one whole ``evaluate_code`` with a one-call evaluator: the evaluator host
   process (imports evoforge, loads evaluate.py), a fresh Candidate folder, the call, cleanup.
 
-The ``+ vs none`` columns are the isolation overhead: the difference of medians to the plain
-subprocess level on the same machine. Levels are measured round-robin (one sample of each in
-turn) so that machine noise spreads evenly. Levels that do not work here are listed as such.
+Each level is measured ``cold`` (every call starts its sandbox and interpreters from scratch)
+and, where the level supports it (`evoforge.sandbox.warm`: landlock), ``warm`` (calls forked
+from a pre-started zygote; evaluator hosts adopt this process's zygotes). ``warm/cold`` is the
+ratio of medians of one run. The ``+ vs none`` columns are the isolation overhead: the
+difference of medians to cold plain subprocesses on the same machine. Levels and modes are
+measured round-robin (one sample of each in turn) so that machine noise spreads evenly. Levels
+that do not work here are listed as such.
 landlock costs one more interpreter start than unshare (the trusted launcher, ``python -I -S
 launch.py``, which applies Landlock and seccomp and then execs the candidate's command); the
 line under the table says which Landlock ABI and namespaces were measured.
@@ -39,6 +44,7 @@ from evoforge.sandbox import (
     IsolationLevel,
     SandboxLimits,
     evaluate_code,
+    warm,
 )
 from evoforge.sandbox._cgroup import hierarchies
 from evoforge.sandbox.isolation import probe
@@ -64,44 +70,57 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def measure(levels: list[IsolationLevel], calls: int, evals: int, warmup: int = 2
-            ) -> dict[IsolationLevel, dict[str, list[float]]]:
+Key = tuple[IsolationLevel, str]   # (level, "cold" | "warm")
+
+
+def measure(keys: list[Key], calls: int, evals: int, warmup: int = 2
+            ) -> dict[Key, dict[str, list[float]]]:
     limits = SandboxLimits()
-    samples: dict[IsolationLevel, dict[str, list[float]]] = {
-        lv: {"call": [], "evaluate": []} for lv in levels}
+    samples: dict[Key, dict[str, list[float]]] = {
+        key: {"call": [], "evaluate": []} for key in keys}
     with tempfile.TemporaryDirectory(prefix="evoforge-bench-") as tmp:
         task = Path(tmp) / "task"
         task.mkdir()
         (task / "evaluate.py").write_text(EVALUATOR)
-        candidates = {lv: Candidate.create(PROGRAM, isolation=lv, limits=limits) for lv in levels}
+        candidates = {key: Candidate.create(PROGRAM, isolation=key[0], limits=limits)
+                      for key in keys}
         try:
             for i in range(warmup + calls):
-                for lv in levels:
+                for key in keys:
+                    warm.set_enabled(key[1] == "warm")
+                    cand = candidates[key]
                     start = time.perf_counter()
-                    assert candidates[lv].call("f", i, timeout=30) == i + 1
+                    assert cand.call("f", i, timeout=30) == i + 1
+                    elapsed = time.perf_counter() - start
+                    if cand.last_warm != (key[1] == "warm"):
+                        raise RuntimeError(f"{key}: the call was not {key[1]}")
                     if i >= warmup:
-                        samples[lv]["call"].append(time.perf_counter() - start)
+                        samples[key]["call"].append(elapsed)
         finally:
             for cand in candidates.values():
                 cand.close()
         for i in range(warmup + evals):
-            for lv in levels:
+            for key in keys:
+                warm.set_enabled(key[1] == "warm")
                 start = time.perf_counter()
-                ev = evaluate_code(task, PROGRAM, isolation=lv.name.lower(), limits=limits,
+                ev = evaluate_code(task, PROGRAM, isolation=key[0].name.lower(), limits=limits,
                                    timeout=60)
                 elapsed = time.perf_counter() - start
                 if not ev.ok:
-                    raise RuntimeError(f"{lv.name}: evaluation failed: {ev.reason}")
+                    raise RuntimeError(f"{key}: evaluation failed: {ev.reason}")
                 if i >= warmup:
-                    samples[lv]["evaluate"].append(elapsed)
+                    samples[key]["evaluate"].append(elapsed)
+    warm.set_enabled(None)
+    warm.shutdown_all()
     return samples
 
 
-def summarise(samples: dict[IsolationLevel, dict[str, list[float]]]) -> list[dict]:
-    base = samples.get(IsolationLevel.NONE)
+def summarise(samples: dict[Key, dict[str, list[float]]]) -> list[dict]:
+    base = samples.get((IsolationLevel.NONE, "cold"))
     rows = []
-    for lv, kinds in samples.items():
-        row: dict = {"level": lv.name.lower()}
+    for (lv, mode), kinds in samples.items():
+        row: dict = {"level": lv.name.lower(), "mode": mode}
+        cold = samples.get((lv, "cold"))
         for kind, values in kinds.items():
             med = statistics.median(values)
             row[f"{kind}_median_ms"] = round(med * 1000, 1)
@@ -109,6 +128,8 @@ def summarise(samples: dict[IsolationLevel, dict[str, list[float]]]) -> list[dic
             row[f"{kind}_n"] = len(values)
             if base is not None:
                 row[f"{kind}_overhead_ms"] = round((med - statistics.median(base[kind])) * 1000, 1)
+            if cold is not None:
+                row[f"{kind}_warm_over_cold"] = round(med / statistics.median(cold[kind]), 2)
         rows.append(row)
     return rows
 
@@ -124,15 +145,20 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=30, help="candidate.call samples per level")
     parser.add_argument("--evals", type=int, default=15, help="evaluate_code samples per level")
     parser.add_argument("--levels", default="bwrap,landlock,unshare,none")
+    parser.add_argument("--modes", default="cold,warm",
+                        help="cold, warm (warm only where the level supports it)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     wanted = [IsolationLevel.parse(name) for name in args.levels.split(",") if name.strip()]
     levels = [lv for lv in wanted if probe(lv)]
     missing = [lv.name.lower() for lv in wanted if lv not in levels]
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    keys = [(lv, mode) for lv in levels for mode in modes
+            if mode == "cold" or (mode == "warm" and warm.supported(lv))]
     import logging
 
     logging.getLogger("evoforge.sandbox").setLevel(logging.ERROR)  # no per-level warnings
-    rows = summarise(measure(levels, args.calls, args.evals))
+    rows = summarise(measure(keys, args.calls, args.evals))
     setup = (IsolationLevel.LANDLOCK.describe().split(":")[0]
              if IsolationLevel.LANDLOCK in levels else "")
     if args.json:
@@ -144,15 +170,21 @@ def main() -> None:
           f"{info['cpus']} CPUs, uid {info['uid']}, cgroups {info['cgroups'] or 'none'}")
     print(f"{args.calls} calls and {args.evals} evaluations per level (after 2 warm-up runs); "
           "wall-clock ms measured by the parent\n")
-    header = (f"{'level':8} | {'call median':>11} {'p90':>7} {'+ vs none':>9} | "
-              f"{'evaluate median':>15} {'p90':>7} {'+ vs none':>9}")
+    header = (f"{'level':8} {'mode':4} | {'call median':>11} {'p90':>7} {'+ vs none':>9} "
+              f"{'warm/cold':>9} | {'evaluate median':>15} {'p90':>7} {'+ vs none':>9} "
+              f"{'warm/cold':>9}")
     print(header)
     print("-" * len(header))
+    nan = float("nan")
     for row in rows:
-        print(f"{row['level']:8} | {row['call_median_ms']:11.1f} {row['call_p90_ms']:7.1f} "
-              f"{row.get('call_overhead_ms', float('nan')):9.1f} | "
+        print(f"{row['level']:8} {row['mode']:4} | {row['call_median_ms']:11.1f} "
+              f"{row['call_p90_ms']:7.1f} {row.get('call_overhead_ms', nan):9.1f} "
+              f"{row.get('call_warm_over_cold', nan):9.2f} | "
               f"{row['evaluate_median_ms']:15.1f} {row['evaluate_p90_ms']:7.1f} "
-              f"{row.get('evaluate_overhead_ms', float('nan')):9.1f}")
+              f"{row.get('evaluate_overhead_ms', nan):9.1f} "
+              f"{row.get('evaluate_warm_over_cold', nan):9.2f}")
+    print("\nwarm: candidate calls forked from a pre-started zygote (evoforge.sandbox.warm); "
+          "levels without a warm row stay cold")
     for name in missing:
         print(f"{name:8} | not available on this machine")
     if setup:
