@@ -201,7 +201,67 @@ def proposals(engine: Any, k: int, rng: random.Random) -> tuple[list[float], lis
     return asks, tells, dups
 
 
-def measure(backend: str, url_factory: Callable[[], str], rows: list[Row], k: int, seed: int) -> list[Any]:
+class WorkCounter:
+    """The work each storage call does during the proposals, in units the machine's load does not
+    change: SQLite virtual-machine steps (a progress handler on the backend's connection) and
+    PostgreSQL shared-buffer pages touched (auto_explain with buffers, read back from the server's
+    log). A diagnostic: it reaches into the backends' connection objects. A call whose work grows
+    with N is what makes `ask` grow; a B-tree probe grows by a page or two per tree level."""
+
+    def __init__(self, store: Any, server_log: Path | None) -> None:
+        self.store, self.log = store, server_log
+        self.work: dict[str, list[int]] = {}
+        if server_log is None:
+            self.steps = 0
+
+            def tick() -> int:
+                self.steps += 1
+                return 0
+            store._conn.set_progress_handler(tick, 1)
+            for name in ("get_attempt", "find_by_hash", "find_by_ast_hash", "allocate_index", "save_attempt",
+                         "add_event", "add_llm_call", "attempts", "best_attempts", "get_state", "set_state"):
+                setattr(store, name, self._counted(name, getattr(store, name)))
+        else:
+            import sqlalchemy as sa
+
+            store._engine.dispose()   # new pooled connections load auto_explain
+            sa.event.listen(store._engine, "connect", self._explain)
+            self.start = server_log.stat().st_size
+
+    def _counted(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            before = self.steps
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.work.setdefault(name, []).append(self.steps - before)
+        return counted
+
+    @staticmethod
+    def _explain(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            for sql in ("LOAD 'auto_explain'", "SET auto_explain.log_min_duration = 0",
+                        "SET auto_explain.log_analyze = on", "SET auto_explain.log_buffers = on",
+                        "SET auto_explain.log_timing = off"):
+                cur.execute(sql)
+
+    def rows(self, backend: str, n: int, k: int) -> list[list[Any]]:
+        if self.log is not None:
+            import re
+
+            text = self.log.read_text(errors="replace")[self.start:]
+            for block in text.split("Query Text:")[1:]:
+                query = " ".join(block.split("\n", 1)[0].split())
+                head, where, cond = query.partition(" WHERE ")
+                query = head[:28] + (" … WHERE " + cond[:44] if where else "")
+                m = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", block)
+                self.work.setdefault(query, []).append(int(m.group(1)) + int(m.group(2) or 0) if m else 0)
+        return [[backend, n, name, len(v) / k, statistics.fmean(v), max(v)]
+                for name, v in sorted(self.work.items(), key=lambda kv: -sum(kv[1]))]
+
+
+def measure(backend: str, url_factory: Callable[[], str], rows: list[Row], k: int, seed: int,
+            work: list[list[Any]] | None = None, server_log: Path | None = None) -> list[Any]:
     from evoforge.engine.core import Engine
     from evoforge.storage import open_storage
     from evoforge.task import load_task
@@ -226,7 +286,10 @@ def measure(backend: str, url_factory: Callable[[], str], rows: list[Row], k: in
     computed0 = engine.novelty.computed
     gc.collect()
     rss1 = rss_mb()
+    counter = WorkCounter(store, server_log) if work is not None else None
     asks, tells, dups = proposals(engine, k, rng)
+    if counter is not None:
+        work.extend(counter.rows(backend, n, k))
     store.close()
     q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]
     return [backend, n, fill_s, insert_us, restore_s, rss1 - rss0, computed0,
@@ -241,12 +304,16 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--proposals", type=int, default=200, help="ask/tell rounds timed at each size")
     p.add_argument("--backends", default="sqlite,postgresql")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--work", action="store_true",
+                   help="also count the work of each storage call during the proposals (SQLite VM steps, "
+                        "PostgreSQL buffer pages): a measure the machine's load does not change")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     t0 = time.perf_counter()
     data = dataset(max(sizes), args.seed)
     print(f"  dataset: {len(data)} attempts fingerprinted in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     rows: list[list[Any]] = []
+    work: list[list[Any]] | None = [] if args.work else None
     pg = None
     try:
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
@@ -261,7 +328,8 @@ def main(argv: list[str] | None = None) -> str:
             else:
                 raise SystemExit(f"unknown backend {backend!r}")
             for n in sizes:
-                rows.append(measure(backend, factory, data[:n], args.proposals, args.seed))
+                log = pg[0].root / "server.log" if backend == "postgresql" and pg is not None else None
+                rows.append(measure(backend, factory, data[:n], args.proposals, args.seed, work, log))
                 print(f"  done: {backend} N={n}", file=sys.stderr, flush=True)
     finally:
         if pg is not None:
@@ -270,6 +338,9 @@ def main(argv: list[str] | None = None) -> str:
               "tell p95", "dups", "get ms", "hash ms", "miss ms", "ast miss", "alloc ms", "save ms", "best ms"]
     text = table(f"Engine overhead per proposal as the database grows ({args.proposals} proposals per size)",
                  header, rows)
+    if work is not None:
+        text += "\n\n" + table("Work per storage call during the proposals (SQLite: VM steps; PostgreSQL: buffer pages)",
+                               ["backend", "N", "call / statement", "per proposal", "mean work", "max work"], work)
     print(text)
     return text
 
