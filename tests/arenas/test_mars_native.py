@@ -307,6 +307,58 @@ print("refused", refused)
     assert int(out.stdout.split()[-1]) > 40  # the rest drew values that are valid
 
 
+def _libasan() -> str | None:
+    try:
+        out = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
+                             text=True, timeout=60, check=False).stdout.strip()
+    except OSError:
+        return None
+    return out if os.path.isabs(out) and os.path.exists(out) else None
+
+
+FUZZ = r"""
+import random, sys
+sys.path.insert(0, sys.argv[1])
+from evoforge.arenas import Instruction, MarsConfig, Simulation
+from test_mars_native import random_warrior
+rng = random.Random(17)
+for case in range(600):
+    m = rng.choice([2, 3, 5, 8, 31, 64, 200, 1000])
+    n = rng.randint(1, 5)
+    config = MarsConfig(coresize=m, max_cycles=rng.choice([1, 10, 300, 2000]),
+                        max_processes=rng.choice([1, 3, 50, 5000]), max_length=20,
+                        pspace_size=rng.choice([None, 1, 2, 9]))
+    ws = [random_warrior(rng, m, rng.randint(1, 20), wild=True) for _ in range(n)]
+    sim = Simulation(ws, [rng.randint(-5000, 5000) for _ in range(n)], config=config,
+                     starter=rng.randint(-3, 7), stats_every=rng.choice([0, 1, 7]))
+    assert sim.engine == "native"
+    while not sim.run(rng.choice([None, 1, 17, 500])):
+        if rng.random() < 0.2:
+            sim.set_instruction(rng.randint(-10**6, 10**6), Instruction(
+                rng.randint(0, 40), rng.randint(0, 7), rng.randint(0, 7),
+                rng.randint(-10**9, 10**9), rng.randint(0, 7), rng.randint(-10**9, 10**9)))
+    sim.result()
+print("fuzzed", case + 1)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_libasan() is None, reason="needs gcc with AddressSanitizer")
+def test_address_sanitizer_finds_nothing_on_wild_input(tmp_path):
+    """The C loop built with -fsanitize=address runs hundreds of rounds of random warriors
+    (fields and opcodes outside the tables too), configs, slices and set_instruction calls:
+    any read or write outside its arrays aborts the child."""
+    out = subprocess.run(
+        [sys.executable, "-c", FUZZ, str(Path(__file__).parent)], capture_output=True,
+        text=True, timeout=900, check=False,
+        env={**os.environ, "PYTHONPATH": str(SRC), "LD_PRELOAD": _libasan() or "",
+             "ASAN_OPTIONS": "detect_leaks=0", "EVOFORGE_MARS": "native",
+             "CC": "gcc -fsanitize=address -fno-omit-frame-pointer -g",
+             "EVOFORGE_MARS_CACHE": str(tmp_path)})
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["fuzzed", "600"]
+
+
 def child(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(SRC), **env}, timeout=600,
