@@ -34,8 +34,8 @@ WARRIORS = Path(__file__).parent / "warriors"
 CLASSICS = sorted(p.stem for p in WARRIORS.glob("*.red"))
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-pytestmark = pytest.mark.skipif(not mars_native.available(),
-                                reason="no C compiler: the native MARS cannot be built here")
+needs_native = pytest.mark.skipif(not mars_native.available(),
+                                  reason="no C compiler: the native MARS cannot be built here")
 
 
 def load(name: str) -> Warrior:
@@ -96,6 +96,7 @@ def random_warrior(rng: random.Random, m: int, length: int, wild: bool = False) 
 
 
 # -- the test warriors, full length ----------------------------------------------------------
+@needs_native
 @pytest.mark.slow
 @pytest.mark.parametrize("left", CLASSICS)
 def test_every_test_warrior_agrees_against_every_other(monkeypatch, left):
@@ -106,6 +107,7 @@ def test_every_test_warrior_agrees_against_every_other(monkeypatch, left):
         agree(monkeypatch, ws, [0, position], config=config, starter=len(right) % 2)
 
 
+@needs_native
 def test_battles_agree_round_by_round(monkeypatch):
     ws = [load("paper"), load("stone")]
     results = {}
@@ -116,6 +118,7 @@ def test_battles_agree_round_by_round(monkeypatch):
 
 
 # -- random warriors ---------------------------------------------------------------------------
+@needs_native
 def test_hundreds_of_random_warriors_agree_on_small_cores(monkeypatch):
     rng = random.Random(20241202)
     for case in range(300):
@@ -132,6 +135,7 @@ def test_hundreds_of_random_warriors_agree_on_small_cores(monkeypatch):
               stats_every=rng.choice([0, 0, 1, 3, -2]), slices=slices)
 
 
+@needs_native
 def test_random_warriors_on_the_standard_core(monkeypatch):
     rng = random.Random(99)
     config = MarsConfig(max_cycles=2000)
@@ -152,6 +156,7 @@ LONG_LIVED = {
 }
 
 
+@needs_native
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(LONG_LIVED))
 def test_long_lived_warriors_agree_over_full_rounds(monkeypatch, name):
@@ -162,6 +167,7 @@ def test_long_lived_warriors_agree_over_full_rounds(monkeypatch, name):
     assert seen["result"].executed > 100_000  # a long round, not a quick kill
 
 
+@needs_native
 def test_random_long_lived_mutants_agree_over_full_rounds(monkeypatch):
     rng = random.Random(5)
     config = MarsConfig()
@@ -182,6 +188,7 @@ def test_random_long_lived_mutants_agree_over_full_rounds(monkeypatch):
 
 
 # -- several warriors, P-space, statistics, odd configurations -------------------------------
+@needs_native
 def test_four_warrior_battles_agree(monkeypatch):
     ws = [load(n) for n in ("dwarf", "paper", "scanner", "stone")]
     config = MarsConfig(max_cycles=20_000)
@@ -193,6 +200,7 @@ def test_four_warrior_battles_agree(monkeypatch):
     assert any(len(r.survivors) < 4 for r in results["native"])  # someone died
 
 
+@needs_native
 def test_pspace_values_of_any_size_round_trip(monkeypatch):
     rng = random.Random(3)
     config = MarsConfig(coresize=64, max_cycles=300, max_processes=8, pspace_size=5)
@@ -205,6 +213,7 @@ def test_pspace_values_of_any_size_round_trip(monkeypatch):
         assert seen["pspaces"] != pspaces  # STP wrote something
 
 
+@needs_native
 def test_per_cycle_samples_agree_across_many_buffer_refills(monkeypatch):
     config = MarsConfig(coresize=800, max_cycles=20_000, max_processes=50)
     ws = [assemble("SPL 0\nMOV 0, 1"), load("dwarf")]
@@ -212,6 +221,7 @@ def test_per_cycle_samples_agree_across_many_buffer_refills(monkeypatch):
     assert len(seen["result"].samples) > 3 * mars_native._SAMPLE_ROWS
 
 
+@needs_native
 def test_slices_of_one_instruction_agree(monkeypatch):
     config = MarsConfig(coresize=50, max_cycles=40, max_processes=4)
     rng = random.Random(8)
@@ -219,6 +229,7 @@ def test_slices_of_one_instruction_agree(monkeypatch):
     agree(monkeypatch, ws, [0, 17, 33], config=config, stats_every=2, slices=[1] * 130)
 
 
+@needs_native
 def test_set_instruction_between_slices(monkeypatch):
     config = MarsConfig(coresize=64, max_cycles=100)
     for engine in ("native", "python"):
@@ -231,6 +242,7 @@ def test_set_instruction_between_slices(monkeypatch):
         assert sim.result().stats[0].died_at == 4 and sim.finished  # the 4th instruction died
 
 
+@needs_native
 def test_pspace_reached_only_through_set_instruction(monkeypatch):
     """A round whose warriors hold no LDP/STP skips packing P-space; an STP written into
     the core later must still reach the caller's lists."""
@@ -252,6 +264,7 @@ def test_pspace_reached_only_through_set_instruction(monkeypatch):
 
 
 # -- what the native engine declines, and the fallback paths ---------------------------------
+@needs_native
 def test_rounds_the_c_types_cannot_hold_run_in_python(monkeypatch):
     monkeypatch.setenv("EVOFORGE_MARS", "auto")
     w, ps = assemble("JMP 0"), assemble("STP #1, #1\nJMP 0")
@@ -268,6 +281,7 @@ def test_rounds_the_c_types_cannot_hold_run_in_python(monkeypatch):
     assert Simulation([w], [0]).engine == "native"
 
 
+@needs_native
 def test_corrupted_state_is_refused_not_followed(monkeypatch):
     """The C loop checks the state it is handed: out-of-core fields or queued addresses, bad
     queue heads, lengths and ring entries make it refuse (RuntimeError), never read or write
@@ -342,6 +356,7 @@ print("fuzzed", case + 1)
 """
 
 
+@needs_native
 @pytest.mark.slow
 @pytest.mark.skipif(_libasan() is None, reason="needs gcc with AddressSanitizer")
 def test_address_sanitizer_finds_nothing_on_wild_input(tmp_path):
@@ -403,6 +418,7 @@ def test_an_unknown_choice_is_an_error(tmp_path):
     assert out.returncode != 0 and "EVOFORGE_MARS must be one of" in out.stderr
 
 
+@needs_native
 def test_an_unusable_cache_folder_falls_back_to_a_private_temporary_one(tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
@@ -420,6 +436,7 @@ def test_an_unusable_cache_folder_falls_back_to_a_private_temporary_one(tmp_path
     assert [p.name.startswith("mars_core-") for p in folder.iterdir()] == [True]
 
 
+@needs_native
 def test_a_cache_folder_others_can_write_is_refused(tmp_path):
     shared = tmp_path / "shared"
     shared.mkdir()
@@ -429,6 +446,7 @@ def test_a_cache_folder_others_can_write_is_refused(tmp_path):
     assert list(shared.iterdir()) == []
 
 
+@needs_native
 def test_concurrent_first_builds_share_one_library(tmp_path):
     """Four processes build into one empty cache at once: all load a complete library."""
     code = ROUND.replace("logging.basicConfig()", "pass")
