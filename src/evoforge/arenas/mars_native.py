@@ -404,7 +404,8 @@ class NativeRound:
     # -- helpers -------------------------------------------------------------------------------
     def _attach_pspace(self, packed: tuple[array, array]) -> None:
         psize = len(packed[0]) // self.nwar
-        self._packed = packed  # C reads and writes these two arrays in place
+        self._packed = packed  # C reads and writes these two arrays in place;
+        self._pins = tuple(memoryview(a) for a in packed)  # exported arrays cannot move
         self._psize = psize
         self._s.psize = psize
         self._s.pspace = packed[0].buffer_info()[0]  # arrays never resized: stable addresses
