@@ -11,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from evoforge.rsi.fitness import InnerTask, best_so_far_auc, inner_overrides, score_strategy
+from evoforge.rsi.fitness import (
+    InnerTask,
+    best_so_far_auc,
+    inner_overrides,
+    score_strategy,
+)
 from evoforge.rsi.outer import INITIAL_STRATEGY
 from evoforge.rsi.policy import PolicyError, check_policy, operator_weights
 from evoforge.rsi.promotion import pair_runs, per_task
@@ -87,7 +92,7 @@ def _runs(score) -> list[dict]:
 @pytest.mark.slow
 def test_racing_paired_seeds_and_numeric_policy_on_real_inner_runs(tmp_path):
     default = (NUMERIC / "strategy_numeric.py").read_text()
-    common = dict(llm=None, inner_budget=0, proposals=8, fitness="auc")
+    common = {"llm": None, "inner_budget": 0, "proposals": 8, "fitness": "auc"}
     incumbent = score_strategy(default, [TUNE_A], list(range(7)), **common)
     assert incumbent.failure is None and len(incumbent.runs) == 7
     assert all(r.llm_calls == 0 and r.proposals == 8 for r in incumbent.runs)
