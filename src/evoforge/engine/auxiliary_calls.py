@@ -11,20 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..llm.base import LLMError
+from ..llm.base import LLMError, LLMResponse, ProviderBase
 from ..program import LLMCallRecord
 from ..storage.base import Storage
 from .budget import Budget
 from .scratchpad import Scratchpad
 
 
-def cost_of(response: Any) -> float:
+def cost_of(response: LLMResponse) -> float:
     """Providers price their own calls (they know whether a model is local and free)."""
-    return float(getattr(response, "cost_usd", 0.0) or 0.0)
+    return float(response.cost_usd or 0.0)
 
 
 class AuxiliaryCalls:
-    def __init__(self, providers: dict[str, Any], budget: Budget, storage: Storage, run_id: str, *,
+    def __init__(self, providers: dict[str, ProviderBase], budget: Budget, storage: Storage, run_id: str, *,
                  max_tokens: int, profile_of: Callable[[str], str]) -> None:
         self.providers = providers
         self.budget = budget
@@ -40,11 +40,8 @@ class AuxiliaryCalls:
         if not self.budget.try_extra_llm_call():
             return ""
         spec = next(iter(self.providers))
-        provider = self.providers[spec]
-        supports_grammar = bool(getattr(provider, "supports_grammar", False))
         return self._call(spec, messages, purpose, temperature=0.9 if grammar is None else 0.0,
-                          max_tokens=max_tokens or self.max_tokens,
-                          grammar=grammar if supports_grammar else None)
+                          max_tokens=max_tokens or self.max_tokens, grammar=grammar)
 
     def update_insights(self, scratchpad: Scratchpad, index: int, *, maximize: bool, task_description: str,
                         best_feedback: str) -> None:
@@ -61,11 +58,8 @@ class AuxiliaryCalls:
               max_tokens: int, grammar: str | None = None) -> str:
         """One call whose slot was already reserved: account for it and store it, failed or not."""
         provider = self.providers[spec]
-        try:
-            if grammar is None:
-                resp = provider.complete(messages, temperature=temperature, max_tokens=max_tokens)
-            else:
-                resp = provider.complete(messages, temperature=temperature, max_tokens=max_tokens, grammar=grammar)
+        try:  # a grammar the provider cannot enforce is ignored by it (ProviderBase.complete)
+            resp = provider.complete(messages, temperature=temperature, max_tokens=max_tokens, grammar=grammar)
         except LLMError as exc:
             self.budget.record_llm_call(0, 0.0)
             self.storage.add_llm_call(LLMCallRecord(run_id=self.run_id, model=spec, purpose=purpose,

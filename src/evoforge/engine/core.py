@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import Config
+from ..llm.base import ProviderBase
 from ..mutate.edits import unified_diff
 from ..mutate.prompts import profile_for
 from ..errors import UserError
@@ -68,7 +69,8 @@ class Engine:
     proposal under one lock and keeps the run's counters.
     """
 
-    def __init__(self, task: Task, storage: Storage, run: RunInfo, providers: dict[str, Any], *, model_chooser: Any = None) -> None:
+    def __init__(self, task: Task, storage: Storage, run: RunInfo, providers: dict[str, ProviderBase], *,
+                 model_chooser: Any = None) -> None:
         self.task = task
         self.cfg: Config = task.config
         self.storage = storage
@@ -313,8 +315,7 @@ class Engine:
         llm = self.cfg.llm
         profile = self.profile_of(model)
         # constrained decoding needs a GBNF grammar or a JSON schema the server enforces
-        can_constrain = bool(getattr(provider, "supports_grammar", False)) or bool(
-            getattr(provider, "supports_json_schema", False))
+        can_constrain = provider.supports_grammar or provider.supports_json_schema
         constrained = can_constrain and (
             llm.constrained == "always" or (llm.constrained == "auto" and profile == "small")
         )
@@ -353,7 +354,7 @@ class Engine:
         if chosen != "auto":
             return str(chosen)
         provider = self.providers[spec]
-        return profile_for(getattr(provider, "context_length", 128_000), getattr(provider, "name", spec))
+        return profile_for(provider.context_length, provider.name or spec)
 
     def default_weights(self) -> dict[str, float]:
         """Prior kind weights when the config sets none: for small models unless any model is large."""

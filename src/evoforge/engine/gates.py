@@ -47,7 +47,7 @@ class NoveltyIndexes:
             from ..search.embedding_novelty import EmbeddingNovelty
 
             embedder = create_provider(search.embedding_model, retry=False)
-            if not getattr(embedder, "supports_embeddings", hasattr(embedder, "embed")):
+            if not embedder.supports_embeddings:
                 raise UserError(f"search.embedding_model: {search.embedding_model!r} offers no embeddings "
                                 "(use an OpenAI-compatible model string)")
             indexes.embedding = EmbeddingNovelty(embedder, search.embedding_threshold)

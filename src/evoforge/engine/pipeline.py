@@ -57,7 +57,7 @@ def model_slots(engine: Engine) -> int:
     """Model requests the run keeps in flight: the largest provider limit. Not the sum: each proposal
     goes to one model (the ensemble's bandit picks it), so an ensemble of two models with
     llm.concurrency 4 keeps 4 requests in flight, never more than 4 on either."""
-    return max([1] + [max(1, int(getattr(p, "max_concurrency", 1) or 1)) for p in engine.providers.values()])
+    return max([1] + [max(1, int(p.max_concurrency)) for p in engine.providers.values()])
 
 
 def executor_failure(exc: BaseException) -> Evaluation:

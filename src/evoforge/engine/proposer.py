@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..llm.base import ProviderBase
 from ..mutate import edits as edit_ops
 from ..mutate import kinds as kind_registry
 from ..mutate import prompts
@@ -163,8 +164,8 @@ def _messages(req: ModelRequest, strategy: Any) -> list[dict[str, str]]:
 def _constraint(req: ModelRequest, provider: Any, fmt: EditFormat) -> _Constraint:
     """The format's grammar (a server that enforces GBNF) or JSON schema (one that enforces only a
     schema), when the request is constrained; nothing for a format that is never constrained."""
-    by_grammar = bool(getattr(provider, "supports_grammar", False))
-    by_schema = not by_grammar and bool(getattr(provider, "supports_json_schema", False))
+    by_grammar = provider.supports_grammar
+    by_schema = not by_grammar and provider.supports_json_schema
     if not req.constrained or (fmt.grammar is None and fmt.schema is None) or not (by_grammar or by_schema):
         return _Constraint()
     out = _Constraint()
@@ -177,7 +178,7 @@ def _constraint(req: ModelRequest, provider: Any, fmt: EditFormat) -> _Constrain
     return out
 
 
-def _call(provider: Any, messages: list[dict[str, str]], req: ModelRequest, attempt_no: int,
+def _call(provider: ProviderBase, messages: list[dict[str, str]], req: ModelRequest, attempt_no: int,
           constraint: _Constraint, cost_of: Callable[[Any], float], on_call: Callable[[LLMCall], None],
           draft: ChildDraft) -> str | None:
     """One model call, accounted on ``draft``; its reply text, or None (``draft`` failed) on an error."""
@@ -187,17 +188,13 @@ def _call(provider: Any, messages: list[dict[str, str]], req: ModelRequest, atte
     try:
         # a retry samples hotter: the same prompt at the same temperature tends to give the same text
         temperature = None if req.temperature is None else min(1.5, req.temperature + 0.3 * attempt_no)
-        extra: dict[str, Any] = {"reasoning_effort": req.reasoning_effort} if req.reasoning_effort else {}
-        if constraint.schema is not None:  # only then: providers without the option never see the kwarg
-            extra["json_schema"] = constraint.schema
-        resp = provider.complete(
-            messages, temperature=temperature, max_tokens=req.max_tokens,
-            seed=req.seed + attempt_no, grammar=constraint.grammar, **extra,
+        resp = provider.complete(  # every keyword is declared by ProviderBase; unsupported ones are ignored
+            messages, temperature=temperature, max_tokens=req.max_tokens, seed=req.seed + attempt_no,
+            grammar=constraint.grammar, json_schema=constraint.schema, reasoning_effort=req.reasoning_effort or None,
         )
     except LLMError as exc:
-        call = LLMCall(provider.name, latency_s=time.monotonic() - started, error=f"{exc.kind}: {exc}")
-        for attr, name in (("input_tokens", "input_tokens"), ("output_tokens", "output_tokens")):
-            setattr(call, name, int(getattr(exc, attr, 0) or 0))
+        call = LLMCall(provider.name, latency_s=time.monotonic() - started, error=f"{exc.kind}: {exc}",
+                       input_tokens=int(exc.input_tokens or 0), output_tokens=int(exc.output_tokens or 0))
         on_call(call)
         draft.calls.append(call)
         draft.status, draft.reason = AttemptStatus.LLM_ERROR, f"model call failed ({exc.kind}): {exc}"

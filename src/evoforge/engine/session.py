@@ -114,8 +114,7 @@ def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | Non
     providers, chooser = build_providers(task.config.llm.models, task.config.llm, log,
                                          workers=task.config.evaluator.workers)
     # said once per process: on the run's console when it has one, else by the evoforge.sandbox logger
-    level = detect_isolation(task.config.evaluator.isolation, require=task.config.evaluator.require_isolation,
-                             say=log)
+    detect_isolation(task.config.evaluator.isolation, require=task.config.evaluator.require_isolation, say=log)
     engine = Engine(task, storage, info, providers, model_chooser=chooser)
     runner_executor = create_executor(executor)
     display = None
@@ -134,9 +133,7 @@ def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | Non
             display.close()
         runner_executor.close()
         for p in providers.values():
-            close = getattr(p, "close", None)
-            if close:
-                close()
+            p.close()
     best = engine.best
     if run_dir is not None and best is not None and best.code is not None:
         full = storage.get_attempt(best.id)

@@ -265,9 +265,7 @@ def run_dgm(opts: DGMOptions, *, log: Callable[[str], None] | None = None) -> di
             _iterate(ctx, archive, recorder, rng, it, out)
     finally:
         recorder.close()
-        close = getattr(provider, "close", None)
-        if close:
-            close()
+        provider.close()
     return {**archive.summary(), "out_dir": str(out)}
 
 
