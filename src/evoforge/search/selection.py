@@ -190,3 +190,7 @@ class BestFirst(ParentSelector):
     def select(self, members: Sequence[Member], rng: random.Random, *, elites: Sequence[Member] = ()) -> Member:
         chosen = self._tree.select([(m.id, m.fitness) for m in members])
         return next(m for m in members if m.id == chosen)
+
+
+# front-based rules (many objectives) register themselves into this registry
+from . import pareto  # noqa: E402,F401
