@@ -7,6 +7,7 @@ work in flight, and a resumed run re-evaluates pending attempts instead of payin
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from dataclasses import dataclass
@@ -33,8 +34,9 @@ from .auxiliary_calls import AuxiliaryCalls, cost_of
 from .budget import Budget
 from .compute import feedback_for, flag_inflation, record_cost
 from .gates import NoveltyIndexes, ProposalGates
+from .objectives import Objectives
 from .plan import ParentNotes, ProposalPlan, plan_proposal
-from .proposer import ChildDraft, LLMCall, ModelRequest, ParentView, model_child, operator_child
+from .proposer import ChildDraft, ModelRequest, ParentView, model_child, operator_child
 from .restore import restore_run
 from .scratchpad import Scratchpad
 from .shared_run import SharedRun
@@ -107,6 +109,10 @@ class Engine:
         self.share.known = restored.known
         self.best: Attempt | None = restored.best
         self.budget = Budget(self.cfg.budget, restored.usage)
+        self.objectives = Objectives.from_config(self.cfg)   # None: a single-objective task
+        if self.objectives is not None:
+            self.objectives.bind(self.selector)
+            self.objectives.restore(storage.attempts(run.id, status=AttemptStatus.OK, with_code=False))
         self._load_state()
         self.aux = AuxiliaryCalls(providers, self.budget, storage, run.id, max_tokens=self.cfg.llm.max_tokens,
                                   profile_of=self.profile_of)
@@ -152,6 +158,8 @@ class Engine:
         """A program another controller of a shared run made."""
         self.population.add(a)
         self.indexes.remember(a)
+        if self.objectives is not None:
+            self.objectives.add(a)
         if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
             self.best = a
 
@@ -280,11 +288,7 @@ class Engine:
             attempt.metrics["novelty_resamples"] = rejected
         self.budget.record_proposal(operator=not needs_llm)
         for call in draft.calls:
-            self.storage.add_llm_call(LLMCallRecord(
-                run_id=self.run.id, model=call.model, purpose="mutation", input_tokens=call.input_tokens,
-                output_tokens=call.output_tokens, reasoning_tokens=call.reasoning_tokens, latency_s=call.latency_s,
-                cost_usd=call.cost_usd, error=call.error, attempt_id=attempt.id,
-            ))
+            self.storage.add_llm_call(dataclasses.replace(call, run_id=self.run.id, attempt_id=attempt.id))
         self.storage.save_attempt(attempt, self.indexes.fingerprint_of(attempt))
         if attempt.status is not AttemptStatus.PENDING:
             self._finish(attempt, plan.fitness)
@@ -361,7 +365,7 @@ class Engine:
         profiles = {self.profile_of(spec) for spec in self.providers} or {"large"}
         return kind_registry.default_weights("large" if "large" in profiles else "small")
 
-    def _on_model_call(self, call: LLMCall) -> None:
+    def _on_model_call(self, call: LLMCallRecord) -> None:
         self.budget.record_llm_call(call.input_tokens + call.output_tokens, call.cost_usd)
         if self.model_chooser is not None:
             self.model_chooser.record_cost(call.model, call.cost_usd)
@@ -385,6 +389,8 @@ class Engine:
             a.metrics.setdefault("code_length", len(a.code))
             a.metrics.setdefault("edit_size", sum(1 for line in a.diff.splitlines()
                                                   if line[:1] in "+-" and not line.startswith(("+++", "---"))))
+        if self.objectives is not None:  # many objectives: read them, score = the ranking score (objectives.py)
+            self.objectives.apply(a)
         if a.status is AttemptStatus.OK and a.score is not None:
             verdict = self.guard.judge(a.score, a.private_score, initial=a.mutation == "initial")
             if verdict.status == "invalid":
@@ -414,7 +420,10 @@ class Engine:
             self.share.note(a.id)
             if a.is_program:
                 self.indexes.remember(a)
-                if self.best is None or self.population.fitness(a.score) > self.population.fitness(self.best.score):
+                if self.objectives is not None:
+                    self.objectives.add(a)
+                if self.best is None or (self.objectives.better(a, self.best) if self.objectives is not None else
+                                         self.population.fitness(a.score) > self.population.fitness(self.best.score)):
                     self.best = a
                     self.storage.add_event(self.run.id, "new_best", {"id": a.id, "score": a.score, "index": a.proposal_index})
             elif a.parent_id and a.reason:

@@ -18,7 +18,7 @@ from ..mutate import kinds as kind_registry
 from ..mutate import prompts
 from ..mutate.kinds import EditFormat
 from ..mutate.schema_edits import edit_from_json
-from ..program import AttemptStatus
+from ..program import AttemptStatus, LLMCallRecord
 
 @dataclass
 class ParentView:
@@ -31,19 +31,6 @@ class ParentView:
 
 
 @dataclass
-class LLMCall:
-    """The outcome of one model call, for usage accounting."""
-
-    model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-    latency_s: float = 0.0
-    cost_usd: float = 0.0
-    error: str = ""
-
-
-@dataclass
 class ChildDraft:
     """A proposed child before evaluation: code, or a failure status with its reason."""
 
@@ -53,7 +40,7 @@ class ChildDraft:
     prompt: str = ""
     response: str = ""
     model: str | None = None
-    calls: list[LLMCall] = field(default_factory=list)
+    calls: list[LLMCallRecord] = field(default_factory=list)   # run and attempt ids filled in when stored
 
 
 # Appended to the last user message when the reply is constrained by a JSON schema: the prompts
@@ -179,7 +166,7 @@ def _constraint(req: ModelRequest, provider: Any, fmt: EditFormat) -> _Constrain
 
 
 def _call(provider: ProviderBase, messages: list[dict[str, str]], req: ModelRequest, attempt_no: int,
-          constraint: _Constraint, cost_of: Callable[[Any], float], on_call: Callable[[LLMCall], None],
+          constraint: _Constraint, cost_of: Callable[[Any], float], on_call: Callable[[LLMCallRecord], None],
           draft: ChildDraft) -> str | None:
     """One model call, accounted on ``draft``; its reply text, or None (``draft`` failed) on an error."""
     from ..llm.base import LLMError
@@ -193,17 +180,16 @@ def _call(provider: ProviderBase, messages: list[dict[str, str]], req: ModelRequ
             grammar=constraint.grammar, json_schema=constraint.schema, reasoning_effort=req.reasoning_effort or None,
         )
     except LLMError as exc:
-        call = LLMCall(provider.name, latency_s=time.monotonic() - started, error=f"{exc.kind}: {exc}",
-                       input_tokens=int(exc.input_tokens or 0), output_tokens=int(exc.output_tokens or 0))
+        call = LLMCallRecord(run_id="", model=provider.name, latency_s=time.monotonic() - started,
+                             error=f"{exc.kind}: {exc}", input_tokens=int(exc.input_tokens or 0),
+                             output_tokens=int(exc.output_tokens or 0))
         on_call(call)
         draft.calls.append(call)
         draft.status, draft.reason = AttemptStatus.LLM_ERROR, f"model call failed ({exc.kind}): {exc}"
         return None
-    call = LLMCall(
-        provider.name, resp.input_tokens, resp.output_tokens, resp.reasoning_tokens,
-        resp.latency_s or (time.monotonic() - started), 0.0,
-    )
-    call.cost_usd = cost_of(resp)
+    call = LLMCallRecord(run_id="", model=provider.name, input_tokens=resp.input_tokens,
+                         output_tokens=resp.output_tokens, reasoning_tokens=resp.reasoning_tokens,
+                         latency_s=resp.latency_s or (time.monotonic() - started), cost_usd=cost_of(resp))
     on_call(call)
     draft.calls.append(call)
     reply = resp.text or ""
@@ -252,7 +238,7 @@ def model_child(
     *,
     cost_of: Callable[[Any], float],
     allow_extra_call: Callable[[], bool],
-    on_call: Callable[[LLMCall], None],
+    on_call: Callable[[LLMCallRecord], None],
     seen_replies: set[str],
     strategy: Any = None,
 ) -> ChildDraft:
