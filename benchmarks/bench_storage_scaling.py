@@ -251,7 +251,12 @@ class WorkCounter:
 
             text = self.log.read_text(errors="replace")[self.start:]
             for block in text.split("Query Text:")[1:]:
-                query = " ".join(block.split("\n", 1)[0].split())
+                sql = []   # the statement's lines, up to the first plan node
+                for line in block.split("\n"):
+                    if "(cost=" in line:
+                        break
+                    sql.append(line)
+                query = " ".join(" ".join(sql).split())
                 head, where, cond = query.partition(" WHERE ")
                 query = head[:28] + (" … WHERE " + cond[:44] if where else "")
                 m = re.search(r"Buffers: shared hit=(\d+)(?: read=(\d+))?", block)
