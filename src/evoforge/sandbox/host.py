@@ -157,6 +157,8 @@ def evaluate_code(
         request = dumps(spec)
     except (TypeError, ValueError) as exc:
         scratch.remove()
+        for entry in spec["warm"]:
+            os.close(int(entry["fd"]))
         raise TypeError(f"stage_args must be JSON data: {exc}") from None
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_SRC_DIR, env.get("PYTHONPATH")) if p)
@@ -173,6 +175,8 @@ def evaluate_code(
         if cgroup is not None:
             cgroup.remove()  # also kills candidate sandboxes nested under the host's cgroup
         scratch.remove()
+        for entry in spec["warm"]:
+            os.close(int(entry["fd"]))   # the host had its own copies
     stdout = out.stdout.decode("utf-8", errors="replace")
     stderr = out.stderr.decode("utf-8", errors="replace")
     common = {"stdout": stdout, "stderr": stderr, "seconds": out.seconds,

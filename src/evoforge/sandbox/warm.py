@@ -212,9 +212,11 @@ class Zygote:
             self.vm_bytes = vm_bytes
             self.borrowed = True
 
-    @property
-    def control_fd(self) -> int | None:
-        return self._control.fileno() if self._control is not None else None
+    def dup_control(self) -> int | None:
+        """A duplicate of the control socket's descriptor (the caller closes it), taken under
+        the lock: a restart by another thread cannot turn it into some other descriptor."""
+        with self._lock:
+            return os.dup(self._control.fileno()) if self._control is not None else None
 
     def ensure(self) -> None:
         with self._lock:
@@ -395,14 +397,14 @@ def _zygote(level: IsolationLevel, numpy: bool) -> Zygote | None:
 
 def handoff(level: IsolationLevel) -> list[dict[str, int | bool]]:
     """This process's zygotes for `level` (started if needed), for an evaluator host to adopt:
-    [{"numpy": bool, "fd": control fd (pass it to the host), "vm_bytes": int}]; [] when warm
-    is off or unavailable."""
+    [{"numpy": bool, "fd": a duplicate of its control descriptor (pass it to the host, then
+    close it), "vm_bytes": int}]; [] when warm is off or unavailable."""
     if not enabled() or not supported(level):
         return []
     out: list[dict[str, int | bool]] = []
     for numpy in (True, False):
         zygote = _zygote(level, numpy)
-        fd = zygote.control_fd if zygote is not None else None
+        fd = zygote.dup_control() if zygote is not None else None
         if zygote is not None and fd is not None:
             out.append({"numpy": numpy, "fd": fd, "vm_bytes": zygote.vm_bytes})
     return out
