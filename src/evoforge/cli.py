@@ -41,9 +41,24 @@ def _print_result(result: Any) -> None:
     if after:
         out.write(f"best first reached after {after['proposals']} proposals: {after['model_calls']} model calls, "
                   f"{after['evaluations']} evaluations\n")
+    for line in _front_lines(result):
+        out.write(line + "\n")
     out.write(f"run folder: {result.run_dir}\n")
     out.write("=" * 72 + "\n")
     out.write((best.code or "") + ("\n" if best.code and not best.code.endswith("\n") else ""))
+
+
+def _front_lines(result: Any) -> list[str]:
+    """The Pareto front of a many-objective run (nothing for a single-objective one)."""
+    from .engine.objectives import front_lines, stored_front
+    from .storage.base import open_storage
+
+    storage = open_storage(result.storage_url.split("#", 1)[0], read_only=True, create=False)
+    try:
+        found = stored_front(storage, result.run_id)
+    finally:
+        storage.close()
+    return front_lines(*found) if found is not None else []
 
 
 def cmd_run(args: argparse.Namespace) -> int:

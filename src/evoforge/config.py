@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -147,6 +148,18 @@ class SafetyConfig:
 
 
 @dataclass
+class ObjectiveConfig:
+    """One objective of a many-objective task: a metric of the evaluator's `Result.metrics` (a
+    dotted name reads inside a mapping: `compute.cpu_s` is the CPU the sandbox measured; `score`
+    is `Result.score`), its direction, and the reference point hypervolume is measured from (the
+    worst value worth anything; required in pareto mode)."""
+
+    name: str = ""
+    direction: Literal["maximize", "minimize"] = "maximize"
+    reference: float | None = None
+
+
+@dataclass
 class Config:
     """Everything about one run. Task fields sit at the top level of ``task.yaml``."""
 
@@ -163,6 +176,8 @@ class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     mutation: MutationConfig = field(default_factory=MutationConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
+    objectives: list[ObjectiveConfig] = field(default_factory=list)  # empty = one objective, Result.score
+    objective_mode: Literal["pareto", "lexicographic"] = "pareto"     # how several objectives are ranked
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -327,6 +342,49 @@ def _validate(cfg: Config) -> None:
     for model, price in cfg.llm.prices.items():
         if len(price) != 2:
             raise ConfigError(f"llm.prices.{model}: expected [usd_per_1M_input, usd_per_1M_output], got {price!r}")
+    _validate_objectives(cfg)
+
+
+MAX_PARETO_OBJECTIVES = 4   # exact hypervolume costs O(N^(d-1)): past four objectives it is too slow to report
+
+
+def _validate_objectives(cfg: Config) -> None:
+    """The `objectives:` section: names, directions, references, and the rules that need them."""
+    objectives = cfg.objectives
+    rule = cfg.search.parent_selection
+    if not objectives:
+        if rule in ("pareto", "lexicographic"):
+            raise ConfigError(f"search.parent_selection: {rule!r} ranks several objectives, but the task has no "
+                              "`objectives:` (a list of {name, direction, reference})")
+        return
+    if len(objectives) < 2:
+        raise ConfigError("objectives: give at least two (a task with one objective uses Result.score and no "
+                          "`objectives:` section)")
+    if cfg.objective_mode == "pareto" and len(objectives) > MAX_PARETO_OBJECTIVES:
+        raise ConfigError(f"objectives: pareto mode supports at most {MAX_PARETO_OBJECTIVES} objectives (exact "
+                          f"hypervolume), got {len(objectives)}; rank them with objective_mode: lexicographic")
+    if cfg.direction != "maximize":
+        raise ConfigError("direction: with `objectives:` each objective has its own direction; remove the top-level "
+                          "`direction: minimize` (the engine's ranking score is always higher-is-better)")
+    seen: set[str] = set()
+    for i, obj in enumerate(objectives):
+        where = f"objectives[{i}]"
+        name = obj.name.strip()
+        if not name:
+            raise ConfigError(f"{where}.name: an objective needs the name of a metric of Result.metrics "
+                              "(or 'score', or a dotted path such as 'compute.cpu_s')")
+        if name != obj.name or any(part == "" for part in name.split(".")):
+            raise ConfigError(f"{where}.name: {obj.name!r} is not a metric name (no spaces around it, no empty "
+                              "part in a dotted path)")
+        if name in seen:
+            raise ConfigError(f"{where}.name: objective {name!r} is listed twice")
+        seen.add(name)
+        ref = obj.reference
+        if ref is not None and not math.isfinite(ref):
+            raise ConfigError(f"{where}.reference: must be a finite number, got {ref!r}")
+        if ref is None and cfg.objective_mode == "pareto":
+            raise ConfigError(f"{where}.reference: pareto mode needs a reference for every objective (the worst "
+                              f"{name} worth anything: hypervolume is measured from it)")
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
