@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import require
 from .base import LLMError, LLMResponse, error_from_status
 from .pricing import PriceOverrides, cost_usd
+from .request import CompletionRequest
 from .sdk_base import SDKProvider
 
 _STOP = {"max_tokens": "length", "end_turn": "stop", "stop_sequence": "stop", "refusal": "content_filter"}
@@ -98,10 +99,10 @@ class AnthropicProvider(SDKProvider):
         self._sdk_fields = _sdk_fields(client.messages.create)
         return client
 
-    def _request(self, messages: list[dict[str, str]], *, temperature: float | None, max_tokens: int,
-                 seed: int | None, stop: list[str] | None, timeout: float) -> dict[str, Any]:
-        req = build_anthropic_request(self.model, messages, temperature=temperature, max_tokens=max_tokens,
-                                      stop=stop, thinking_budget=self.thinking_budget)
+    def _request(self, messages: list[dict[str, str]], request: CompletionRequest, timeout: float) -> dict[str, Any]:
+        req = build_anthropic_request(self.model, messages, temperature=request.temperature,
+                                      max_tokens=request.max_tokens, stop=request.stop,
+                                      thinking_budget=self.thinking_budget)
         req["timeout"] = timeout
         if self._sdk_fields is not None:
             req = {k: v for k, v in req.items() if k in self._sdk_fields}

@@ -19,8 +19,10 @@ import email.utils
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
+
+from .request import CompletionRequest
 
 # Kinds of failure. Retryable by default: a later identical call may well succeed.
 ERROR_KINDS = (
@@ -133,12 +135,11 @@ class ProviderBase(abc.ABC):
     supports_json_schema: bool = False
     supports_embeddings: bool = False
 
-    # Every keyword `complete` takes, for documentation and for the conformance suite: the
-    # retry layer forwards all of them, so an override must accept all of them.
-    COMPLETE_KEYWORDS: ClassVar[tuple[str, ...]] = (
-        "temperature", "max_tokens", "seed", "grammar", "stop", "timeout", "reasoning_effort", "json_schema")
+    # Every keyword `complete` takes (the fields of `CompletionRequest`), for documentation and
+    # for the conformance suite: the retry layer forwards all of them, so an override of
+    # `complete` must accept all of them.
+    COMPLETE_KEYWORDS: ClassVar[tuple[str, ...]] = tuple(f.name for f in fields(CompletionRequest))
 
-    @abc.abstractmethod
     def complete(
         self,
         messages: list[dict[str, str]],
@@ -160,7 +161,26 @@ class ProviderBase(abc.ABC):
         ("low" | "medium" | "high") is a hint only reasoning models act on; others ignore it.
         ``grammar`` and ``json_schema`` constrain the reply where the matching ``supports_*``
         flag is True and are ignored otherwise (a grammar wins when both are given).
+
+        A template method: this is the one place the keywords are spelled out; they are packed
+        into a `CompletionRequest` and the provider's `_complete` makes the call.
         """
+        return self._complete(messages, CompletionRequest(
+            temperature=temperature, max_tokens=max_tokens, seed=seed, grammar=grammar, stop=stop,
+            timeout=timeout, reasoning_effort=reasoning_effort, json_schema=json_schema))
+
+    @abc.abstractmethod
+    def _complete(self, messages: list[dict[str, str]], request: CompletionRequest) -> LLMResponse:
+        """The call itself (what `complete` promises), with its parameters as one object."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass may still override `complete` itself, as every provider did before the
+        template method (tests and user code do): then that override *is* its implementation,
+        so `_complete` is routed to it rather than left abstract (which would make the class
+        impossible to instantiate). A class that defines neither stays abstract, as before."""
+        super().__init_subclass__(**kwargs)
+        if cls.complete is not ProviderBase.complete and getattr(cls._complete, "__isabstractmethod__", False):
+            cls._complete = _through_complete  # type: ignore[method-assign]
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """One embedding vector per text. This default says the backend has none; providers
@@ -171,6 +191,11 @@ class ProviderBase(abc.ABC):
 
     def close(self) -> None:
         """Release connections or a loaded model. Idempotent; the default has nothing to release."""
+
+
+def _through_complete(self: ProviderBase, messages: list[dict[str, str]], request: CompletionRequest) -> LLMResponse:
+    """`_complete` for a provider that overrides `complete` (see `ProviderBase.__init_subclass__`)."""
+    return self.complete(messages, **request.keywords())
 
 
 # The name callers and type hints have always used; it is the base class now, not a Protocol.

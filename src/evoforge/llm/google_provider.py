@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import require
 from .base import LLMError, LLMResponse, error_from_status
 from .pricing import PriceOverrides, cost_usd
+from .request import CompletionRequest
 from .sdk_base import SDKProvider
 
 _THINKING_MODELS = re.compile(r"gemini-(2\.5|[3-9])")
@@ -111,10 +112,10 @@ class GoogleProvider(SDKProvider):
         if closer is not None:
             closer()
 
-    def _request(self, messages: list[dict[str, str]], *, temperature: float | None, max_tokens: int,
-                 seed: int | None, stop: list[str] | None, timeout: float) -> dict[str, Any]:
-        return build_google_request(self.model, messages, temperature=temperature, max_tokens=max_tokens,
-                                    seed=seed, stop=stop, thinking_budget=self.thinking_budget, timeout=timeout)
+    def _request(self, messages: list[dict[str, str]], request: CompletionRequest, timeout: float) -> dict[str, Any]:
+        return build_google_request(self.model, messages, temperature=request.temperature,
+                                    max_tokens=request.max_tokens, seed=request.seed, stop=request.stop,
+                                    thinking_budget=self.thinking_budget, timeout=timeout)
 
     def _send(self, request: dict[str, Any]) -> Any:
         return self._client.models.generate_content(**request)

@@ -24,6 +24,7 @@ from .base import (
     split_think,
 )
 from .pricing import PriceOverrides, cost_usd
+from .request import CompletionRequest
 
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 
@@ -126,68 +127,46 @@ class OpenAICompatProvider(ProviderBase):
     def close(self) -> None:
         self._client.close()
 
-    def build_request(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        temperature: float | None = 0.7,
-        max_tokens: int = 1024,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: list[str] | None = None,
-        reasoning_effort: str | None = None,
-        json_schema: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Keyword arguments for ``chat.completions.create`` (separate so tests can read it).
+    def build_request(self, messages: list[dict[str, str]], request: CompletionRequest | None = None,
+                      **keywords: Any) -> dict[str, Any]:
+        """Keyword arguments for ``chat.completions.create`` (separate so tests can read it), for
+        ``request`` or, where none is given, for the `CompletionRequest` of ``keywords``.
 
         A grammar wins over a JSON schema: only one constraint is sent, and GBNF is the tighter."""
+        r = request if request is not None else CompletionRequest(**keywords)
         req: dict[str, Any] = {"model": self.model, "messages": list(messages)}
         extra = dict(self.extra_body)
         if is_reasoning_model(self.model):
             # temperature is rejected by o-series/gpt-5; max_tokens is replaced by
             # max_completion_tokens, which also bounds the hidden reasoning.
-            req["max_completion_tokens"] = max_tokens
-            effort = reasoning_effort or self.reasoning_effort
+            req["max_completion_tokens"] = r.max_tokens
+            effort = r.reasoning_effort or self.reasoning_effort
             if effort:
                 req["reasoning_effort"] = effort
         else:
-            req["max_tokens"] = max_tokens
-            if temperature is not None:
-                req["temperature"] = temperature
-        if seed is not None:
-            req["seed"] = seed
-        if stop:
-            req["stop"] = list(stop)
-        if grammar and self.supports_grammar:
-            extra.update(grammar_body(self.grammar_field, grammar))
-        elif json_schema and self.supports_json_schema:
-            req["response_format"] = json_schema_format(json_schema)
+            req["max_tokens"] = r.max_tokens
+            if r.temperature is not None:
+                req["temperature"] = r.temperature
+        if r.seed is not None:
+            req["seed"] = r.seed
+        if r.stop:
+            req["stop"] = list(r.stop)
+        if r.grammar and self.supports_grammar:
+            extra.update(grammar_body(self.grammar_field, r.grammar))
+        elif r.json_schema and self.supports_json_schema:
+            req["response_format"] = json_schema_format(r.json_schema)
         if extra:
             req["extra_body"] = extra
         return req
 
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        temperature: float | None = 0.7,
-        max_tokens: int = 1024,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: list[str] | None = None,
-        timeout: float | None = None,
-        reasoning_effort: str | None = None,
-        json_schema: Mapping[str, Any] | None = None,
-    ) -> LLMResponse:
+    def _complete(self, messages: list[dict[str, str]], request: CompletionRequest) -> LLMResponse:
         """One call, no retries. ``timeout`` (seconds) caps the provider's own timeout for this
         call; the retry layer uses it to keep a call inside its wall-clock budget.
         ``reasoning_effort`` overrides the provider's setting for this call (reasoning models).
         ``json_schema`` constrains the reply when the server supports it and no grammar is sent."""
-        req = self.build_request(messages, temperature=temperature, max_tokens=max_tokens,
-                                 seed=seed, grammar=grammar, stop=stop, reasoning_effort=reasoning_effort,
-                                 json_schema=json_schema)
-        if timeout is not None:
-            req["timeout"] = max(0.001, min(float(timeout), self.timeout))
+        req = self.build_request(messages, request)
+        if request.timeout is not None:
+            req["timeout"] = request.timeout_within(self.timeout)
         t0 = time.monotonic()
         try:
             completion = self._client.chat.completions.create(**req)
@@ -195,7 +174,7 @@ class OpenAICompatProvider(ProviderBase):
             err = self._map_error(exc)
             if err is None:  # not an API failure: a bug, let it surface
                 raise
-            if err.kind == "bad_request" and grammar and self.supports_grammar:
+            if err.kind == "bad_request" and request.grammar and self.supports_grammar:
                 completion = self._without_grammar(req, err)
             elif err.kind == "bad_request" and "response_format" in req:
                 completion = self._without_json_schema(req, err)

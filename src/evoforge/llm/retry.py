@@ -22,21 +22,46 @@ base declares them all, so nothing here inspects the inner provider's signature.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from .base import LLMError, LLMResponse, ProviderBase
+from .request import CompletionRequest
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _TICK = 0.05  # granularity of cancellable waits
 
 # The settings a model config may give the retry layer (``create_provider(retry={...})``).
 RETRY_OPTIONS = ("max_attempts", "base_delay", "max_delay", "call_budget_s", "max_concurrency", "cancel", "rng")
+
+
+class _FromInner(Generic[T]):
+    """A declared attribute of `RetryingProvider` that is its inner provider's, read at each
+    access (a read-only property, written once for all six)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attribute = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _FromInner[T]: ...
+    @overload
+    def __get__(self, obj: RetryingProvider, objtype: type | None = None) -> T: ...
+
+    def __get__(self, obj: RetryingProvider | None, objtype: type | None = None) -> T | _FromInner[T]:
+        if obj is None:
+            return self
+        return getattr(obj.inner, self.attribute)
+
+    def __set__(self, obj: RetryingProvider, value: T) -> None:
+        raise AttributeError(f"{self.attribute!r} of a RetryingProvider is its inner provider's; set it there")
 
 
 class RetryingProvider(ProviderBase):
@@ -79,29 +104,12 @@ class RetryingProvider(ProviderBase):
 
     # Delegated declared attributes (read through: a provider may change them, e.g. after a
     # server refused a grammar) ---------------------------------------------------------------
-    @property  # type: ignore[override]
-    def name(self) -> str:
-        return self.inner.name
-
-    @property  # type: ignore[override]
-    def model(self) -> str:
-        return self.inner.model
-
-    @property  # type: ignore[override]
-    def context_length(self) -> int:
-        return self.inner.context_length
-
-    @property  # type: ignore[override]
-    def supports_grammar(self) -> bool:
-        return self.inner.supports_grammar
-
-    @property  # type: ignore[override]
-    def supports_json_schema(self) -> bool:
-        return self.inner.supports_json_schema
-
-    @property  # type: ignore[override]
-    def supports_embeddings(self) -> bool:
-        return self.inner.supports_embeddings
+    name = _FromInner[str]()  # type: ignore[assignment]
+    model = _FromInner[str]()  # type: ignore[assignment]
+    context_length = _FromInner[int]()  # type: ignore[assignment]
+    supports_grammar = _FromInner[bool]()  # type: ignore[assignment]
+    supports_json_schema = _FromInner[bool]()  # type: ignore[assignment]
+    supports_embeddings = _FromInner[bool]()  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"RetryingProvider({self.inner!r}, max_attempts={self.max_attempts})"
@@ -159,9 +167,21 @@ class RetryingProvider(ProviderBase):
         Every keyword is forwarded to ``inner.complete``; ``timeout`` caps each attempt and the
         inner call gets the smaller of it and what is left of the call budget. ``cancel`` is
         this layer's own: an event that aborts the call and its waits."""
+        return self._retry(messages, CompletionRequest(
+            temperature=temperature, max_tokens=max_tokens, seed=seed, grammar=grammar, stop=stop,
+            timeout=timeout, reasoning_effort=reasoning_effort, json_schema=json_schema), cancel)
+
+    def _complete(self, messages: list[dict[str, str]], request: CompletionRequest) -> LLMResponse:
+        return self._retry(messages, request, None)
+
+    def _retry(self, messages: list[dict[str, str]], request: CompletionRequest,
+               cancel: threading.Event | None) -> LLMResponse:
+        """The retry loop of `complete`. Each attempt is ``request`` with its own seed and
+        timeout, sent through the inner provider's public `complete` (so a provider that
+        overrides `complete` itself is called the way it expects)."""
         deadline = time.monotonic() + self.call_budget_s
         last: LLMError | None = None
-        call_seed = seed
+        call_seed = request.seed
         waited = 0.0  # backoff chosen so far: reported on the reply or the error
         for attempt in range(1, self.max_attempts + 1):
             self._check_cancel(cancel, last)
@@ -170,10 +190,9 @@ class RetryingProvider(ProviderBase):
                 break
             self._acquire(deadline, cancel, last)
             try:
-                response = self.inner.complete(
-                    messages, temperature=temperature, max_tokens=max_tokens, seed=call_seed, grammar=grammar,
-                    stop=stop, timeout=remaining if timeout is None else min(float(timeout), remaining),
-                    reasoning_effort=reasoning_effort, json_schema=json_schema)
+                attempt_request = dataclasses.replace(request, seed=call_seed, timeout=(
+                    remaining if request.timeout is None else min(float(request.timeout), remaining)))
+                response = self.inner.complete(messages, **attempt_request.keywords())
             except LLMError as err:
                 err.attempts = attempt
                 err.backoff_s = waited

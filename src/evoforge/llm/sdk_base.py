@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import abc
 import time
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from .base import LLMError, LLMResponse, ProviderBase, check_reply, redact
 from .pricing import PriceOverrides
+from .request import CompletionRequest
 
 
 class SDKProvider(ProviderBase):
@@ -57,24 +57,10 @@ class SDKProvider(ProviderBase):
     def close(self) -> None:
         self._client.close()
 
-    def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        temperature: float | None = 0.7,
-        max_tokens: int = 1024,
-        seed: int | None = None,
-        grammar: str | None = None,
-        stop: list[str] | None = None,
-        timeout: float | None = None,
-        reasoning_effort: str | None = None,
-        json_schema: Mapping[str, Any] | None = None,
-    ) -> LLMResponse:
+    def _complete(self, messages: list[dict[str, str]], request: CompletionRequest) -> LLMResponse:
         """One call through the SDK (see `ProviderBase.complete`). The thinking budget set at
         construction is these backends' reasoning control, so ``reasoning_effort`` is ignored."""
-        limit = self.timeout if timeout is None else max(0.001, min(float(timeout), self.timeout))
-        req = self._request(messages, temperature=temperature, max_tokens=max_tokens, seed=seed,
-                            stop=stop, timeout=limit)
+        req = self._request(messages, request, request.timeout_within(self.timeout))
         t0 = time.monotonic()
         try:
             raw = self._send(req)
@@ -93,9 +79,9 @@ class SDKProvider(ProviderBase):
         """The SDK client, with the SDK's own retries off and ``self.timeout`` as its timeout."""
 
     @abc.abstractmethod
-    def _request(self, messages: list[dict[str, str]], *, temperature: float | None, max_tokens: int,
-                 seed: int | None, stop: list[str] | None, timeout: float) -> dict[str, Any]:
-        """The keyword arguments of one SDK call (``timeout`` in seconds, already capped)."""
+    def _request(self, messages: list[dict[str, str]], request: CompletionRequest, timeout: float) -> dict[str, Any]:
+        """The keyword arguments of one SDK call for ``request`` (``timeout`` in seconds, already
+        capped by `CompletionRequest.timeout_within`)."""
 
     @abc.abstractmethod
     def _send(self, request: dict[str, Any]) -> Any:
