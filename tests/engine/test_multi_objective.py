@@ -224,3 +224,17 @@ def test_a_good_config_loads_and_the_lexicographic_mode_needs_no_reference():
     cfg = _cfg(objective_mode="lexicographic", objectives=[{"name": "quality"}, {"name": "cost", "direction": "minimize"}])
     assert cfg.objectives[1].reference is None
     assert load_config({}).objectives == []
+
+
+def test_the_report_shows_the_front_and_its_hypervolume_over_time(tmp_path):
+    pytest.importorskip("matplotlib")
+    from evoforge.ui.report import write_report
+
+    _run(_task(tmp_path), tmp_path / "r", 5)
+    run, attempts = _attempts(tmp_path / "r")
+    summary = front_summary(ObjectiveSpec.from_dict(run.config), [a for a in attempts if a.status is AttemptStatus.OK])
+    text = write_report(tmp_path / "r", tmp_path / "report.html", png=False).read_text()
+    assert "Pareto front (pareto)" in text and 'id="plot-front"' in text and 'id="plot-hypervolume"' in text
+    assert all(a.id in text for a, _ in summary.front)   # each front point names its program
+    assert "Pareto front" not in write_report(_run(write_task(tmp_path / "plain"), tmp_path / "p", 2).run_dir,
+                                              tmp_path / "plain.html", png=False).read_text()

@@ -183,3 +183,32 @@ def render(fig: Any) -> tuple[str, bytes]:
     return svg, png.getvalue()
 
 
+
+
+def front_plot(points: list[tuple[float, float]], front: list[tuple[float, float]], names: tuple[str, str],
+               maximize: tuple[bool, bool]) -> Any:
+    """Every valid program on the first two objectives (raw values, as the evaluator gave them),
+    the non-dominated ones highlighted and joined in order."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    ax.scatter([p[0] for p in points], [p[1] for p in points], s=12, alpha=0.5, color=FAIL_COLOR, linewidths=0,
+               label="program")
+    line = sorted(front)
+    ax.plot([p[0] for p in line], [p[1] for p in line], "-o", color=ISLAND_COLORS[0], markersize=5, linewidth=1.2,
+            label="front")
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    arrow = lambda up: "higher" if up else "lower"  # noqa: E731
+    _style(ax, f"{names[0]} ({arrow(maximize[0])} is better)", f"{names[1]} ({arrow(maximize[1])} is better)",
+           "Pareto front")
+    return fig
+
+
+def hypervolume_plot(history: list[tuple[int, float]], last_index: int) -> Any:
+    """The front's hypervolume after each proposal (a step line: it changes only when the front does)."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    xs = [i for i, _ in history] + [max(last_index, history[-1][0])]
+    ys = [hv for _, hv in history] + [history[-1][1]]
+    ax.step(xs, ys, where="post", color=BEST_COLOR, linewidth=1.6)
+    _style(ax, "proposal", "hypervolume", "Hypervolume of the front (higher is better)")
+    return fig

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.efficiency import best_after
+from ..engine.objectives import ObjectiveSpec, front_summary
 from ..errors import UserError
 from . import data, plots
 from .sources import RunHandle
@@ -115,6 +116,7 @@ def build_html(handle: RunHandle, png_folder: Path | None = None) -> tuple[str, 
                               "Scores against cumulative model spend."))
     if len({r["island"] for r in ok}) > 1:
         parts.append(figs.add("islands", plots.island_plot(rows, maximize), "Best score reached on each island."))
+    parts.extend(_front_section(info.config, attempts, figs))
     parts.append("<h2>Genealogy</h2>")
     parts.append(figs.add("genealogy", plots.tree_plot(rows, best.id if best else None, maximize), "Every attempt with its parent."))
     parts.append("<h2>Best programs</h2>")
@@ -153,6 +155,33 @@ def build_html(handle: RunHandle, png_folder: Path | None = None) -> tuple[str, 
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>'
             f"<body><main>{''.join(parts)}</main></body></html>\n")
     return page, figs.written
+
+
+def _front_section(config: dict[str, Any], attempts: list[Any], figs: _Figures) -> list[str]:
+    """A many-objective run: the front (scatter of the first two objectives, a table whose ids
+    name the programs: `evoforge show RUN ID`) and its hypervolume over time."""
+    spec = ObjectiveSpec.from_dict(config)
+    if spec is None:
+        return []
+    summary = front_summary(spec, attempts)
+    out = [f"<h2>Pareto front ({_e(spec.mode)})</h2>"]
+    if not summary.front:
+        return out + ['<p class="empty">no valid program yet</p>']
+    if len(spec.names) >= 2:
+        n0, n1 = spec.names[0], spec.names[1]
+        points = [(a.metrics["objectives"][n0], a.metrics["objectives"][n1]) for a in attempts
+                  if a.is_program and isinstance((a.metrics or {}).get("objectives"), dict)]
+        front = [(v[n0], v[n1]) for _, v in summary.front]
+        out.append(figs.add("front", plots.front_plot(points, front, (n0, n1), spec.maximize[:2]),
+                            f"{len(summary.front)} non-dominated programs of {len(points)}."))
+    if summary.history:
+        out.append(figs.add("hypervolume", plots.hypervolume_plot(summary.history, max(a.proposal_index for a in attempts)),
+                            f"Hypervolume from the reference point {list(spec.references)}: "
+                            f"{_num(summary.hypervolume)} at the end."))
+    out.append(_table(["proposal", *spec.names, "island", "mutation", "id"],
+                      [[a.proposal_index, *(v[n] for n in spec.names), a.island, a.mutation, a.id] for a, v in summary.front],
+                      set(range(len(spec.names) + 2))))
+    return out
 
 
 def _best_after_text(after: dict[str, int] | None) -> str:
