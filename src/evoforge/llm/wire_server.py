@@ -11,8 +11,9 @@ responder, a function of the request JSON that returns a `Reply` or an `HTTPErro
 string is a text reply). A subclass may serve more POST routes (`post_route`), watch each chat
 request (`chat_started` / `chat_finished` / `unauthorized`) and send more kinds of answer
 (`send`); a vendor's wire (Anthropic Messages, Gemini generateContent) differs only in
-`is_model_route`, `key_ok`, `completion` and `error_body`. Keep-alive HTTP/1.1, no logging, one
-thread per connection.
+`is_model_route`, `key_ok`, `completion`, `error_body` and `unauthorized_body`, the path
+`base_url` ends in (`url_path`) and whether it lists models (`models_route`). Keep-alive
+HTTP/1.1, no logging, one thread per connection.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 
 @dataclass
@@ -51,6 +52,7 @@ class HTTPError:
 
 Answer = str | Reply | HTTPError
 Responder = Callable[[dict[str, Any]], Any]
+_Server = TypeVar("_Server", bound="WireServer")
 
 
 def _words(x: Any) -> int:
@@ -62,6 +64,10 @@ class WireServer:
 
     `api_key`: when set, chat requests without ``Authorization: Bearer <api_key>`` get 401.
     Start with ``start()`` or ``with``; `base_url` is what an ``openai/MODEL@URL`` string needs."""
+
+    protocol = "openai"                 # names the serving thread
+    url_path = "/v1"                    # what `base_url` ends in (where the client's routes start)
+    models_route: str | None = "/models"  # GET route listing the model; None: no such route (404)
 
     def __init__(
         self,
@@ -82,12 +88,12 @@ class WireServer:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> WireServer:
+    def start(self: _Server) -> _Server:
         handler = type("WireHandler", (WireHandler,), {"owner": self})
         self._httpd = ThreadingHTTPServer((self.host, self.requested_port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="openai-wire", daemon=True)
+                                        name=f"{self.protocol}-wire", daemon=True)
         self._thread.start()
         return self
 
@@ -98,7 +104,7 @@ class WireServer:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> WireServer:  # noqa: PYI034 - no typing.Self on 3.10
+    def __enter__(self: _Server) -> _Server:  # noqa: PYI019 - no typing.Self on 3.10
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -111,7 +117,7 @@ class WireServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"http://127.0.0.1:{self.port}{self.url_path}"
 
     # -- hooks a subclass may override ---------------------------------------------------
     def answer(self, body: dict[str, Any]) -> Any:
@@ -120,8 +126,9 @@ class WireServer:
             return HTTPError(500, "no responder")
         return self.responder(body)
 
-    def chat_started(self, body: dict[str, Any], headers: dict[str, str]) -> None:
-        """Called for each chat request whose body is JSON, before the key is checked."""
+    def chat_started(self, body: dict[str, Any], headers: dict[str, str], path: str) -> None:
+        """Called for each chat request whose body is JSON (posted to ``path``, no query
+        string), before the key is checked."""
 
     def chat_finished(self) -> None:
         """Called when a chat request started with `chat_started` has been answered."""
@@ -144,6 +151,12 @@ class WireServer:
             body["code"] = status
         return {"error": body}
 
+    def unauthorized_body(self) -> dict[str, Any]:
+        """The protocol's JSON for a refused key (status 401)."""
+        error = self.error_body(401, "Incorrect API key provided", "invalid_request_error")
+        error["error"]["code"] = "invalid_api_key"
+        return error
+
     def post_route(self, conn: WireHandler, path: str, raw: bytes) -> bool:
         """Serve a POST route other than chat completions; False: not served here (404)."""
         return False
@@ -158,16 +171,17 @@ class WireServer:
                 headers["Retry-After"] = str(item.retry_after)
             conn.send_json(item.status, self.error_body(item.status, item.message), headers)
         elif isinstance(item, Reply):
-            conn.send_json(200, self.completion(item, body))
+            conn.send_json(200, self.completion(item, body, conn.path.partition("?")[0]))
         else:
-            conn.send_json(500, {"error": {"message": f"bad script item {item!r}", "type": "scripted"}})
+            conn.send_json(500, self.error_body(500, f"bad script item {item!r}"))
 
     # -- the protocol ------------------------------------------------------------------
     def completion_id(self) -> str:
         return f"chatcmpl-{next(self._ids)}"
 
-    def completion(self, item: Reply, body: dict[str, Any]) -> dict[str, Any]:
-        """The chat-completion JSON for `item`, usage included (estimated when not given)."""
+    def completion(self, item: Reply, body: dict[str, Any], path: str = "") -> dict[str, Any]:
+        """The chat-completion JSON for `item`, usage included (estimated when not given).
+        ``path`` is the route the request was posted to (a protocol may name the model there)."""
         prompt = item.prompt_tokens
         if prompt is None:
             prompt = sum(_words(m.get("content", "")) for m in body.get("messages", []))
@@ -228,7 +242,8 @@ class WireHandler(BaseHTTPRequestHandler):
         self.send_json(404, self.owner.error_body(404, f"no route {self.path}", "not_found"))
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/models"):
+        route = self.owner.models_route
+        if route is not None and self.path.rstrip("/").endswith(route):
             self.send_json(200, {"object": "list", "data": [
                 {"id": self.owner.model, "object": "model", "created": 0, "owned_by": "evoforge"}]})
         else:
@@ -249,13 +264,11 @@ class WireHandler(BaseHTTPRequestHandler):
             self.send_json(400, owner.error_body(400, "request body is not JSON", "invalid_request_error"))
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        owner.chat_started(body, headers)
+        owner.chat_started(body, headers, path)
         try:
             if owner.api_key is not None and not owner.key_ok(headers, query):
                 owner.unauthorized(body)
-                error = owner.error_body(401, "Incorrect API key provided", "invalid_request_error")
-                error["error"]["code"] = "invalid_api_key"
-                self.send_json(401, error)
+                self.send_json(401, owner.unauthorized_body())
                 return
             owner.send(self, owner.answer(body), body)
         finally:

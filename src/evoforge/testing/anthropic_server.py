@@ -47,13 +47,13 @@ class ScriptedAnthropicServer(ScriptedWireServer):
 
     protocol = "anthropic"
 
-    def route(self, path: str) -> bool:
+    def is_model_route(self, path: str) -> bool:
         return path.rstrip("/") == "/v1/messages"
 
     def key_ok(self, headers: dict[str, str], query: str) -> bool:
         return self.api_key in (headers.get("x-api-key"), headers.get("authorization", "").removeprefix("Bearer "))
 
-    def reply_body(self, item: Reply, body: dict[str, Any], path: str) -> dict[str, Any]:
+    def completion(self, item: Reply, body: dict[str, Any], path: str = "") -> dict[str, Any]:
         prompt = item.prompt_tokens
         if prompt is None:
             prompt = (words(_text_of(body.get("system"))) if body.get("system") else 0) + sum(
@@ -78,6 +78,6 @@ class ScriptedAnthropicServer(ScriptedWireServer):
             "stop_sequence": None, "usage": usage,
         }
 
-    def error_body(self, status: int, message: str) -> dict[str, Any]:
+    def error_body(self, status: int, message: str, kind: str = "scripted") -> dict[str, Any]:
         kind = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
         return {"type": "error", "error": {"type": kind, "message": message}}

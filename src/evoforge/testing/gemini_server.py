@@ -45,13 +45,13 @@ class ScriptedGeminiServer(ScriptedWireServer):
 
     protocol = "gemini"
 
-    def route(self, path: str) -> bool:
+    def is_model_route(self, path: str) -> bool:
         return bool(_ROUTE.match(path))
 
     def key_ok(self, headers: dict[str, str], query: str) -> bool:
         return (headers.get("x-goog-api-key") or (parse_qs(query).get("key") or [None])[0]) == self.api_key
 
-    def reply_body(self, item: Reply, body: dict[str, Any], path: str) -> dict[str, Any]:
+    def completion(self, item: Reply, body: dict[str, Any], path: str = "") -> dict[str, Any]:
         prompt = item.prompt_tokens
         if prompt is None:
             system = body.get("systemInstruction")
@@ -76,6 +76,6 @@ class ScriptedGeminiServer(ScriptedWireServer):
             "usageMetadata": usage, "modelVersion": model,
         }
 
-    def error_body(self, status: int, message: str) -> dict[str, Any]:
+    def error_body(self, status: int, message: str, kind: str = "scripted") -> dict[str, Any]:
         return {"error": {"code": status, "message": message,
                           "status": _STATUS.get(status, "INTERNAL" if status >= 500 else "FAILED_PRECONDITION")}}

@@ -1,8 +1,9 @@
 """A real, local HTTP server speaking the OpenAI chat-completions protocol, driven by a script.
 
 The protocol itself (routes, completion bodies, the API-key check) is `evoforge.llm.wire_server`,
-the server ``evoforge serve-model`` runs; this layer adds the script, the recorded requests and
-headers, failure injection (delays, dropped connections, malformed bodies) and embeddings.
+the server ``evoforge serve-model`` runs; the script, the recorded requests and headers and the
+failure injection (delays, dropped connections, malformed bodies) are the scripted layer all
+test servers share (`evoforge.testing.scripted_wire`); this module adds embeddings.
 
 Why a real server instead of mocking the SDK: retries, timeouts, Retry-After headers,
 malformed bodies and connection handling are exactly where provider code breaks, and they
@@ -22,39 +23,13 @@ else the server answers HTTP 500 "script exhausted".
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..llm.wire_server import HTTPError, Reply, WireHandler, WireServer
+from ..llm.wire_server import HTTPError, Reply, WireHandler
+from .scripted_wire import Delay, Drop, Malformed, Responder, ScriptedServer, ScriptItem  # noqa: F401 - names this module always offered
 
 __all__ = ["Delay", "Drop", "HTTPError", "Malformed", "Reply", "ScriptItem", "ScriptedOpenAIServer", "delay",
            "drop", "empty", "error", "malformed", "reply"]
-
-
-@dataclass
-class Delay:
-    """Wait ``seconds`` before answering with ``then`` (to provoke client timeouts)."""
-
-    seconds: float
-    then: ScriptItem = field(default_factory=lambda: Reply("late reply"))
-
-
-@dataclass
-class Malformed:
-    """A 200 response whose body is not valid JSON (or not a completion)."""
-
-    body: str = '{"id": "x", "choices": [ {"message": '
-
-
-@dataclass
-class Drop:
-    """Close the connection without answering (a proxy or server that died mid-request)."""
-
-
-ScriptItem = str | Reply | HTTPError | Delay | Malformed | Drop
-Responder = Callable[[dict[str, Any]], str | Reply | HTTPError | Delay | Malformed | Drop]
 
 
 def reply(text: str, **kw: Any) -> Reply:
@@ -82,80 +57,14 @@ def malformed(body: str = Malformed.body) -> Malformed:
     return Malformed(body)
 
 
-class ScriptedOpenAIServer(WireServer):
-    """See the module docstring. Thread-safe; start with ``start()`` or ``with``."""
-
-    def __init__(
-        self,
-        script: Iterable[ScriptItem] = (),
-        *,
-        responder: Responder | None = None,
-        model: str = "scripted-model",
-        api_key: str | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        super().__init__(responder, model=model, api_key=api_key, host=host, port=port)
-        self.script: list[ScriptItem] = list(script)
-        self.requests: list[dict[str, Any]] = []
-        self.headers: list[dict[str, str]] = []
-        self.max_concurrent = 0
-        self._active = 0
-        self._lock = threading.Lock()
-
-    def start(self) -> ScriptedOpenAIServer:
-        super().start()
-        return self
-
-    def __enter__(self) -> ScriptedOpenAIServer:  # noqa: PYI034 - no typing.Self on 3.10
-        return self.start()
-
-    # -- script ------------------------------------------------------------------------
-    def push(self, *items: ScriptItem) -> None:
-        """Append items to the script (between calls of a test)."""
-        with self._lock:
-            self.script.extend(items)
-
-    def answer(self, body: dict[str, Any]) -> ScriptItem:
-        with self._lock:
-            self.requests.append(body)
-            if self.script:
-                return self.script.pop(0)
-        if self.responder is not None:
-            return self.responder(body)
-        return HTTPError(500, "script exhausted")
+class ScriptedOpenAIServer(ScriptedServer):
+    """See the module docstring. Thread-safe; start with ``start()`` or ``with``. The script,
+    recording and failure injection are `ScriptedServer`'s; this adds ``/embeddings``."""
 
     def completion_id(self) -> str:
         return f"chatcmpl-{len(self.requests)}"
 
-    # -- recording ---------------------------------------------------------------------
-    def chat_started(self, body: dict[str, Any], headers: dict[str, str]) -> None:
-        with self._lock:
-            self.headers.append(headers)
-            self._active += 1
-            self.max_concurrent = max(self.max_concurrent, self._active)
-
-    def chat_finished(self) -> None:
-        with self._lock:
-            self._active -= 1
-
-    def unauthorized(self, body: dict[str, Any]) -> None:
-        with self._lock:
-            self.requests.append(body)
-
-    # -- failure injection and embeddings ---------------------------------------------
-    def send(self, conn: WireHandler, item: Any, body: dict[str, Any]) -> None:
-        while isinstance(item, Delay):
-            if self.closing.wait(item.seconds):
-                return
-            item = item.then
-        if isinstance(item, Drop):
-            conn.drop()
-        elif isinstance(item, Malformed):
-            conn.send_json(200, item.body.encode())
-        else:
-            super().send(conn, item, body)
-
+    # -- embeddings --------------------------------------------------------------------
     def post_route(self, conn: WireHandler, path: str, raw: bytes) -> bool:
         if not path.endswith("/embeddings"):
             return False
@@ -180,7 +89,7 @@ class ScriptedOpenAIServer(WireServer):
                 vec[int(hashlib.md5(word.encode()).hexdigest(), 16) % 64] += 1.0
             norm = math.sqrt(sum(v * v for v in vec)) or 1.0
             data.append({"object": "embedding", "index": i, "embedding": [v / norm for v in vec]})
-        with self._lock:
+        with self.lock:
             self.requests.append(body)
         return {"object": "list", "data": data, "model": body.get("model", "scripted"),
                 "usage": {"prompt_tokens": 0, "total_tokens": 0}}

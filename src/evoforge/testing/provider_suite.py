@@ -55,7 +55,7 @@ from evoforge.testing.openai_server import (
     malformed,
     reply,
 )
-from evoforge.testing.scripted_wire import ScriptedWireServer
+from evoforge.testing.scripted_wire import ScriptedServer
 
 MESSAGES = [{"role": "system", "content": "Answer in one word."}, {"role": "user", "content": "say something"}]
 GRAMMAR = 'root ::= "yes" | "no"'
@@ -181,7 +181,7 @@ class Case:
 
     backend: str
     provider: ProviderBase
-    server: ScriptedOpenAIServer | ScriptedWireServer | None
+    server: ScriptedServer | None
     wire: Wire | None
 
     @property

@@ -1,26 +1,50 @@
-"""The scripted-server core shared by the vendor wire servers (`anthropic_server`, `gemini_server`).
+"""The scripted layer every test server shares, over the production `evoforge.llm.wire_server`.
 
-Why a core of its own: the Anthropic-Messages and Gemini-generateContent test servers differ
-only in routes, the API-key header and the JSON of a reply or an error. The script (consumed
-one item per model request), the recorded requests and headers, the concurrency gauge and the
-failure injection (delays, dropped connections, malformed bodies, error statuses with
-``Retry-After``) are the same, and they use the very script items of the OpenAI test server
-(`evoforge.testing.openai_server`), so one script means the same thing on every wire.
+Why one layer: the OpenAI, Anthropic-Messages and Gemini-generateContent test servers differ
+only in routes, the API-key header and the JSON of a reply or an error, which are the protocol
+hooks of `WireServer`. The script (consumed one item per model request), the recorded requests,
+paths and headers, the concurrency gauge and the failure injection (delays, dropped
+connections, malformed bodies, error statuses with ``Retry-After``) are the same, so they are
+written once here (`ScriptedServer`) and one script means the same thing on every wire. The
+socket handling is the production server's, so what the tests exercise is the code users serve.
 
-A subclass defines `route`, `key_ok`, `reply_body` and `error_body`; the core does the rest.
+* `ScriptedServer`: the scripted layer, speaking the OpenAI protocol (`WireServer`'s defaults);
+  `evoforge.testing.openai_server` adds embeddings to it.
+* `ScriptedWireServer`: the base of a vendor wire (`anthropic_server`, `gemini_server`), which
+  defines `is_model_route`, `key_ok`, `completion` and `error_body`.
 """
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
-from .openai_server import Delay, Drop, HTTPError, Malformed, Reply, ScriptItem
+from ..llm.wire_server import HTTPError, Reply, WireHandler, WireServer
 
-Responder = Callable[[dict[str, Any]], ScriptItem]
+
+@dataclass
+class Delay:
+    """Wait ``seconds`` before answering with ``then`` (to provoke client timeouts)."""
+
+    seconds: float
+    then: ScriptItem = field(default_factory=lambda: Reply("late reply"))
+
+
+@dataclass
+class Malformed:
+    """A 200 response whose body is not valid JSON (or not a completion)."""
+
+    body: str = '{"id": "x", "choices": [ {"message": '
+
+
+@dataclass
+class Drop:
+    """Close the connection without answering (a proxy or server that died mid-request)."""
+
+
+ScriptItem = str | Reply | HTTPError | Delay | Malformed | Drop
+Responder = Callable[[dict[str, Any]], str | Reply | HTTPError | Delay | Malformed | Drop]
 
 
 def words(x: Any) -> int:
@@ -28,71 +52,27 @@ def words(x: Any) -> int:
     return max(1, len(str(x).split()))
 
 
-class ScriptedWireServer:
-    """A local scripted server for one vendor protocol; see the module docstring.
+class ScriptedServer(WireServer):
+    """A local server answering model requests from a script; see the module docstring.
 
-    ``api_key``: when set, model requests without it (in the protocol's key header) get 401.
-    ``requests`` holds every model request body, ``paths`` the path each was posted to and
-    ``headers`` their headers (lower-cased names). Thread-safe; start with ``start()`` or ``with``.
+    ``api_key``: when set, model requests without it (where the protocol puts it) get 401.
+    ``requests`` holds every model request body (in the order they were answered), ``paths``
+    and ``headers`` the path and headers (lower-cased names) of each model request as it
+    arrived. When the script is used up, ``responder(request_json)`` (if given) produces the
+    answer, else HTTP 500 "script exhausted". Thread-safe; start with ``start()`` or ``with``.
     """
 
-    protocol = "wire"
-
-    def __init__(
-        self,
-        script: Iterable[ScriptItem] = (),
-        *,
-        responder: Responder | None = None,
-        model: str = "scripted-model",
-        api_key: str | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-    ) -> None:
-        self.host, self.requested_port = host, port
+    def __init__(self, script: Iterable[ScriptItem] = (), *, responder: Responder | None = None,
+                 model: str = "scripted-model", **server: Any) -> None:
+        """``server``: the other `WireServer` keywords (``api_key``, ``host``, ``port``)."""
+        super().__init__(responder, model=model, **server)
         self.script: list[ScriptItem] = list(script)
-        self.responder = responder
-        self.model = model
-        self.api_key = api_key
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.headers: list[dict[str, str]] = []
         self.max_concurrent = 0
         self._active = 0
         self.lock = threading.Lock()
-        self.closing = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> ScriptedWireServer:
-        handler = type("_Handler", (_Handler,), {"owner": self})
-        self._httpd = ThreadingHTTPServer((self.host, self.requested_port), handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         name=f"scripted-{self.protocol}", daemon=True).start()
-        return self
-
-    def close(self) -> None:
-        self.closing.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> ScriptedWireServer:  # noqa: PYI034 - no typing.Self on 3.10
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def port(self) -> int:
-        assert self._httpd is not None, "server not started"
-        return self._httpd.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        """What the vendor SDK's ``base_url`` option takes (it appends the versioned path)."""
-        return f"http://127.0.0.1:{self.port}"
 
     # -- script ------------------------------------------------------------------------
     def push(self, *items: ScriptItem) -> None:
@@ -100,16 +80,59 @@ class ScriptedWireServer:
         with self.lock:
             self.script.extend(items)
 
-    def next_item(self, body: dict[str, Any]) -> ScriptItem:
+    def answer(self, body: dict[str, Any]) -> ScriptItem:
         with self.lock:
+            self.requests.append(body)
             if self.script:
                 return self.script.pop(0)
         if self.responder is not None:
             return self.responder(body)
         return HTTPError(500, "script exhausted")
 
+    # -- recording ---------------------------------------------------------------------
+    def chat_started(self, body: dict[str, Any], headers: dict[str, str], path: str) -> None:
+        with self.lock:
+            self.paths.append(path)
+            self.headers.append(headers)
+            self._active += 1
+            self.max_concurrent = max(self.max_concurrent, self._active)
+
+    def chat_finished(self) -> None:
+        with self.lock:
+            self._active -= 1
+
+    def unauthorized(self, body: dict[str, Any]) -> None:
+        with self.lock:
+            self.requests.append(body)
+
+    # -- failure injection -------------------------------------------------------------
+    def send(self, conn: WireHandler, item: Any, body: dict[str, Any]) -> None:
+        while isinstance(item, Delay):
+            if self.closing.wait(item.seconds):
+                return
+            item = item.then
+        if isinstance(item, Drop):
+            conn.drop()
+        elif isinstance(item, Malformed):
+            conn.send_json(200, item.body.encode())
+        else:
+            super().send(conn, item, body)
+
+
+class ScriptedWireServer(ScriptedServer):
+    """A scripted server for one vendor protocol: a subclass defines `is_model_route`, `key_ok`,
+    `completion` and `error_body`. `base_url` is what the vendor SDK's ``base_url`` option takes
+    (it appends the versioned path itself), and there is no model list (GET is 404)."""
+
+    protocol = "wire"
+    url_path = ""
+    models_route = None
+
+    def unauthorized_body(self) -> dict[str, Any]:
+        return self.error_body(401, "invalid x-api-key")
+
     # -- the protocol (a subclass's part) ---------------------------------------------------
-    def route(self, path: str) -> bool:
+    def is_model_route(self, path: str) -> bool:
         """Whether ``path`` (no query string) is this protocol's model-request route."""
         raise NotImplementedError
 
@@ -117,90 +140,10 @@ class ScriptedWireServer:
         """Whether the request carries ``api_key`` where this protocol puts it."""
         raise NotImplementedError
 
-    def reply_body(self, item: Reply, body: dict[str, Any], path: str) -> dict[str, Any]:
-        """The JSON of a successful reply."""
+    def completion(self, item: Reply, body: dict[str, Any], path: str = "") -> dict[str, Any]:
+        """The JSON of a successful reply to a request posted to ``path``."""
         raise NotImplementedError
 
-    def error_body(self, status: int, message: str) -> dict[str, Any]:
-        """The JSON of an error reply with ``status``."""
+    def error_body(self, status: int, message: str, kind: str = "scripted") -> dict[str, Any]:
+        """The JSON of an error reply with ``status`` (``kind`` is the OpenAI wire's; unused here)."""
         raise NotImplementedError
-
-
-class _Handler(BaseHTTPRequestHandler):
-    owner: ScriptedWireServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for k, v in (headers or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
-            self.close_connection = True
-
-    def do_GET(self) -> None:
-        self._send(404, self.owner.error_body(404, f"no route {self.path}"))
-
-    def do_POST(self) -> None:
-        owner = self.owner
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        parts = urlsplit(self.path)
-        if not owner.route(parts.path):
-            self._send(404, owner.error_body(404, f"no route {parts.path}"))
-            return
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            self._send(400, owner.error_body(400, "request body is not JSON"))
-            return
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        with owner.lock:
-            owner.requests.append(body)
-            owner.paths.append(parts.path)
-            owner.headers.append(headers)
-            owner._active += 1
-            owner.max_concurrent = max(owner.max_concurrent, owner._active)
-        try:
-            if owner.api_key is not None and not owner.key_ok(headers, parts.query):
-                self._send(401, owner.error_body(401, "invalid x-api-key"))
-                return
-            self._answer(owner.next_item(body), body, parts.path)
-        finally:
-            with owner.lock:
-                owner._active -= 1
-
-    def _answer(self, item: ScriptItem, body: dict[str, Any], path: str) -> None:
-        owner = self.owner
-        while isinstance(item, Delay):
-            if owner.closing.wait(item.seconds):
-                return
-            item = item.then
-        if isinstance(item, str):
-            item = Reply(item)
-        if isinstance(item, Drop):
-            self.close_connection = True
-            try:
-                self.connection.shutdown(2)
-            except OSError:
-                pass
-        elif isinstance(item, HTTPError):
-            headers = dict(item.headers)
-            if item.retry_after is not None:
-                headers["Retry-After"] = str(item.retry_after)
-            self._send(item.status, owner.error_body(item.status, item.message), headers)
-        elif isinstance(item, Malformed):
-            self._send(200, item.body.encode())
-        elif isinstance(item, Reply):
-            self._send(200, owner.reply_body(item, body, path))
-        else:
-            self._send(500, owner.error_body(500, f"bad script item {item!r}"))
