@@ -1,6 +1,6 @@
 """Choosing a model from the ensemble for each proposal.
 
-A bandit (Thompson sampling or UCB1, from `evoforge.llm.bandit`) learns which model's children
+A bandit (Thompson sampling or UCB1, `evoforge.search.bandit`: the same one the kind policy uses) learns which model's children
 improve on their parents, optionally per dollar; ``fixed`` keeps the configured weights. Prior
 weights bias the choice in every mode. The state is saved in storage with the rest of the run
 and restored on resume.
@@ -11,7 +11,7 @@ import random
 import threading
 from typing import Any
 
-from ..llm.bandit import Bandit
+from ..search.bandit import Bandit
 
 
 class ModelChooser:
@@ -57,9 +57,7 @@ class ModelChooser:
         if not state:
             return
         if self.bandit is not None and state.get("bandit"):
-            restored = Bandit.from_state(state["bandit"])
-            self.bandit.counts.update({a: restored.counts.get(a, 0.0) for a in self.models})
-            self.bandit.sums.update({a: restored.sums.get(a, 0.0) for a in self.models})
+            self.bandit.restore(state["bandit"]["arms"])
         for m, c in (state.get("cost") or {}).items():
             if m in self._cost:
                 self._cost[m] = list(c)

@@ -109,12 +109,13 @@ def _overrides(llm: str | list[str] | None, budget: int | None, workers: int | N
 def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | None, progress: bool,
              log: Callable[[str], None] | None, run_dir: Path | None) -> RunResult:
     from ..executors.base import create_executor
-    from ..sandbox import detect_isolation
+    from ..sandbox import detect_isolation, warm
 
     providers, chooser = build_providers(task.config.llm.models, task.config.llm, log,
                                          workers=task.config.evaluator.workers)
     # said once per process: on the run's console when it has one, else by the evoforge.sandbox logger
     detect_isolation(task.config.evaluator.isolation, require=task.config.evaluator.require_isolation, say=log)
+    warm.apply_config(task.config.evaluator.warm)
     engine = Engine(task, storage, info, providers, model_chooser=chooser)
     runner_executor = create_executor(executor)
     display = None

@@ -26,6 +26,7 @@ class EvaluationRequest:
     cpu_seconds: int = 0
     cpu_budget_s: float | None = None   # evaluator.cpu_budget_s: CPU of all candidate calls together
     max_output_kb: int = 256
+    warm: bool = True                   # evaluator.warm: candidate calls forked from a warm zygote where it holds
     stage_args: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)
 
@@ -46,7 +47,7 @@ def request_for(task: Any, code: str, **stage_args: Any) -> EvaluationRequest:
         task_path=str(Path(task.path)), code=code, program_filename=cfg.program, timeout=cfg.evaluator.timeout,
         isolation=cfg.evaluator.isolation, memory_mb=cfg.evaluator.memory_mb, disk_mb=cfg.evaluator.disk_mb,
         cpu_seconds=cfg.evaluator.cpu_seconds, cpu_budget_s=cfg.evaluator.cpu_budget_s,
-        max_output_kb=cfg.evaluator.max_output_kb, stage_args=stage_args,
+        max_output_kb=cfg.evaluator.max_output_kb, warm=cfg.evaluator.warm, stage_args=stage_args,
         resources=dict(cfg.evaluator.resources),
     )
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..sandbox import Evaluation, SandboxLimits, evaluate_code
+from ..sandbox import Evaluation, SandboxLimits, evaluate_code, warm
 from .base import EvaluationRequest
 
 
 def run_request(request: EvaluationRequest) -> Evaluation:
     """Evaluate one request on this machine: the trusted evaluator in its own process, the
     candidate in a sandboxed one. Shared by every executor that ends up on some machine."""
+    warm.apply_config(request.warm)   # a worker on another machine reads it from the request
     limits = SandboxLimits(
         memory_mb=request.memory_mb,
         disk_mb=request.disk_mb,

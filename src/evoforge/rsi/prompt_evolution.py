@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..llm.bandit import Bandit
+from ..search.bandit import Bandit
 from ..mutate import prompts
 from ..strategy import DefaultStrategy
 

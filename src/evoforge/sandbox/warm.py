@@ -71,6 +71,15 @@ def enabled() -> bool:
     return True if _enabled is None else _enabled
 
 
+_USER_ENV = os.environ.get(_ENV)   # what the user set before evoforge wrote it (it wins over the config)
+
+
+def apply_config(on: bool) -> None:
+    """`evaluator.warm` of the run being started, unless the user set EVOFORGE_SANDBOX_WARM."""
+    if _USER_ENV is None or not _USER_ENV.strip():
+        set_enabled(on)
+
+
 def set_enabled(on: bool | None) -> None:
     """Turn warm sandboxes on or off in this process (None: back to the default). Exported to
     the environment so evaluator hosts started from here agree."""

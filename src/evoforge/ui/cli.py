@@ -1,4 +1,4 @@
-"""``evoforge ui`` and ``evoforge report``: registered by `evoforge.cli_extra` when this module exists."""
+"""``evoforge ui`` and ``evoforge report``: the dashboard and report commands, registered by `evoforge.cli`."""
 from __future__ import annotations
 
 import argparse
