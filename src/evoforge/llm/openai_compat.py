@@ -17,13 +17,12 @@ from typing import Any
 from .base import (
     LLMError,
     LLMResponse,
-    ProviderBase,
     check_reply,
     error_from_status,
-    redact,
     split_think,
 )
 from .pricing import PriceOverrides, cost_usd
+from .remote import RemoteProvider
 from .request import CompletionRequest
 
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
@@ -66,7 +65,7 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-class OpenAICompatProvider(ProviderBase):
+class OpenAICompatProvider(RemoteProvider):
     """`ProviderBase` over ``openai.OpenAI(...).chat.completions``.
 
     ``name`` is the model string the provider was created from (e.g. ``ollama/llama3``),
@@ -74,6 +73,7 @@ class OpenAICompatProvider(ProviderBase):
     Embeddings come from the endpoint's ``/embeddings`` route (``supports_embeddings``).
     """
 
+    prefix = "openai"
     supports_embeddings = True
 
     def __init__(
@@ -94,11 +94,8 @@ class OpenAICompatProvider(ProviderBase):
         pricing_model: str | None = None,
         price_overrides: PriceOverrides | None = None,
     ) -> None:
-        self.model = model
-        self.name = name or f"openai/{model}"
-        self.base_url = base_url
-        self.timeout = float(timeout)
-        self.context_length = int(context_length)
+        self._set_endpoint(model, name=name, base_url=base_url, timeout=timeout, context_length=context_length,
+                           api_key=api_key, price_overrides=price_overrides)
         self.supports_grammar = bool(supports_grammar)
         if grammar_field not in GRAMMAR_FIELDS:
             from ..errors import ModelSpecError
@@ -110,8 +107,6 @@ class OpenAICompatProvider(ProviderBase):
         self.reasoning_effort = reasoning_effort
         self.extra_body = dict(extra_body or {})
         self.pricing_model = pricing_model or model
-        self.price_overrides = price_overrides
-        self._has_key = bool(api_key)
         import openai  # core dependency; imported here so `import evoforge.llm` stays light
 
         self._openai = openai
@@ -122,10 +117,7 @@ class OpenAICompatProvider(ProviderBase):
 
     def __repr__(self) -> str:  # never the key
         return (f"OpenAICompatProvider(name={self.name!r}, base_url={self.base_url!r}, "
-                f"api_key={redact(self._has_key and 'x')})")
-
-    def close(self) -> None:
-        self._client.close()
+                f"api_key={self._shown_key()})")
 
     def build_request(self, messages: list[dict[str, str]], request: CompletionRequest | None = None,
                       **keywords: Any) -> dict[str, Any]:

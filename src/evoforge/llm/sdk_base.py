@@ -13,12 +13,13 @@ import abc
 import time
 from typing import Any, ClassVar
 
-from .base import LLMError, LLMResponse, ProviderBase, check_reply, redact
+from .base import LLMError, LLMResponse, check_reply
 from .pricing import PriceOverrides
+from .remote import RemoteProvider
 from .request import CompletionRequest
 
 
-class SDKProvider(ProviderBase):
+class SDKProvider(RemoteProvider):
     """A provider over a native SDK: ``PREFIX/MODEL[@URL]`` with an API key and a thinking budget.
 
     ``base_url`` points the SDK at another endpoint speaking the vendor's wire protocol (a
@@ -26,7 +27,6 @@ class SDKProvider(ProviderBase):
     schema are not supported (accepted and ignored, see `ProviderBase.complete`).
     """
 
-    prefix: ClassVar[str] = ""
     default_context_length: ClassVar[int] = 128_000
 
     def __init__(
@@ -41,21 +41,14 @@ class SDKProvider(ProviderBase):
         thinking_budget: int | None = None,
         price_overrides: PriceOverrides | None = None,
     ) -> None:
-        self.model = model
-        self.name = name or f"{self.prefix}/{model}"
-        self.base_url = base_url
-        self.timeout = float(timeout)
-        self.context_length = int(context_length or self.default_context_length)
+        self._set_endpoint(model, name=name, base_url=base_url, timeout=timeout,
+                           context_length=context_length or self.default_context_length, api_key=api_key,
+                           price_overrides=price_overrides)
         self.thinking_budget = thinking_budget
-        self.price_overrides = price_overrides
-        self._has_key = bool(api_key)
         self._client = self._make_client(api_key, base_url)
 
     def __repr__(self) -> str:  # never the key
-        return f"{type(self).__name__}(name={self.name!r}, api_key={redact(self._has_key and 'x')})"
-
-    def close(self) -> None:
-        self._client.close()
+        return f"{type(self).__name__}(name={self.name!r}, api_key={self._shown_key()})"
 
     def _complete(self, messages: list[dict[str, str]], request: CompletionRequest) -> LLMResponse:
         """One call through the SDK (see `ProviderBase.complete`). The thinking budget set at
