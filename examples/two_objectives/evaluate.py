@@ -14,6 +14,7 @@ import math
 from evoforge import Candidate, CandidateError, Result
 
 CPU_BUDGET_S = 1.5   # CPU seconds for the one call (its whole process tree); task.yaml bounds the evaluation at 2.0
+CPU_WEIGHT = 5.0     # the plain score's price of a CPU second in digits (a weighted sum, for runs without objectives)
 
 
 def evaluate(candidate: Candidate) -> Result:
@@ -26,9 +27,10 @@ def evaluate(candidate: Candidate) -> Result:
     error = abs(float(estimate) - math.pi)
     digits = min(15.0, -math.log10(error)) if error > 0 else 15.0
     cost = candidate.last_cost
+    cpu_s = cost.cpu_s if cost is not None else 0.0
     return Result(
-        score=digits,   # the plain score, for a run without `objectives:`
+        score=digits - CPU_WEIGHT * cpu_s,   # the plain weighted-sum score, for a run without `objectives:`
         feedback=(f"estimate {estimate!r}, error {error:.3g} ({digits:.2f} digits) in "
-                  f"{cost.cpu_s if cost else float('nan'):.3f} s CPU"),
+                  f"{cpu_s:.3f} s CPU"),
         metrics={"digits": digits, "error": error},
     )

@@ -238,3 +238,33 @@ def test_the_report_shows_the_front_and_its_hypervolume_over_time(tmp_path):
     assert all(a.id in text for a, _ in summary.front)   # each front point names its program
     assert "Pareto front" not in write_report(_run(write_task(tmp_path / "plain"), tmp_path / "p", 2).run_dir,
                                               tmp_path / "plain.html", png=False).read_text()
+
+
+def test_the_dashboard_serves_the_front_and_each_point_leads_to_its_program(tmp_path):
+    import json
+    import urllib.request
+
+    from evoforge.ui.server import start_in_thread
+    from evoforge.ui.sources import RunRegistry
+
+    _run(_task(tmp_path), tmp_path / "r", 5)
+    _run(write_task(tmp_path / "plain"), tmp_path / "p", 1)
+    registry = RunRegistry([str(tmp_path / "r"), str(tmp_path / "p")])
+    server = start_in_thread(registry)
+    try:
+        def get(path):
+            with urllib.request.urlopen(server.url.rstrip("/") + path, timeout=30) as response:
+                return json.loads(response.read())
+
+        runs = {r["task"]: r["key"] for r in get("/api/runs")["runs"]}
+        mo_key = runs["mo"]
+        front = get(f"/api/runs/{mo_key}/front")
+        assert [o["name"] for o in front["objectives"]] == ["quality", "cost"] and front["mode"] == "pareto"
+        on_front = [p for p in front["points"] if p["front"]]
+        assert on_front and front["hypervolume"] > 0 and front["history"][-1]["hypervolume"] == front["hypervolume"]
+        detail = get(f"/api/runs/{mo_key}/attempts/{on_front[0]['id']}")
+        assert "knobs" in json.dumps(detail)       # the point's program, code included
+        assert get(f"/api/runs/{runs['value_task']}/front")["objectives"] == []
+    finally:
+        server.shutdown()
+        registry.close()

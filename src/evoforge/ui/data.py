@@ -267,3 +267,27 @@ def failures(attempts: list[Attempt]) -> dict[str, Any]:
 
 def events(handle: RunHandle, kind: str | None = None) -> list[dict[str, Any]]:
     return clean(handle.storage.events(handle.key, kind))
+
+
+def front(handle: RunHandle) -> dict[str, Any]:
+    """A many-objective run's front for the dashboard's scatter: every valid program's objective
+    values (raw, as the evaluator gave them) with a flag for the non-dominated ones, each with its
+    id so a point leads to its program (`/api/runs/KEY/attempts/ID`), and the hypervolume after
+    each proposal that changed it. ``{"objectives": []}`` for a single-objective run."""
+    from ..engine.objectives import ObjectiveSpec, front_summary
+
+    spec = ObjectiveSpec.from_dict(handle.info.config)
+    if spec is None:
+        return {"objectives": [], "points": [], "hypervolume": None, "history": []}
+    programs = handle.storage.attempts(handle.key, status=AttemptStatus.OK, with_code=False)
+    summary = front_summary(spec, programs)
+    on_front = {a.id for a, _ in summary.front}
+    points = [{"id": a.id, "index": a.proposal_index, "island": a.island, "front": a.id in on_front,
+               "values": {n: clean(a.metrics["objectives"][n]) for n in spec.names}}
+              for a in programs if isinstance((a.metrics or {}).get("objectives"), dict)]
+    return {
+        "objectives": [{"name": n, "direction": "maximize" if up else "minimize", "reference": r}
+                       for n, up, r in zip(spec.names, spec.maximize, spec.references)],
+        "mode": spec.mode, "points": points, "hypervolume": clean(summary.hypervolume),
+        "history": [{"index": i, "hypervolume": clean(hv)} for i, hv in summary.history],
+    }

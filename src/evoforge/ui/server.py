@@ -109,6 +109,8 @@ class Dashboard:
                 return data.usage(handle)
             if what == "events" and len(parts) == 3:
                 return {"events": data.events(handle, q.get("kind") or None)}
+            if what == "front" and len(parts) == 3:
+                return data.front(handle)
             if what == "failures" and len(parts) == 3:
                 return data.failures(handle.storage.attempts(handle.key, with_code=False))
         raise ApiError(404, f"no API endpoint {path}")
