@@ -268,3 +268,16 @@ def test_the_dashboard_serves_the_front_and_each_point_leads_to_its_program(tmp_
     finally:
         server.shutdown()
         registry.close()
+
+
+def test_the_two_objectives_example_runs_and_measures_both_objectives(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "two_objectives"
+    result = _run(example, tmp_path / "r", 2)
+    _, attempts = _attempts(tmp_path / "r")
+    initial = next(a for a in attempts if a.mutation == "initial")
+    assert initial.status is AttemptStatus.OK, initial.reason
+    obj = initial.metrics["objectives"]
+    assert 4 < obj["digits"] < 15 and obj["compute.cpu_s"] == initial.metrics["compute"]["cpu_s"] > 0
+    assert result.best is not None and result.best.score > 0
