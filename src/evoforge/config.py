@@ -351,11 +351,7 @@ MAX_PARETO_OBJECTIVES = 4   # exact hypervolume costs O(N^(d-1)): past four obje
 def _validate_objectives(cfg: Config) -> None:
     """The `objectives:` section: names, directions, references, and the rules that need them."""
     objectives = cfg.objectives
-    rule = cfg.search.parent_selection
     if not objectives:
-        if rule in ("pareto", "lexicographic"):
-            raise ConfigError(f"search.parent_selection: {rule!r} ranks several objectives, but the task has no "
-                              "`objectives:` (a list of {name, direction, reference})")
         return
     if len(objectives) < 2:
         raise ConfigError("objectives: give at least two (a task with one objective uses Result.score and no "

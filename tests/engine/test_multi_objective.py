@@ -208,8 +208,6 @@ def _cfg(**top):
     ({"objectives": "quality"}, "expected a list"),
     ({"direction": "minimize"}, "each objective has its own direction"),
     ({"objective_mode": "weighted"}, "is not one of 'pareto', 'lexicographic'"),
-    ({"objectives": [], "search": {"parent_selection": "pareto"}}, "has no `objectives:`"),
-    ({"objectives": [], "search": {"parent_selection": "lexicographic"}}, "has no `objectives:`"),
     ({"search": {"parent_selection": "paretto"}}, "did you mean 'pareto'"),
 ])
 def test_every_bad_objectives_config_is_a_clear_error(change, message):

@@ -124,10 +124,13 @@ def test_lexicographic_rule_ranks_by_the_first_objective_then_the_next():
     assert picks.count("b") > picks.count("a") > picks.count("c")   # weights 1, 1/2, 1/3
 
 
-def test_front_rules_without_objectives_fail_loudly():
-    rule = selection.create("pareto")
-    with pytest.raises(RuntimeError, match="objectives"):
-        rule.select(_members(0, ["a"]), random.Random(0))
+def test_front_rules_without_objectives_rank_by_the_one_fitness():
+    members = [Member(pid, fit, 0, 1) for pid, fit in (("low", 0.0), ("mid", 1.0), ("high", 2.0))]
+    rng = random.Random(0)
+    picks = [selection.create("pareto").select(members, rng).id for _ in range(300)]
+    assert "low" not in picks and picks.count("high") > picks.count("mid")   # a tournament of two on the score
+    picks = [selection.create("lexicographic").select(members, rng).id for _ in range(600)]
+    assert picks.count("high") > picks.count("mid") > picks.count("low")
 
 
 def test_front_rules_work_through_the_population():

@@ -227,7 +227,9 @@ class ObjectiveArchive:
 
 
 class _FrontRule(ParentSelector):
-    """A rule that needs the run's objective vectors: the engine binds its archive."""
+    """A rule over the run's objective vectors: the engine binds its archive. Unbound (a task
+    without `objectives:`) the fitness is the only objective: `pareto` is then a binary tournament
+    on the score and `lexicographic` a rank-weighted choice, so every rule works on every task."""
 
     def __init__(self, settings: SelectionSettings | None = None) -> None:
         super().__init__(settings)
@@ -237,9 +239,8 @@ class _FrontRule(ParentSelector):
         self.archive = archive
 
     def _pool(self, members: Sequence[Member], with_front: bool) -> list[tuple[Member, Vector]]:
-        if self.archive is None:
-            raise RuntimeError(f"parent selection {self.name!r} needs the run's objectives (task.yaml `objectives:`); "
-                               "no objective archive is bound")
+        if self.archive is None:  # a single-objective run: the fitness is the one objective
+            return [(m, (m.fitness,)) for m in members]
         pool: dict[str, tuple[Member, Vector]] = {}
         for m in members:
             vec = self.archive.vector(m.id)
