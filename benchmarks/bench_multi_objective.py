@@ -40,22 +40,26 @@ SETTINGS = {
 }
 
 
-def measure(run_dir: Path, spec: ObjectiveSpec) -> tuple[float, int, int]:
-    """(hypervolume, front size, valid programs) of a finished run, from its stored metrics."""
+def measure(run_dir: Path, spec: ObjectiveSpec) -> tuple[float, int, int, float, float]:
+    """(hypervolume, front size, valid programs, the initial program's own hypervolume, the most
+    digits reached) of a finished run, from its stored metrics."""
     storage = open_storage(str(run_dir / "run.db"), read_only=True, create=False)
     try:
         run = storage.list_runs()[0]
         programs = storage.attempts(run.id, status=AttemptStatus.OK, with_code=False)
     finally:
         storage.close()
-    points = []
+    points, initial = [], 0.0
     for a in programs:
         try:
             points.append(spec.oriented(spec.read(a.metrics, a.score)))
         except ValueError:
             continue
+        if a.mutation == "initial":
+            initial = hypervolume([points[-1]], spec.oriented_reference())
     front = [points[i] for i in non_dominated(points)]
-    return hypervolume(front, spec.oriented_reference()), len(set(front)), len(points)
+    return (hypervolume(front, spec.oriented_reference()), len(set(front)), len(points), initial,
+            max((p[0] for p in points), default=0.0))
 
 
 def main() -> None:
@@ -67,7 +71,7 @@ def main() -> None:
 
     spec = ObjectiveSpec.from_config(load_config(yaml.safe_load((TASK / "task.yaml").read_text())))
     assert spec is not None
-    rows: dict[str, list[tuple[float, int, int]]] = {name: [] for name in SETTINGS}
+    rows: dict[str, list[tuple[float, int, int, float, float]]] = {name: [] for name in SETTINGS}
     with tempfile.TemporaryDirectory(prefix="bench_mo_") as tmp:
         for seed in args.seeds:
             for name, extra in SETTINGS.items():
@@ -76,15 +80,19 @@ def main() -> None:
                     **extra, "mutation": {"weights": {"perturb": 1.0}},
                     "budget": {"llm_calls": None, "proposals": args.proposals}})
                 rows[name].append(measure(run_dir, spec))
-                hv, size, valid = rows[name][-1]
-                print(f"seed {seed} {name:>12}: hypervolume {hv:.4f}, front {size}, valid {valid}", flush=True)
+                hv, size, valid, initial, digits = rows[name][-1]
+                print(f"seed {seed} {name:>12}: hypervolume {hv:.4f} (initial program alone {initial:.4f}), "
+                      f"front {size}, valid {valid}, most digits {digits:.2f}", flush=True)
     print(f"\nhypervolume after {args.proposals} operator proposals (reference digits 0, cpu 2 s), "
           f"seeds {' '.join(map(str, args.seeds))}")
-    print(f"{'setting':>12} | {'per seed':>26} | {'mean':>7} | {'front size':>10} | {'valid':>5}")
+    print(f"{'setting':>12} | {'per seed':>26} | {'mean':>7} | {'gain over initial':>17} | {'front size':>10} | "
+          f"{'valid':>5} | {'most digits':>11}")
     for name, results in rows.items():
-        per = " ".join(f"{hv:.3f}" for hv, _, _ in results)
-        print(f"{name:>12} | {per:>26} | {statistics.mean(hv for hv, _, _ in results):7.3f} | "
-              f"{statistics.mean(s for _, s, _ in results):10.1f} | {statistics.mean(v for _, _, v in results):5.1f}")
+        per = " ".join(f"{r[0]:.3f}" for r in results)
+        gain = statistics.mean(r[0] - r[3] for r in results)
+        print(f"{name:>12} | {per:>26} | {statistics.mean(r[0] for r in results):7.3f} | {gain:17.3f} | "
+              f"{statistics.mean(r[1] for r in results):10.1f} | {statistics.mean(r[2] for r in results):5.1f} | "
+              f"{statistics.mean(r[4] for r in results):11.2f}")
 
 
 if __name__ == "__main__":
