@@ -17,6 +17,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from .errors import ConfigError
 from .mutate import kinds as kind_registry
+from .search import archives as archive_registry
 from .search import selection as selection_registry
 
 
@@ -87,6 +88,7 @@ class SearchConfig:
     embedding_model: str | None = None   # an OpenAI-compatible embeddings model string: enables embedding novelty
     embedding_threshold: float = 0.98    # cosine similarity at or above which a model edit is a duplicate
     archive_size: int = 40           # programs kept per island (MAP-Elites cell owners are never trimmed)
+    archive: str = "elitist"         # how an island keeps its programs: a policy of evoforge.search.archives
     beam_width: int = 4              # parent_selection: beam picks among this many best
     expansions_per_node: int = 3     # parent_selection: best_first expands a node this many times
     map_elites: list[AxisConfig] = field(default_factory=list)   # empty = no grid
@@ -299,6 +301,12 @@ def _validate(cfg: Config) -> None:
     positive("budget.max_tokens", cfg.budget.max_tokens, allow_zero=True)
     positive("budget.wall_clock_s", cfg.budget.wall_clock_s)
     positive("search.islands", cfg.search.islands)
+    if cfg.search.archive not in archive_registry.names():
+        close = archive_registry.nearest(cfg.search.archive)
+        hint = f"; did you mean '{close}'?" if close else ""
+        raise ConfigError(f"search.archive: {cfg.search.archive!r} is not one of "
+                          f"{', '.join(archive_registry.names())}{hint}")
+    positive("search.archive_size", cfg.search.archive_size)
     if cfg.search.parent_selection not in selection_registry.names():
         close = selection_registry.nearest(cfg.search.parent_selection)
         hint = f"; did you mean '{close}'?" if close else ""

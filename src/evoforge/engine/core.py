@@ -82,7 +82,7 @@ class Engine:
         search = self.cfg.search
         axes = [Axis(a.name, a.min, a.max, a.bins) for a in search.map_elites]
         self.population = Population(search.islands, maximize=task.maximize, archive_size=search.archive_size,
-                                     axes=axes, expansions_per_node=search.expansions_per_node)
+                                     axes=axes, expansions_per_node=search.expansions_per_node, archive=search.archive)
         self.selector = selection.create(search.parent_selection, selection.SelectionSettings(
             sharpness=search.sharpness, beam_width=search.beam_width, expansions_per_node=search.expansions_per_node))
         self.strategy = load_strategy(self.cfg.strategy, task.path)
