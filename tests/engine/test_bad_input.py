@@ -1,7 +1,6 @@
 """Every bad input a user can give gets a clear error (exit code 2, no traceback) and loses nothing."""
 from __future__ import annotations
 
-import pytest
 
 from evoforge.cli import main
 from evoforge.testing.tasks import write_task
