@@ -166,6 +166,9 @@ search: {parent_selection: lexicographic}
         assert a.score == a.metrics["objectives"]["quality"]
     key = lambda a: (a.metrics["objectives"]["quality"], -a.metrics["objectives"]["cost"])  # noqa: E731
     assert key(result.best) == max(key(a) for a in programs)
+    resumed = evoforge.resume(tmp_path / "r", overrides={"budget.proposals": 12}, progress=False)
+    _, attempts = _attempts(tmp_path / "r")
+    assert key(resumed.best) == max(key(a) for a in attempts if a.status is AttemptStatus.OK)
 
 
 def test_single_objective_runs_store_no_objectives(tmp_path):

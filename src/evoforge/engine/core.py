@@ -112,7 +112,8 @@ class Engine:
         self.objectives = Objectives.from_config(self.cfg)   # None: a single-objective task
         if self.objectives is not None:
             self.objectives.bind(self.selector)
-            self.objectives.restore(storage.attempts(run.id, status=AttemptStatus.OK, with_code=False))
+            top = self.objectives.restore(storage.attempts(run.id, status=AttemptStatus.OK, with_code=False))
+            self.best = (storage.get_attempt(top.id) if top is not None else None) or self.best
         self._load_state()
         self.aux = AuxiliaryCalls(providers, self.budget, storage, run.id, max_tokens=self.cfg.llm.max_tokens,
                                   profile_of=self.profile_of)

@@ -166,10 +166,15 @@ class Objectives:
                 return va > vb
         return float(a.score) > float(b.score)  # type: ignore[arg-type]
 
-    def restore(self, programs: Iterable[Attempt]) -> None:
-        """Rebuild the archive from stored programs (in proposal order) on resume."""
+    def restore(self, programs: Iterable[Attempt]) -> Attempt | None:
+        """Rebuild the archive from stored programs (in proposal order) on resume; return the best
+        of them as a live run would have kept it (the first to reach the top; lexicographic mode
+        breaks ties of the first objective, which storage's best-by-score cannot)."""
+        best = None
         for a in programs:
-            self.add(a)
+            if self.add(a) is not None and (best is None or self.better(a, best)):
+                best = a
+        return best
 
 
 @dataclass(frozen=True)
