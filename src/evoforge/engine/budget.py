@@ -26,6 +26,13 @@ class Usage:
     elapsed_s: float = 0.0   # wall clock spent in earlier sessions of this run
 
 
+# A call in flight is counted at the most a call has cost so far, with half again as margin: later
+# calls carry longer prompts than the first ones (the parent's score and feedback, insights,
+# inspirations; the first edits of the initial program start before it has a score), so the most
+# seen so far underestimates them.
+CALL_ESTIMATE_MARGIN = 1.5
+
+
 class Budget:
     """Thread-safe budget accounting with reservations."""
 
@@ -64,16 +71,14 @@ class Budget:
     def _spend_in_flight_full(self) -> bool:
         """True when the model calls in flight, each counted at the most a call has spent, may
         use what is left of the cost or token budget (so one more call must wait for them)."""
-        c, u, n = self.config, self.usage, self._reserved_llm
-        if n <= 0:
+        c, u, n = self.config, self.usage, self._reserved_llm * CALL_ESTIMATE_MARGIN
+        if self._reserved_llm <= 0:
             return False
         if c.max_cost_usd is not None and (self._calls_seen == 0
                                            or u.cost_usd + n * self._max_call_cost >= c.max_cost_usd):
             return True
-        if c.max_tokens is not None and (self._calls_seen == 0
-                                         or u.tokens + n * self._max_call_tokens >= c.max_tokens):
-            return True
-        return False
+        return bool(c.max_tokens is not None and (self._calls_seen == 0
+                                                  or u.tokens + n * self._max_call_tokens >= c.max_tokens))
 
     def waiting_for_spend(self) -> bool:
         """True when a model call is refused only until the calls in flight land."""
