@@ -6,56 +6,12 @@ process, which keeps self-improvement's many inner runs cheap). The loss is meas
 space, so every step of a constant-tuning search is a relative one: a weighted squared distance
 to the target. Lower is better; 0 is the optimum.
 """
-import ast
-import math
-from itertools import pairwise
-
 from evoforge import Candidate, Result
+from evoforge.rsi.tuning import ConstantTuning
 
-TARGET = [0.9266, 1.1004, 1.9714, 0.9465]
-WEIGHTS = [1.262, 1.381, 0.777, 1.268]
-COUPLING = 0.0
-BUMPS = 0.0
-
-
-def _values(code: str):
-    """The literals x0..x3 assigned in params(), or a reason why they cannot be read."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError as exc:
-        return f"does not parse: {exc.msg}"
-    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "params"), None)
-    if fn is None:
-        return "no params() function"
-    found = {}
-    for st in fn.body:
-        if isinstance(st, ast.Return):
-            break
-        if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)
-                and isinstance(st.value, ast.Constant) and type(st.value.value) in (int, float)):
-            return "params() may only assign number literals to x0..x3 and return them"
-        found[st.targets[0].id] = float(st.value.value)
-    names = [f"x{i}" for i in range(4)]
-    missing = [n for n in names if n not in found]
-    if missing:
-        return f"params() does not set {', '.join(missing)}"
-    values = [found[n] for n in names]
-    if not all(math.isfinite(v) and v > 0 for v in values):
-        return "every constant must be a finite number above 0"
-    return values
-
-
-def loss(values):
-    d = [math.log(v / t) for v, t in zip(values, TARGET)]
-    total = sum(w * x * x for w, x in zip(WEIGHTS, d))
-    total += COUPLING * sum((a - b) ** 2 for a, b in pairwise(d))
-    total += BUMPS * sum(1.0 - math.cos(6.0 * x) for x in d)
-    return total
+TASK = ConstantTuning(target=[0.9266, 1.1004, 1.9714, 0.9465], weights=[1.262, 1.381, 0.777, 1.268],
+                      coupling=0.0, bumps=0.0)
 
 
 def evaluate(candidate: Candidate) -> Result:
-    values = _values(candidate.code)
-    if isinstance(values, str):
-        return Result.invalid(values)
-    score = loss(values)
-    return Result(score=score, feedback=f"loss {score:.4g}")
+    return TASK.evaluate(candidate.code)

@@ -6,56 +6,12 @@ process, which keeps self-improvement's many inner runs cheap). The loss is meas
 space, so every step of a constant-tuning search is a relative one: a weighted squared distance
 to the target, plus cosine bumps (local minima). Lower is better; 0 is the optimum.
 """
-import ast
-import math
-from itertools import pairwise
-
 from evoforge import Candidate, Result
+from evoforge.rsi.tuning import ConstantTuning
 
-TARGET = [2.0816, 0.5625, 0.4666, 2.2207, 0.6034]
-WEIGHTS = [0.681, 1.477, 1.018, 1.834, 0.848]
-COUPLING = 0.0
-BUMPS = 0.3
-
-
-def _values(code: str):
-    """The literals x0..x4 assigned in params(), or a reason why they cannot be read."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError as exc:
-        return f"does not parse: {exc.msg}"
-    fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "params"), None)
-    if fn is None:
-        return "no params() function"
-    found = {}
-    for st in fn.body:
-        if isinstance(st, ast.Return):
-            break
-        if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)
-                and isinstance(st.value, ast.Constant) and type(st.value.value) in (int, float)):
-            return "params() may only assign number literals to x0..x4 and return them"
-        found[st.targets[0].id] = float(st.value.value)
-    names = [f"x{i}" for i in range(5)]
-    missing = [n for n in names if n not in found]
-    if missing:
-        return f"params() does not set {', '.join(missing)}"
-    values = [found[n] for n in names]
-    if not all(math.isfinite(v) and v > 0 for v in values):
-        return "every constant must be a finite number above 0"
-    return values
-
-
-def loss(values):
-    d = [math.log(v / t) for v, t in zip(values, TARGET)]
-    total = sum(w * x * x for w, x in zip(WEIGHTS, d))
-    total += COUPLING * sum((a - b) ** 2 for a, b in pairwise(d))
-    total += BUMPS * sum(1.0 - math.cos(6.0 * x) for x in d)
-    return total
+TASK = ConstantTuning(target=[2.0816, 0.5625, 0.4666, 2.2207, 0.6034], weights=[0.681, 1.477, 1.018, 1.834, 0.848],
+                      coupling=0.0, bumps=0.3)
 
 
 def evaluate(candidate: Candidate) -> Result:
-    values = _values(candidate.code)
-    if isinstance(values, str):
-        return Result.invalid(values)
-    score = loss(values)
-    return Result(score=score, feedback=f"loss {score:.4g}")
+    return TASK.evaluate(candidate.code)
