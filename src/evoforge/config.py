@@ -273,6 +273,13 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 
 def _validate(cfg: Config) -> None:
+    def registered(path: str, value: str, registry: Any) -> None:
+        """`value` names an entry of a registry module (its `names()` and `nearest()`)."""
+        if value not in registry.names():
+            close = registry.nearest(value)
+            hint = f"; did you mean '{close}'?" if close else ""
+            raise ConfigError(f"{path}: {value!r} is not one of {', '.join(registry.names())}{hint}")
+
     def positive(path: str, value: float | None, allow_zero: bool = False) -> None:
         if value is None:
             return
@@ -301,17 +308,9 @@ def _validate(cfg: Config) -> None:
     positive("budget.max_tokens", cfg.budget.max_tokens, allow_zero=True)
     positive("budget.wall_clock_s", cfg.budget.wall_clock_s)
     positive("search.islands", cfg.search.islands)
-    if cfg.search.archive not in archive_registry.names():
-        close = archive_registry.nearest(cfg.search.archive)
-        hint = f"; did you mean '{close}'?" if close else ""
-        raise ConfigError(f"search.archive: {cfg.search.archive!r} is not one of "
-                          f"{', '.join(archive_registry.names())}{hint}")
+    registered("search.archive", cfg.search.archive, archive_registry)
     positive("search.archive_size", cfg.search.archive_size)
-    if cfg.search.parent_selection not in selection_registry.names():
-        close = selection_registry.nearest(cfg.search.parent_selection)
-        hint = f"; did you mean '{close}'?" if close else ""
-        raise ConfigError(f"search.parent_selection: {cfg.search.parent_selection!r} is not one of "
-                          f"{', '.join(selection_registry.names())}{hint}")
+    registered("search.parent_selection", cfg.search.parent_selection, selection_registry)
     for i in cfg.search.own_islands:
         if not 0 <= i < cfg.search.islands:
             raise ConfigError(f"search.own_islands: island {i} does not exist (the run has {cfg.search.islands})")
