@@ -35,6 +35,11 @@ _MARKER_RE = re.compile(r"^=== evoforge-file: (?P<path>.+?)(?P<nonl> \(no final 
 DEFAULT_MAX_FILES = 64
 DEFAULT_MAX_BYTES = 1_000_000
 
+#: The language of a file, by its extension (lower case); other files are "text" (not checked).
+LANGUAGES = {".py": "python", ".c": "c", ".h": "c", ".cpp": "cpp", ".cc": "cpp", ".hpp": "cpp", ".rs": "rust",
+             ".js": "javascript", ".ts": "typescript", ".java": "java", ".sh": "shell", ".red": "redcode",
+             ".go": "go"}
+
 #: Folder entries skipped when a program folder is read (caches and editor/OS litter).
 SKIPPED_NAMES = frozenset({"__pycache__", ".git", ".hg", ".svn", ".DS_Store", ".mypy_cache", ".pytest_cache"})
 
@@ -46,6 +51,11 @@ class BundleError(TaskError):
 def is_bundle(code: str | None) -> bool:
     """True when `code` is a packed folder program (its first line is a file marker)."""
     return bool(code) and code.startswith(MARKER_PREFIX)  # type: ignore[union-attr]
+
+
+def language_of(path: str, default: str = "text") -> str:
+    """The language of a program file, by its extension (`LANGUAGES`), else `default`."""
+    return LANGUAGES.get(PurePosixPath(path).suffix.lower(), default)
 
 
 def check_path(path: str) -> str:

@@ -15,6 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
+from .bundle import DEFAULT_MAX_BYTES, DEFAULT_MAX_FILES
 from .errors import ConfigError
 from .mutate import kinds as kind_registry
 from .search import archives as archive_registry
@@ -162,13 +163,24 @@ class ObjectiveConfig:
 
 
 @dataclass
+class ProgramLimitsConfig:
+    """How large a folder program (``program: src/``) may be: files, and bytes of all files together."""
+
+    max_files: int = DEFAULT_MAX_FILES
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass
 class Config:
     """Everything about one run. Task fields sit at the top level of ``task.yaml``."""
 
     name: str = "task"
     description: str = ""
     direction: Literal["maximize", "minimize"] = "maximize"
-    program: str = "initial.py"
+    program: str = "initial.py"      # a file, or a folder (its files are one program: evoforge.bundle)
+    program_limits: ProgramLimitsConfig = field(default_factory=ProgramLimitsConfig)  # a folder program only
+    entry: str | None = None         # a folder program: the module candidate.call imports (e.g. solver.main)
+    build: list[str] = field(default_factory=list)  # argv candidate.build() runs in the sandbox (e.g. [make])
     language: str = "python"
     seed: int = 0
     strategy: str = "default"        # or a path to a strategy .py file (see evoforge.strategy)
@@ -286,6 +298,10 @@ def _validate(cfg: Config) -> None:
         if value < 0 or (value == 0 and not allow_zero):
             raise ConfigError(f"{path}: must be {'≥ 0' if allow_zero else '> 0'}, got {value!r}")
 
+    positive("program_limits.max_files", cfg.program_limits.max_files)
+    positive("program_limits.max_bytes", cfg.program_limits.max_bytes)
+    if cfg.entry is not None and not all(part.isidentifier() for part in cfg.entry.split(".")):
+        raise ConfigError(f"entry: {cfg.entry!r} is not a module name (dotted Python names, e.g. solver.main)")
     positive("evaluator.timeout", cfg.evaluator.timeout)
     positive("evaluator.workers", cfg.evaluator.workers)
     positive("evaluator.memory_mb", cfg.evaluator.memory_mb)

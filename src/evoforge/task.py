@@ -22,7 +22,7 @@ class Task:
 
     path: Path
     config: Config
-    initial_code: str
+    initial_code: str   # the program's text; a folder program's files packed into one bundle (evoforge.bundle)
 
     @property
     def name(self) -> str:
@@ -31,6 +31,13 @@ class Task:
     @property
     def evaluator_path(self) -> Path:
         return self.path / "evaluate.py"
+
+    @property
+    def is_folder(self) -> bool:
+        """True when the program is a folder of files (its code is a bundle)."""
+        from .bundle import is_bundle
+
+        return is_bundle(self.initial_code)
 
     @property
     def maximize(self) -> bool:
@@ -70,6 +77,50 @@ def check_evaluator_source(file: Path) -> None:
         raise TaskError(f"{file}: defines no function 'evaluate(candidate) -> Result'")
 
 
+def _read_file_program(root: Path, program: Path, config: Config) -> str:
+    """The text of a one-file program, checked (balanced markers, Python parses)."""
+    if not program.is_file():
+        raise TaskError(f"{root}: initial program '{config.program}' not found (set 'program:' in task.yaml)")
+    if config.entry is not None:
+        raise TaskError(f"{root / 'task.yaml'}: entry: names a module of a folder program; '{config.program}' is "
+                        "one file (candidate.call calls its functions directly), remove entry:")
+    try:
+        code = program.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise TaskError(f"{program}: not UTF-8 text") from None
+    from .mutate.blocks import find_blocks
+
+    find_blocks(code)  # raises TaskError on unbalanced markers
+    if config.language == "python":
+        try:
+            ast.parse(code, filename=str(program))
+        except SyntaxError as exc:
+            raise TaskError(f"{program}:{exc.lineno}: the initial program does not parse: {exc.msg}") from None
+    return code
+
+
+def _read_folder_program(root: Path, program: Path, config: Config) -> str:
+    """A folder program packed into one bundle text (`evoforge.bundle`), checked: within
+    `program_limits`, text files only, no symlinks, every Python file parses, at least one
+    EVOLVE-BLOCK, and `entry` (when given) names a module of the folder."""
+    from .bundle import pack, read_folder
+    from .bundle_rules import check_folder_program
+
+    task_root = root.resolve()
+    if program.resolve() in (task_root, *task_root.parents):
+        raise TaskError(f"program: {config.program!r} is the task folder (or holds it): the candidate would see "
+                        "evaluate.py and task.yaml; put the program's files in a folder of their own (program: src/)")
+    limits = config.program_limits
+    files = read_folder(program, max_files=limits.max_files, max_bytes=limits.max_bytes)
+    check_folder_program(files, str(program))
+    if config.entry is not None:
+        module = config.entry.replace(".", "/")
+        if f"{module}.py" not in files and f"{module}/__init__.py" not in files:
+            raise TaskError(f"entry: {config.entry!r} is no module of {program} (expected {module}.py or "
+                            f"{module}/__init__.py in it)")
+    return pack(files)
+
+
 def load_task(path: str | Path, overrides: dict[str, Any] | None = None) -> Task:
     """Load and check a task folder; `overrides` are config keys (dotted or nested)."""
     root = Path(path).expanduser()
@@ -83,20 +134,10 @@ def load_task(path: str | Path, overrides: dict[str, Any] | None = None) -> Task
     except ConfigError as exc:
         raise ConfigError(f"{root / 'task.yaml'}: {exc}") from None
     program = root / config.program
-    if not program.is_file():
-        raise TaskError(f"{root}: initial program '{config.program}' not found (set 'program:' in task.yaml)")
-    try:
-        code = program.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise TaskError(f"{program}: not UTF-8 text") from None
-    from .mutate.blocks import find_blocks
-
-    find_blocks(code)  # raises TaskError on unbalanced markers
-    if config.language == "python":
-        try:
-            ast.parse(code, filename=str(program))
-        except SyntaxError as exc:
-            raise TaskError(f"{program}:{exc.lineno}: the initial program does not parse: {exc.msg}") from None
+    if program.is_dir():
+        code = _read_folder_program(root, program, config)
+    else:
+        code = _read_file_program(root, program, config)
     check_evaluator_source(root / "evaluate.py")
     if not config.description.strip():
         config.description = f"Improve the program so that its score is {'higher' if config.direction == 'maximize' else 'lower'}."

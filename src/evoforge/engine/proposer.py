@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import bundle_rules
+from ..bundle import is_bundle
 from ..llm.base import ProviderBase
 from ..mutate import edits as edit_ops
 from ..mutate import kinds as kind_registry
@@ -71,13 +73,20 @@ def _render(messages: list[dict[str, str]]) -> str:
 
 
 def finish_checks(draft: ChildDraft, parent_code: str, language: str) -> ChildDraft:
-    """Reject children identical to the parent or that no longer parse, before any evaluation."""
+    """Reject children identical to the parent or that no longer parse, before any evaluation; a
+    folder program's child must also keep its files, frozen files and outside-block text
+    (`evoforge.bundle_rules`), whichever edit or operator produced it."""
     if draft.code is None:
         return draft
     if draft.code == parent_code:
         draft.status, draft.reason, draft.code = AttemptStatus.APPLY_FAILED, "the edit left the program unchanged", draft.code
         return draft
-    error = edit_ops.check_syntax(draft.code, language)
+    if is_bundle(parent_code):  # a folder program: frozen files, file set and outside-block text kept
+        violation = bundle_rules.child_violation(parent_code, draft.code)
+        if violation:
+            draft.status, draft.reason = AttemptStatus.APPLY_FAILED, violation
+            return draft
+    error = bundle_rules.syntax_error(draft.code, language)
     if error:
         draft.status, draft.reason = AttemptStatus.SYNTAX_ERROR, f"edited program does not parse: {error}"
     return draft
