@@ -37,7 +37,7 @@ class AuxiliaryCalls:
             grammar: str | None = None, max_tokens: int | None = None) -> str:
         """A model call on behalf of the strategy (or the novelty judge): within budget, stored
         with its purpose. "" when the budget is spent or the call fails."""
-        if not self.budget.try_extra_llm_call():
+        if not self.providers or not self.budget.try_extra_llm_call():  # no providers: a run with no model
             return ""
         spec = next(iter(self.providers))
         return self._call(spec, messages, purpose, temperature=0.9 if grammar is None else 0.0,
@@ -46,9 +46,9 @@ class AuxiliaryCalls:
     def update_insights(self, scratchpad: Scratchpad, index: int, *, maximize: bool, task_description: str,
                         best_feedback: str) -> None:
         """Refresh the meta-scratchpad (a model summary only for capable models, within budget)."""
-        spec = next(iter(self.providers))
+        spec = next(iter(self.providers), None)
         model_call: Any = None
-        if self.profile_of(spec) == "large" and self.budget.try_extra_llm_call():
+        if spec is not None and self.profile_of(spec) == "large" and self.budget.try_extra_llm_call():
             def model_call(messages: list[dict[str, str]]) -> str:
                 return self._call(spec, messages, "meta_insight", temperature=0.3, max_tokens=300)
         scratchpad.update(index, maximize, model_call=model_call, task_description=task_description,

@@ -87,6 +87,8 @@ class Engine:
             sharpness=search.sharpness, beam_width=search.beam_width, expansions_per_node=search.expansions_per_node))
         self.strategy = load_strategy(self.cfg.strategy, task.path)
         weights = self.strategy.mutation_weights(dict(self.cfg.mutation.weights or self.default_weights()))
+        if not providers:  # a run with no model (session.may_ask_model): only zero-cost operators can run
+            weights = {k: w for k, w in weights.items() if not kind_registry.is_model_kind(k)}
         self.kinds = KindPolicy(weights, adaptive=self.cfg.mutation.adaptive)
         self.indexes = NoveltyIndexes.from_config(self.cfg)
         self.guard = ResultGuard(self.cfg)

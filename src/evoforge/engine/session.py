@@ -106,13 +106,26 @@ def _overrides(llm: str | list[str] | None, budget: int | None, workers: int | N
     return out
 
 
+def may_ask_model(cfg: Any) -> bool:
+    """Whether a run needs a model at all. A run that names no model (llm.models empty) and whose
+    mutation.weights give weight only to zero-cost operators builds no provider, so it needs no
+    model installed or reachable (e.g. the inner runs of no-model self-improvement); the engine
+    then drops any model kind a strategy adds and makes no auxiliary calls."""
+    from ..mutate import kinds as kind_registry
+
+    weights = cfg.mutation.weights
+    return bool(cfg.llm.models) or not weights or any(
+        w > 0 and kind_registry.is_model_kind(k) for k, w in weights.items())
+
+
 def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | None, progress: bool,
              log: Callable[[str], None] | None, run_dir: Path | None) -> RunResult:
     from ..executors.base import create_executor
     from ..sandbox import detect_isolation, warm
 
-    providers, chooser = build_providers(task.config.llm.models, task.config.llm, log,
-                                         workers=task.config.evaluator.workers)
+    providers, chooser = (build_providers(task.config.llm.models, task.config.llm, log,
+                                          workers=task.config.evaluator.workers)
+                          if may_ask_model(task.config) else ({}, None))
     # said once per process: on the run's console when it has one, else by the evoforge.sandbox logger
     detect_isolation(task.config.evaluator.isolation, require=task.config.evaluator.require_isolation, say=log)
     warm.apply_config(task.config.evaluator.warm)
