@@ -19,6 +19,8 @@ class EvaluationRequest:
     task_path: str
     code: str
     program_filename: str = "initial.py"
+    entry: str | None = None            # a folder program: the module candidate.call imports (task.yaml entry:)
+    build: list[str] = field(default_factory=list)   # the argv candidate.build() runs (task.yaml build:)
     timeout: float = 120.0
     isolation: str = "auto"
     memory_mb: int = 2048
@@ -44,7 +46,8 @@ class Executor(Protocol):
 def request_for(task: Any, code: str, **stage_args: Any) -> EvaluationRequest:
     cfg = task.config
     return EvaluationRequest(
-        task_path=str(Path(task.path)), code=code, program_filename=cfg.program, timeout=cfg.evaluator.timeout,
+        task_path=str(Path(task.path)), code=code, program_filename=cfg.program, entry=cfg.entry,
+        build=list(cfg.build), timeout=cfg.evaluator.timeout,
         isolation=cfg.evaluator.isolation, memory_mb=cfg.evaluator.memory_mb, disk_mb=cfg.evaluator.disk_mb,
         cpu_seconds=cfg.evaluator.cpu_seconds, cpu_budget_s=cfg.evaluator.cpu_budget_s,
         max_output_kb=cfg.evaluator.max_output_kb, warm=cfg.evaluator.warm, stage_args=stage_args,

@@ -1,6 +1,8 @@
 """Worker that runs ONE function of a candidate program, inside the sandbox.
 
-Usage: ``python _call_worker.py PROGRAM RESULT_FD`` with the JSON request on stdin.
+Usage: ``python _call_worker.py PROGRAM RESULT_FD`` with the JSON request on stdin. PROGRAM is
+the candidate's file, or ``module:NAME:FOLDER`` for a folder program (`module_target`): module
+NAME imported with FOLDER first on the path, so its package's relative imports work.
 
 Why it looks like this:
 - It is copied next to the candidate (into a read-only runtime dir) instead of being imported
@@ -103,12 +105,19 @@ def _error(exc: BaseException, phase: str, program: str) -> dict[str, Any]:
     frames = traceback.extract_tb(exc.__traceback__)
     here = os.path.abspath(__file__)
     frames = [f for f in frames if os.path.abspath(f.filename) != here]
-    lineno = None
+    name, where = _split_target(program)
+    root = os.path.abspath(where)
+    lineno, file = None, None
     for frame in frames:
-        if os.path.abspath(frame.filename) == os.path.abspath(program):
+        path = os.path.abspath(frame.filename)
+        if name is None and path == root:
             lineno = frame.lineno
+        elif name is not None and path.startswith(root + os.sep):   # the last frame in the program's folder
+            lineno, file = frame.lineno, os.path.relpath(path, root)
     if isinstance(exc, SyntaxError) and exc.lineno is not None:
         lineno = exc.lineno
+        if name is not None and exc.filename and os.path.abspath(exc.filename).startswith(root + os.sep):
+            file = os.path.relpath(os.path.abspath(exc.filename), root)
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += traceback.format_list(frames)
     lines += traceback.format_exception_only(type(exc), exc)
@@ -120,15 +129,42 @@ def _error(exc: BaseException, phase: str, program: str) -> dict[str, Any]:
         "type": type(exc).__name__,
         "message": message[:2000],
         "lineno": lineno,
+        "file": file,   # a folder program: the file (relative to its folder) the line is in
         "phase": phase,
         "traceback": "".join(lines)[-8000:],
     }
 
 
+MODULE_PREFIX = "module:"
+
+
+def module_target(name: str, root: str) -> str:
+    """The PROGRAM argument for a folder program: import module `name` with `root` on the path."""
+    return f"{MODULE_PREFIX}{name}:{root}"
+
+
+def _split_target(program: str) -> tuple[str | None, str]:
+    """(module name or None, the file or folder the candidate's code is in)."""
+    if program.startswith(MODULE_PREFIX):
+        name, _, root = program[len(MODULE_PREFIX):].partition(":")
+        return name, root
+    return None, program
+
+
+def program_dir(program: str) -> str:
+    """The folder the candidate's own imports resolve in (sys.path[0] of the worker)."""
+    name, where = _split_target(program)
+    return os.path.abspath(where) if name is not None else os.path.dirname(os.path.abspath(where))
+
+
 def _load(program: str) -> Any:
+    import importlib
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("candidate", program)
+    name, where = _split_target(program)
+    if name is not None:   # a folder program: its entry module, imported as a package member
+        return importlib.import_module(name)
+    spec = importlib.util.spec_from_file_location("candidate", where)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {program}")
     module = importlib.util.module_from_spec(spec)
@@ -192,8 +228,7 @@ def main(argv: list[str]) -> None:
     os.dup2(null, 0)
     os.close(null)
     sys.argv = [program]
-    program_dir = os.path.dirname(os.path.abspath(program))
-    sys.path[0] = program_dir  # the candidate may import its sibling modules, not ours
+    sys.path[0] = program_dir(program)  # the candidate may import its sibling modules, not ours
     worker_pid = os.getpid()
     response = run(program, request)
     if os.getpid() != worker_pid:  # a child the candidate forked returned through us: only the worker answers

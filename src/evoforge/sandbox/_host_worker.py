@@ -109,7 +109,7 @@ def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
     budget = spec.get("cpu_budget_s")
     with Candidate.create(spec["code"], filename=spec.get("program_filename", "initial.py"),
                           isolation=level, limits=limits, parent_dir=spec["scratch"],
-                          cpu_budget_s=budget) as cand:
+                          cpu_budget_s=budget, entry=spec.get("entry"), build=spec.get("build") or ()) as cand:
         answer = _run_evaluator(function, cand, kwargs, path)
         answer["cost"] = cand.total_cost.to_json()
         used = cand.total_cost.cpu_s

@@ -98,7 +98,7 @@ def main(argv: list[str]) -> None:
     down = os.fdopen(down_fd, "rb")
     request = json.loads(down.readline())["call"]
     sys.argv = [program]
-    sys.path[0] = os.path.dirname(os.path.abspath(program))
+    sys.path[0] = codec.program_dir(program)
     worker_pid = os.getpid()
     response = run(codec, program, request, _make_query(codec, up, down))
     if os.getpid() != worker_pid:  # a fork of the candidate returned through us

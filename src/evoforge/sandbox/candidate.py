@@ -9,6 +9,11 @@ Each Candidate owns a fresh directory (removed by `close()`):
 
     root/program/   the candidate file; the only writable place in the sandbox, cwd and HOME
     root/runtime/   a copy of `_call_worker.py`, mounted read-only under bwrap
+
+A folder program (a bundle, `evoforge.bundle`) is laid out in ``root/program/`` exactly as its
+folder was (``solver/main.py`` is ``root/program/solver/main.py``); `call()` imports the module
+named by `entry` (task.yaml ``entry:``) with that folder first on the path, `build()` runs the
+task's ``build:`` command there, and ``{program}`` in `run()` is the folder.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evoforge.bundle import is_bundle, language_of, write_folder
 from evoforge.errors import EvoforgeError
 from evoforge.sandbox import _call_worker, warm
 from evoforge.sandbox._cgroup import Cgroup
@@ -45,8 +51,6 @@ from evoforge.sandbox.limits import (
     rlimits_for,
 )
 
-_LANGUAGES = {".py": "python", ".c": "c", ".cpp": "cpp", ".cc": "cpp", ".rs": "rust",
-              ".js": "javascript", ".sh": "shell", ".red": "redcode", ".go": "go"}
 
 
 class CandidateError(EvoforgeError):
@@ -112,6 +116,15 @@ class CompletedRun:
     cost: CallCost = NO_COST   # wall, CPU of the process tree, peak memory (measured outside)
 
 
+def _entry_file(entry: str, files: Sequence[str]) -> str:
+    """The file of module `entry` in a folder program (``a.b`` is ``a/b.py`` or ``a/b/__init__.py``)."""
+    base = entry.replace(".", "/")
+    for name in (f"{base}.py", f"{base}/__init__.py"):
+        if name in files:
+            return name
+    raise ValueError(f"entry {entry!r}: the program has no {base}.py or {base}/__init__.py")
+
+
 def tail_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
 
@@ -132,7 +145,8 @@ class Candidate:
 
     def __init__(self, code: str, scratch: Scratch, *, filename: str = "initial.py",
                  language: str | None = None, isolation: str | IsolationLevel = "auto",
-                 limits: SandboxLimits | None = None, cpu_budget_s: float | None = None) -> None:
+                 limits: SandboxLimits | None = None, cpu_budget_s: float | None = None,
+                 entry: str | None = None, build: Sequence[str] = ()) -> None:
         self._cpu_budget = check_cpu_budget(cpu_budget_s, "cpu_budget_s")
         self.code = code
         self._scratch = scratch
@@ -141,12 +155,25 @@ class Candidate:
         self.runtime_dir = self.root / "runtime"
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.runtime_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.work_dir / Path(filename).name
-        self.path.write_text(code, encoding="utf-8")
-        os.chmod(self.path, 0o755)
+        self.entry = entry
+        self.build_command = [str(a) for a in build]
+        self.is_folder = is_bundle(code)
+        if self.is_folder:   # a folder program: its files, laid out as in its folder
+            self.files = [p.relative_to(self.work_dir).as_posix() for p in write_folder(code, self.work_dir)]
+            self.path = self.work_dir
+            entry_file = _entry_file(entry, self.files) if entry else None
+            self.import_target = (_call_worker.module_target(entry, str(self.work_dir)) if entry
+                                  else str(self.work_dir))
+            self.language = language or (language_of(entry_file) if entry_file else "folder")
+        else:
+            self.path = self.work_dir / Path(filename).name
+            self.path.write_text(code, encoding="utf-8")
+            os.chmod(self.path, 0o755)
+            self.files = [self.path.name]
+            self.import_target = str(self.path)   # what the call worker imports
+            self.language = language or language_of(self.path.name)
         self._worker = self.runtime_dir / "evoforge_call_worker.py"
         shutil.copyfile(_call_worker.__file__, self._worker)
-        self.language = language or _LANGUAGES.get(self.path.suffix.lower(), "text")
         self.isolation = (isolation if isinstance(isolation, IsolationLevel)
                           else resolve_isolation(isolation))
         self.limits = limits or SandboxLimits()
@@ -166,9 +193,12 @@ class Candidate:
     def create(cls, code: str, *, filename: str = "initial.py", language: str | None = None,
                isolation: "str | IsolationLevel" = "auto", limits: SandboxLimits | None = None,
                parent_dir: str | Path | None = None,
-               cpu_budget_s: float | None = None) -> "Candidate":
+               cpu_budget_s: float | None = None, entry: str | None = None,
+               build: Sequence[str] = ()) -> "Candidate":
         """Write `code` into a fresh directory under `parent_dir` (default: the temp dir);
-        `cpu_budget_s` caps the CPU of all its calls together (see the class docstring)."""
+        `cpu_budget_s` caps the CPU of all its calls together (see the class docstring).
+        A bundle `code` is written as its folder; `entry` is the module `call()` imports,
+        `build` the argv `build()` runs."""
         level = isolation if isinstance(isolation, IsolationLevel) else resolve_isolation(
             isolation)
         if parent_dir is None:
@@ -176,7 +206,7 @@ class Candidate:
         scratch = Scratch("cand", parent_dir)
         try:
             return cls(code, scratch, filename=filename, language=language, isolation=level,
-                       limits=limits, cpu_budget_s=cpu_budget_s)
+                       limits=limits, cpu_budget_s=cpu_budget_s, entry=entry, build=build)
         except BaseException:
             scratch.remove()
             raise
@@ -324,6 +354,9 @@ class Candidate:
         evaluation's budget), CandidateError when the candidate raises, crashes, or returns
         something that is not plain data. `last_cost` says what the call cost, in every case.
         """
+        if self.is_folder and self.entry is None:
+            raise TypeError("call() on a folder program imports the module named by entry: in task.yaml "
+                            "(e.g. entry: solver.main); none is set")
         if self.language != "python":
             raise TypeError(f"call() runs Python programs; this candidate is {self.language}: "
                             "use candidate.run([...]) instead")
@@ -337,10 +370,10 @@ class Candidate:
             })
         except _call_worker.EncodeError as exc:
             raise TypeError(f"cannot send arguments to the candidate: {exc}") from None
-        argv = [sys.executable, "-B", str(self._worker), str(self.path), RESULT_FD_PLACEHOLDER]
+        argv = [sys.executable, "-B", str(self._worker), self.import_target, RESULT_FD_PLACEHOLDER]
         out = self._spawn(argv, stdin=request, timeout=timeout, result_pipe=True,
                           cpu_budget_s=cpu_budget_s, what=f"{function}()",
-                          program=str(self.path))
+                          program=self.import_target)
         ctx = {"function": function, "stdout": self.last_stdout, "stderr": self.last_stderr}
         if out.timed_out:
             raise CandidateTimeout(f"candidate timed out after {timeout:.1f}s in {function}()",
@@ -385,6 +418,22 @@ class Candidate:
                             stderr=self.last_stderr, seconds=out.seconds,
                             timed_out=out.timed_out, raw_stdout=out.stdout,
                             limit_exceeded=out.limit_exceeded or "", cost=self.last_cost)
+
+    def build(self, timeout: float = 120, cpu_budget_s: float | None = None) -> CompletedRun:
+        """Run the task's build command (task.yaml ``build:``, e.g. ``[make]``) in the sandbox,
+        in the program's folder, under the same limits as any `run()`. Raises CandidateError
+        when it fails (a non-zero exit, a timeout, a limit), naming the last line it printed:
+        a program that does not build is the candidate's fault, not the evaluator's."""
+        if not self.build_command:
+            raise ValueError("task.yaml sets no build: command (e.g. build: [make])")
+        out = self.run(self.build_command, timeout=timeout, cpu_budget_s=cpu_budget_s)
+        if out.timed_out or out.limit_exceeded or out.returncode != 0:
+            why = ("timed out" if out.timed_out else out.limit_exceeded or f"exit code {out.returncode}")
+            lines = (out.stderr.strip() or out.stdout.strip()).splitlines()
+            last = f": {tail_text(lines[-1], 300)}" if lines else ""
+            raise CandidateError(f"the build command {' '.join(self.build_command)!r} failed ({why}){last}",
+                                 stdout=out.stdout, stderr=out.stderr)
+        return out
 
     def interact(self, target: "str | list[str]", oracle: Any, *args: Any, max_queries: int,
                  timeout: float = 60, **kwargs: Any) -> Any:
@@ -451,7 +500,8 @@ class Candidate:
         message = str(error.get("message", ""))[:2000]
         phase = error.get("phase", "call")
         lineno = error.get("lineno") if isinstance(error.get("lineno"), int) else None
-        where = f" (line {lineno})" if lineno else ""
+        file = error.get("file") if isinstance(error.get("file"), str) else None
+        where = (f" ({file[:200]} line {lineno})" if file and lineno else f" (line {lineno})" if lineno else "")
         if phase == "encode":
             summary = f"candidate returned a value that is not plain data: {message}"
         elif phase == "lookup":

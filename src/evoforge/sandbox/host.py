@@ -120,6 +120,8 @@ def evaluate_code(
     code: str,
     *,
     program_filename: str = "initial.py",
+    entry: str | None = None,
+    build: list[str] | None = None,
     timeout: float = 300,
     limits: SandboxLimits | None = None,
     isolation: str = "auto",
@@ -133,6 +135,8 @@ def evaluate_code(
     keyword arguments to `evaluate()` when it accepts them (cascade stage, seed...).
     `cpu_budget_s` caps the CPU of all the candidate's calls in this evaluation together
     (``evaluator.cpu_budget_s``); the evaluator cannot raise it for one call.
+    `entry` and `build` are a folder program's module for `candidate.call` and the argv of
+    `candidate.build()` (task.yaml ``entry:`` and ``build:``).
     Never raises for anything the evaluator or the candidate does.
     """
     cpu_budget_s = check_cpu_budget(cpu_budget_s, "cpu_budget_s")
@@ -146,6 +150,7 @@ def evaluate_code(
     scratch = Scratch("eval")
     spec = {
         "task_dir": str(task_dir), "code": code, "program_filename": program_filename,
+        "entry": entry, "build": list(build or []),
         "isolation": level.name, "recipe": recipe_for(level), "limits": limits.to_json(),
         "stage_args": dict(stage_args or {}), "scratch": str(scratch.path),
         "cpu_budget_s": cpu_budget_s,

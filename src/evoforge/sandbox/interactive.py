@@ -383,7 +383,7 @@ def interact(cand: "Candidate", function: str, oracle: Oracle, *args: Any, max_q
         shutil.copyfile(_call_worker.__file__, codec)
     session = _Session(oracle, max_queries, f"{function}()")
     channel = _PythonChannel(session, max_query_bytes)
-    argv = [sys.executable, "-B", str(worker), str(codec), str(cand.path), "{up_fd}",
+    argv = [sys.executable, "-B", str(worker), str(codec), cand.import_target, "{up_fd}",
             "{down_fd}"]
     out = _run(cand, argv, channel, cpu_budget_s, timeout=timeout, first=request, python=True)
     rec = session.record
