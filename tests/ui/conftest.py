@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import ui_multi
 import ui_rundb
 
 from evoforge.engine.session import locate_run
@@ -50,6 +51,34 @@ def ui_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
 @pytest.fixture(scope="session")
 def dashboard(ui_runs: Runs) -> Iterator[DashboardServer]:
     registry = RunRegistry([str(ui_runs.main), str(ui_runs.other)])
+    server = start_in_thread(registry)
+    yield server
+    server.shutdown()
+    server.server_close()
+    registry.close()
+
+
+@dataclass
+class MultiRuns:
+    """A real three-objective run and a storage of multi-file programs (bundles)."""
+
+    mo: Path
+    mo_id: str
+    bundles: ui_multi.BundleRun
+
+
+@pytest.fixture(scope="session")
+def multi_runs(tmp_path_factory: pytest.TempPathFactory) -> MultiRuns:
+    root = tmp_path_factory.mktemp("ui_multi")
+    mo = ui_multi.many_objective_run(root)
+    store, info, _ = locate_run(str(mo), read_only=True)
+    store.close()
+    return MultiRuns(mo, info.id, ui_multi.bundle_run(root / "bundles"))
+
+
+@pytest.fixture(scope="session")
+def multi_dashboard(multi_runs: MultiRuns) -> Iterator[DashboardServer]:
+    registry = RunRegistry([str(multi_runs.mo), str(multi_runs.bundles.db)])
     server = start_in_thread(registry)
     yield server
     server.shutdown()

@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from typing import Any
 
 import pytest
+from ui_helpers import get
 
 from evoforge.cli import main as cli_main
 from evoforge.errors import UserError
@@ -18,20 +18,6 @@ from evoforge.program import AttemptStatus
 from evoforge.ui import data
 from evoforge.ui.server import is_loopback, make_server, read_asset
 from evoforge.ui.sources import RunRegistry
-
-
-def get(server, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
-    host, port = server.server_address[:2]
-    conn = http.client.HTTPConnection(host, port, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        res = conn.getresponse()
-        body = res.read()
-        ctype = res.getheader("Content-Type", "")
-        value = json.loads(body) if ctype.startswith("application/json") else body
-        return res.status, {k.lower(): v for k, v in res.getheaders()}, value
-    finally:
-        conn.close()
 
 
 def test_runs_lists_every_run_with_its_attempt_count(dashboard, ui_runs, storage_of):
@@ -124,7 +110,7 @@ def test_static_app_is_bundled_and_strict(dashboard):
     assert status == 200 and b"<script src=\"/assets/app.js\">" in body
     assert "script-src 'self'" in headers["content-security-policy"]
     assert headers["x-content-type-options"] == "nosniff"
-    for name in ("app.js", "plots.js", "views.js", "views_more.js", "app.css", "favicon.svg"):
+    for name in ("app.js", "plots.js", "views.js", "views_more.js", "views_files.js", "views_front.js", "app.css", "favicon.svg"):
         status, headers, asset = get(dashboard, f"/assets/{name}")
         assert status == 200 and len(asset) > 100, name
         # no CDN, no external fetch: the only absolute URL allowed is the SVG namespace name

@@ -1,6 +1,8 @@
 """Helpers for driving the dashboard in the browser: waiting, opening views, screenshots."""
 from __future__ import annotations
 
+import http.client
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,3 +49,18 @@ def open_view(driver: Any, server: DashboardServer, hash_: str) -> None:
     wait_for(driver, lambda d: d.execute_script(
         "const v = document.querySelector('#view .view, #view .attempt-page');"
         "return !!v && !document.querySelector('#view .loading');"), what=f"view {hash_} to draw")
+
+
+def get(server: DashboardServer, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    """GET `path` from the dashboard over real HTTP: (status, lower-cased headers, JSON or bytes)."""
+    host, port = server.server_address[:2]
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        res = conn.getresponse()
+        body = res.read()
+        ctype = res.getheader("Content-Type", "")
+        value = json.loads(body) if ctype.startswith("application/json") else body
+        return res.status, {k.lower(): v for k, v in res.getheaders()}, value
+    finally:
+        conn.close()

@@ -173,8 +173,12 @@ def poll(handle: RunHandle, cache: CallCache, since_index: int = 0) -> dict[str,
 
 
 def attempt_detail(handle: RunHandle, attempt_id: str) -> dict[str, Any] | None:
-    """Everything about one attempt: code, diff against its parent, prompt and reply, outputs."""
+    """Everything about one attempt: code, diff against its parent, prompt and reply, outputs.
+    A multi-file program (a bundle) also gets ``files``: each file's text, status against the
+    parent and own diff (`files.program_files`); ``files`` is None for a single-file program."""
+    from ..bundle import BundleError, file_diff, is_bundle
     from ..mutate.edits import unified_diff
+    from .files import program_files
 
     store = handle.storage
     a = store.get_attempt(attempt_id)
@@ -183,7 +187,11 @@ def attempt_detail(handle: RunHandle, attempt_id: str) -> dict[str, Any] | None:
     parent = store.get_attempt(a.parent_id) if a.parent_id else None
     diff = a.diff
     if not diff and parent is not None and parent.code is not None and a.code is not None:
-        diff = unified_diff(parent.code, a.code)
+        try:
+            per_file = is_bundle(a.code) or is_bundle(parent.code)
+            diff = file_diff(parent.code, a.code) if per_file else unified_diff(parent.code, a.code)
+        except BundleError:  # a damaged bundle (say why in files_error): the texts' plain diff
+            diff = unified_diff(parent.code, a.code)
     calls = [c for c in store.llm_calls(handle.key) if c.attempt_id == a.id]
     children = [c for c in store.attempts(handle.key, with_code=False) if c.parent_id == a.id]
     return clean({
@@ -192,7 +200,8 @@ def attempt_detail(handle: RunHandle, attempt_id: str) -> dict[str, Any] | None:
         "mutation": a.mutation, "model": a.model, "parent_id": a.parent_id,
         "parent_score": parent.score if parent else None, "inspiration_ids": a.inspiration_ids,
         "children": [{"id": c.id, "score": c.score, "status": c.status.value, "index": c.proposal_index} for c in children],
-        "code": a.code, "diff": diff, "prompt": a.prompt, "response": a.response, "feedback": a.feedback,
+        "code": a.code, "diff": diff, **program_files(a.code, parent.code if parent else None),
+        "prompt": a.prompt, "response": a.response, "feedback": a.feedback,
         "reason": a.reason, "stdout": a.stdout, "stderr": a.stderr, "input_tokens": a.input_tokens,
         "output_tokens": a.output_tokens, "eval_seconds": a.eval_seconds, "created_at": a.created_at,
         "cost_usd": sum(c.cost_usd for c in calls),

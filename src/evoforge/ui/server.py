@@ -65,6 +65,24 @@ class ApiError(Exception):
         self.status = status
 
 
+#: A per-run endpoint: ``(dashboard, run, query, extra path parts) -> JSON-ready value``.
+RunEndpoint = Callable[["Dashboard", RunHandle, dict[str, str], list[str]], Any]
+
+#: ``/api/runs/KEY/NAME[/ARG]``: (NAME, number of extra path parts) -> endpoint. One table, so a
+#: new view's data is one `run_endpoint` registration, not another branch in the router.
+RUN_ENDPOINTS: dict[tuple[str, int], RunEndpoint] = {}
+
+
+def run_endpoint(name: str, extra: int = 0) -> Callable[[RunEndpoint], RunEndpoint]:
+    """Register `fn` as ``GET /api/runs/KEY/<name>`` (with `extra` more path parts: its arguments)."""
+    def register(fn: RunEndpoint) -> RunEndpoint:
+        if (name, extra) in RUN_ENDPOINTS:
+            raise ValueError(f"dashboard endpoint {name!r} with {extra} argument(s) is already registered")
+        RUN_ENDPOINTS[(name, extra)] = fn
+        return fn
+    return register
+
+
 class Dashboard:
     """The API, independent of HTTP so it can be called directly (tests, the report)."""
 
@@ -87,33 +105,56 @@ class Dashboard:
         if parts == ["runs"]:
             return {"runs": [data.run_brief(h) for h in self.registry.runs()]}
         if len(parts) >= 3 and parts[0] == "runs":
-            handle, what = self._run(parts[1]), parts[2]
-            if what == "poll" and len(parts) == 3:
-                return data.poll(handle, self.calls, _int(q.get("since_index", "0"), "since_index"))
-            if what == "attempts" and len(parts) == 3:
-                status = q.get("status")
-                if status and status not in {s.value for s in AttemptStatus}:
-                    raise ApiError(400, f"unknown status {status!r}")
-                rows = handle.storage.attempts(
-                    handle.key, status=AttemptStatus(status) if status else None,
-                    since_index=_int(q.get("since_index", "0"), "since_index"), with_code=False,
-                    limit=_int(q["limit"], "limit") if "limit" in q else None)
-                index = self.calls.get(handle)
-                return {"attempts": [data.attempt_row(a, index) for a in rows]}
-            if what == "attempts" and len(parts) == 4:
-                detail = data.attempt_detail(handle, parts[3])
-                if detail is None:
-                    raise ApiError(404, f"no attempt {parts[3]!r} in run {handle.info.name}")
-                return detail
-            if what == "usage" and len(parts) == 3:
-                return data.usage(handle)
-            if what == "events" and len(parts) == 3:
-                return {"events": data.events(handle, q.get("kind") or None)}
-            if what == "front" and len(parts) == 3:
-                return data.front(handle)
-            if what == "failures" and len(parts) == 3:
-                return data.failures(handle.storage.attempts(handle.key, with_code=False))
+            endpoint = RUN_ENDPOINTS.get((parts[2], len(parts) - 3))
+            if endpoint is not None:
+                return endpoint(self, self._run(parts[1]), q, parts[3:])
         raise ApiError(404, f"no API endpoint {path}")
+
+
+@run_endpoint("poll")
+def _poll(api: Dashboard, handle: RunHandle, q: dict[str, str], _: list[str]) -> Any:
+    return data.poll(handle, api.calls, _int(q.get("since_index", "0"), "since_index"))
+
+
+@run_endpoint("attempts")
+def _attempts(api: Dashboard, handle: RunHandle, q: dict[str, str], _: list[str]) -> Any:
+    status = q.get("status")
+    if status and status not in {s.value for s in AttemptStatus}:
+        raise ApiError(400, f"unknown status {status!r}")
+    rows = handle.storage.attempts(
+        handle.key, status=AttemptStatus(status) if status else None,
+        since_index=_int(q.get("since_index", "0"), "since_index"), with_code=False,
+        limit=_int(q["limit"], "limit") if "limit" in q else None)
+    index = api.calls.get(handle)
+    return {"attempts": [data.attempt_row(a, index) for a in rows]}
+
+
+@run_endpoint("attempts", 1)
+def _attempt(api: Dashboard, handle: RunHandle, q: dict[str, str], args: list[str]) -> Any:
+    detail = data.attempt_detail(handle, args[0])
+    if detail is None:
+        raise ApiError(404, f"no attempt {args[0]!r} in run {handle.info.name}")
+    return detail
+
+
+@run_endpoint("usage")
+def _usage(api: Dashboard, handle: RunHandle, q: dict[str, str], _: list[str]) -> Any:
+    return data.usage(handle)
+
+
+@run_endpoint("events")
+def _events(api: Dashboard, handle: RunHandle, q: dict[str, str], _: list[str]) -> Any:
+    return {"events": data.events(handle, q.get("kind") or None)}
+
+
+@run_endpoint("front")
+def _front(api: Dashboard, handle: RunHandle, q: dict[str, str], _: list[str]) -> Any:
+    return data.front(handle)
+
+
+@run_endpoint("failures")
+def _failures(api: Dashboard, handle: RunHandle, q: dict[str, str], _: list[str]) -> Any:
+    return data.failures(handle.storage.attempts(handle.key, with_code=False))
 
 
 def _int(text: str, name: str) -> int:
