@@ -24,7 +24,7 @@ def test_the_front_of_a_three_objective_run_is_the_engines_front(multi_dashboard
     status, _, front = get(multi_dashboard, f"/api/runs/{multi_runs.mo_id}/front")
     assert status == 200
     assert [(o["name"], o["direction"]) for o in front["objectives"]] == [
-        ("quality", "maximize"), ("cost", "minimize"), ("size", "minimize")]
+        ("quality", "maximize"), ("cost", "minimize"), ("latency", "minimize")]
     store = open_storage(str(multi_runs.mo / "run.db"), read_only=True, create=False)
     try:
         programs = store.attempts(multi_runs.mo_id, status=AttemptStatus.OK, with_code=False)

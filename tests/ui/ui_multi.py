@@ -19,7 +19,7 @@ from evoforge.testing.tasks import write_task
 NO_MODEL = "openai/none@http://127.0.0.1:9/v1"   # never called: operators only
 
 MO_INITIAL = '''\
-"""Two knobs: A buys quality, B lowers the cost but adds size."""
+"""Two knobs: A buys quality at a cost, B lowers the cost."""
 
 
 # EVOLVE-BLOCK-START
@@ -39,17 +39,17 @@ def evaluate(candidate: Candidate) -> Result:
     a, b = candidate.call("knobs", timeout=10)
     quality = 1.0 - math.exp(-abs(a))
     cost = a * a + 1.0 / (1.0 + abs(b))
-    size = abs(b)
-    return Result(score=quality - cost, metrics={"quality": quality, "cost": cost, "size": size})
+    latency = cost ** 1.5     # grows with the cost: the same dominance as (quality, cost), another axis
+    return Result(score=quality - cost, metrics={"quality": quality, "cost": cost, "latency": latency})
 '''
 
 MO_YAML = """\
 name: mo3
-description: Trade quality against cost and size.
+description: Trade quality against cost and latency.
 objectives:
   - {name: quality, direction: maximize, reference: 0.0}
   - {name: cost, direction: minimize, reference: 50.0}
-  - {name: size, direction: minimize, reference: 50.0}
+  - {name: latency, direction: minimize, reference: 400.0}
 search: {parent_selection: pareto, islands: 2}
 """
 

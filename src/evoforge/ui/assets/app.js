@@ -109,12 +109,20 @@ const App = {
     if (r.run && this.run(r.run)) this.runKey = r.run;
     this.route = { view: r.view, arg: r.arg };
     document.getElementById("run-select").value = this.runKey || "";
-    for (const a of document.querySelectorAll("#nav a")) {
-      a.classList.toggle("active", a.dataset.view === r.view);
-      a.setAttribute("href", a.dataset.view === "compare" ? "#/compare" : `#/${encodeURIComponent(this.runKey || "")}/${a.dataset.view}`);
-    }
     if (this.runKey && !this.store().loaded) await this.refresh(this.runKey);
+    this.updateNav();
     this.render(true);
+  },
+
+  /** Point the nav links at the current run; hide views this run has nothing for (a view
+   * function may say so with `available(app)`, e.g. the front of a single-objective run). */
+  updateNav() {
+    for (const a of document.querySelectorAll("#nav a")) {
+      const view = Views[a.dataset.view];
+      a.classList.toggle("active", a.dataset.view === this.route.view);
+      a.setAttribute("href", a.dataset.view === "compare" ? "#/compare" : `#/${encodeURIComponent(this.runKey || "")}/${a.dataset.view}`);
+      a.hidden = !!(view && view.available && this.runKey && this.store().loaded && !view.available(this));
+    }
   },
 
   /** Draw the current view; `full` also for views that keep user state (scroll, open sections). */
@@ -174,7 +182,7 @@ const App = {
       card("calls", "model calls", String(usage.calls || 0)),
       card("tokens", "tokens in/out", `${usage.input_tokens || 0}/${usage.output_tokens || 0}`),
       card("cost", "cost", `$${(usage.cost_usd || 0).toFixed(4)}`),
-      progress,
+      ...(progress ? [progress] : []),
     );
     if (best) {
       const b = document.getElementById("card-best");
@@ -196,6 +204,7 @@ const App = {
       for (const k of keys) changed = (await this.refresh(k)) || changed;
       this.lastError = null;
       document.getElementById("conn").replaceChildren();
+      this.updateNav();
       if (changed) this.render(false);
       else this.renderCards();
     } catch (err) {

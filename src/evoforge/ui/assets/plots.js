@@ -141,7 +141,7 @@ const Plot = (() => {
   }
 
   /**
-   * Scatter and line plot. series: [{name, color, kind: "dots"|"step"|"line"|"rug"|"hollow", points: [{x, y, id, tip}]}].
+   * Scatter and line plot. series: [{name, color, cls, r, kind: "dots"|"step"|"line"|"rug"|"hollow", points: [{x, y, id, tip, cls}]}].
    * A "rug" series (failures) is drawn as ticks under the x axis and does not set the y range.
    */
   function scatter(container, opts) {
@@ -162,7 +162,7 @@ const Plot = (() => {
       text(f.svg, f.m.left + f.iw / 2, f.m.top + f.ih / 2, opts.empty || "no data yet", { class: "empty-note", "text-anchor": "middle" });
     }
     for (const s of opts.series) {
-      const g = el("g", { class: "series series-" + (s.kind || "dots"), "data-name": s.name }, f.svg);
+      const g = el("g", { class: "series series-" + (s.kind || "dots") + (s.cls ? " " + s.cls : ""), "data-name": s.name }, f.svg);
       if (s.kind === "step" || s.kind === "line") {
         let d = "";
         s.points.forEach((p, i) => {
@@ -184,6 +184,7 @@ const Plot = (() => {
             fill: s.kind === "hollow" ? "none" : (p.color || s.color), stroke: s.kind === "hollow" ? s.color : "none" }, g);
         }
         if (p.id) mark.setAttribute("data-id", p.id);
+        if (p.cls) mark.classList.add(...p.cls.split(" "));
         if (p.tip) title(mark, p.tip);
         if (opts.onClick && p.id) {
           mark.classList.add("clickable");
