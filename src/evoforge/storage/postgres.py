@@ -33,9 +33,12 @@ from .rows import (
     FINGERPRINT_COLUMNS,
     LIGHT_COLUMNS,
     LLM_CALL_COLUMNS,
+    MANIFEST_COLUMN,
     TEXT_COLUMNS,
     attempt_from_row,
-    attempt_values,
+    attempt_row,
+    code_from_manifest,
+    manifest_hashes,
     event_from_row,
     llm_call_from_row,
     llm_call_values,
@@ -118,6 +121,8 @@ class PostgresStorage:
             raise StorageError(f"no evoforge database at {self._shown} (no schema found)")
         # read-only: an old (version 1) database has no fingerprint columns, so none are read
         self.fingerprinted = not read_only or found >= 2
+        # read-only: a database older than version 3 has no manifests (every code is in `code`)
+        self.manifested = not read_only or found >= 3
 
     # -- helpers -------------------------------------------------------------------------
     @staticmethod
@@ -194,7 +199,8 @@ class PostgresStorage:
     def save_attempt(self, attempt: Attempt, fingerprint: tuple[str, bytes | None] | None = None) -> None:
         from sqlalchemy.dialects.postgresql import insert
 
-        values = {c: (_no_nul(v) if c in TEXT_COLUMNS else v) for c, v in attempt_values(attempt, fingerprint).items()}
+        row, blobs = attempt_row(attempt, fingerprint)
+        values = {c: (_no_nul(v) if c in TEXT_COLUMNS else v) for c, v in row.items()}
         a, sa = self._t["attempts"], self._sa
         stmt = insert(a).values(**values)
         same_code = a.c.code_hash.is_not_distinct_from(stmt.excluded.code_hash)
@@ -202,8 +208,39 @@ class PostgresStorage:
         keep = {c: sa.case((same_code, sa.func.coalesce(stmt.excluded[c], a.c[c])), else_=stmt.excluded[c])
                 for c in FINGERPRINT_COLUMNS}
         stmt = stmt.on_conflict_do_update(
-            index_elements=[a.c.id], set_={**{c: stmt.excluded[c] for c in ATTEMPT_COLUMNS if c != "id"}, **keep})
-        self._write(lambda c: c.execute(stmt))
+            index_elements=[a.c.id],
+            set_={**{c: stmt.excluded[c] for c in (*ATTEMPT_COLUMNS, MANIFEST_COLUMN) if c != "id"}, **keep})
+        if not blobs:
+            self._write(lambda c: c.execute(stmt))
+            return
+        # a folder program: its files (each stored once, by content hash) and its row, one transaction
+        b = self._t["blobs"]
+        store = insert(b).on_conflict_do_nothing(index_elements=[b.c.hash])
+        contents = [{"hash": h, "content": _no_nul(text)} for h, text in blobs.items()]
+
+        def run(conn: Any) -> None:
+            with conn.begin():
+                conn.execute(store, contents)
+                conn.execute(stmt)
+        self._write(lambda c: run(c.execution_options(isolation_level="READ COMMITTED")))
+
+    def _blobs(self, hashes: set[str]) -> dict[str, str]:
+        b, out = self._t["blobs"], {}
+        ordered = sorted(hashes)
+        for start in range(0, len(ordered), 1000):
+            stmt = self._sa.select(b.c.hash, b.c.content).where(b.c.hash.in_(ordered[start:start + 1000]))
+            out.update((r["hash"], r["content"]) for r in self._read(stmt))
+        return out
+
+    def _attempts_from(self, rows: list[Any]) -> list[Attempt]:
+        """Attempts from full rows, folder programs' code rebuilt from their manifests (one blob query)."""
+        hashes = manifest_hashes(rows)
+        blobs = self._blobs(hashes) if hashes else {}
+        return [attempt_from_row(r, blobs) for r in rows]
+
+    def _has_code(self) -> Any:
+        a = self._t["attempts"]
+        return (a.c.code.is_not(None) | a.c[MANIFEST_COLUMN].is_not(None)) if self.manifested else a.c.code.is_not(None)
 
     # -- fingerprints (schema version 2) ---------------------------------------------------
     def find_by_ast_hash(self, run_id: str, ast_hash: str, statuses: tuple[str, ...]) -> str | None:
@@ -220,7 +257,7 @@ class PostgresStorage:
         if not self.fingerprinted:
             return []
         a = self._t["attempts"]
-        stmt = self._sa.select(a.c.id, a.c.ast_hash, a.c.minhash, a.c.code.is_not(None).label("has_code")).where(
+        stmt = self._sa.select(a.c.id, a.c.ast_hash, a.c.minhash, self._has_code().label("has_code")).where(
             a.c.run_id == run_id, a.c.status.in_(list(statuses)))
         if programs_only:
             stmt = stmt.where(a.c.score.is_not(None))
@@ -235,11 +272,18 @@ class PostgresStorage:
         return [RestoreRow._make(r) for r in self._run(lambda conn: conn.execute(stmt).all(), "read from")]
 
     def codes(self, attempt_ids: list[str]) -> dict[str, str]:
-        a, out = self._t["attempts"], {}
+        a, out, manifests = self._t["attempts"], {}, {}
         for start in range(0, len(attempt_ids), 1000):
-            stmt = self._sa.select(a.c.id, a.c.code).where(a.c.id.in_(attempt_ids[start:start + 1000]),
-                                                           a.c.code.is_not(None))
-            out.update((r["id"], r["code"]) for r in self._read(stmt))
+            stmt = self._sa.select(a.c.id, a.c.code, self._manifest()).where(
+                a.c.id.in_(attempt_ids[start:start + 1000]), self._has_code())
+            for r in self._read(stmt):
+                if r[MANIFEST_COLUMN]:
+                    manifests[r["id"]] = r[MANIFEST_COLUMN]
+                else:
+                    out[r["id"]] = r["code"]
+        if manifests:
+            blobs = self._blobs(manifest_hashes({MANIFEST_COLUMN: m} for m in manifests.values()))
+            out.update((pid, code_from_manifest(m, blobs)) for pid, m in manifests.items())
         return out
 
     def set_fingerprints(self, rows: list[tuple[str, str, bytes | None]]) -> None:
@@ -255,9 +299,15 @@ class PostgresStorage:
                 conn.execute(stmt, params)
         self._write(lambda c: run(c.execution_options(isolation_level="READ COMMITTED")))
 
+    def _manifest(self) -> Any:
+        a = self._t["attempts"]
+        return a.c[MANIFEST_COLUMN] if self.manifested else self._sa.null().label(MANIFEST_COLUMN)
+
     def _columns(self, with_code: bool = True) -> list[Any]:
         a = self._t["attempts"]
-        return [a.c[c] for c in (ATTEMPT_COLUMNS if with_code else LIGHT_COLUMNS)]
+        if not with_code:
+            return [a.c[c] for c in LIGHT_COLUMNS]
+        return [*(a.c[c] for c in ATTEMPT_COLUMNS), self._manifest()]
 
     def get_attempt(self, attempt_id: str) -> Attempt | None:
         a, sa = self._t["attempts"], self._sa
@@ -267,7 +317,7 @@ class PostgresStorage:
             rows = self._read(sa.select(*self._columns()).where(a.c.id.like(prefix + "%", escape="\\")).limit(2))
             if len(rows) != 1:
                 return None
-        return attempt_from_row(rows[0])
+        return self._attempts_from(rows)[0]
 
     def attempts(
         self, run_id: str, *, status: AttemptStatus | None = None, island: int | None = None,
@@ -284,7 +334,7 @@ class PostgresStorage:
         stmt = stmt.order_by(a.c.proposal_index, a.c.created_at, a.c.id)
         if limit is not None:
             stmt = stmt.limit(limit)
-        return [attempt_from_row(r) for r in self._read(stmt)]
+        return self._attempts_from(self._read(stmt))
 
     def count_attempts(self, run_id: str, status: AttemptStatus | None = None) -> int:
         a, sa = self._t["attempts"], self._sa
@@ -301,7 +351,7 @@ class PostgresStorage:
             stmt = stmt.where(a.c.island == island)
         order = a.c.score.desc() if maximize else a.c.score.asc()
         stmt = stmt.order_by(order, a.c.proposal_index.asc(), a.c.created_at, a.c.id).limit(n)
-        return [attempt_from_row(r) for r in self._read(stmt)]
+        return self._attempts_from(self._read(stmt))
 
     def find_by_hash(self, run_id: str, code_hash: str) -> Attempt | None:
         a = self._t["attempts"]
@@ -310,7 +360,7 @@ class PostgresStorage:
                        a.c.status.not_in([AttemptStatus.PENDING.value, AttemptStatus.DUPLICATE.value]))
                 .order_by(a.c.proposal_index, a.c.created_at, a.c.id).limit(1))
         rows = self._read(stmt)
-        return attempt_from_row(rows[0]) if rows else None
+        return self._attempts_from(rows)[0] if rows else None
 
     # -- llm usage -----------------------------------------------------------------------
     def add_llm_call(self, record: LLMCallRecord) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from ..errors import StorageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 KINDS = ("text", "integer", "bigint", "real", "blob", "identity")
 
@@ -54,6 +54,7 @@ class Table:
     primary_key: tuple[str, ...]
     unique: tuple[str, ...] = ()          # single-column UNIQUE constraints
     indexes: tuple[Index, ...] = ()
+    since: int = 1                        # the schema version that added the table
 
     def columns_at(self, version: int = SCHEMA_VERSION) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.since <= version)
@@ -99,6 +100,9 @@ ATTEMPTS = Table(
         # version 2: the normalized-AST hash and MinHash signature, stored once so a resumed run
         # reads them instead of recomputing them (see `storage.fingerprints`)
         Column("ast_hash", "text", since=2), Column("minhash", "blob", since=2),
+        # version 3: a folder program's manifest, {path: content hash} as JSON (its files are in
+        # `blobs`, each stored once); `code` is NULL then (see `storage.rows.split_code`)
+        Column("files", "text", since=3),
     ),
     ("id",),
     indexes=(
@@ -137,14 +141,28 @@ EVENTS = Table(
     ("id",),
     indexes=(Index("events_run", ("run_id", "kind")),),
 )
-TABLES: tuple[Table, ...] = (META, RUNS, ATTEMPTS, LLM_CALLS, STATE, EVENTS)
+# version 3: the files of folder programs, by content hash (sha256 of the UTF-8 text): a file
+# that did not change between attempts is stored once, however many attempts hold it
+BLOBS = Table("blobs", (Column("hash", "text", nullable=False), Column("content", "text", nullable=False)),
+              ("hash",), since=3)
+TABLES: tuple[Table, ...] = (META, RUNS, ATTEMPTS, LLM_CALLS, STATE, EVENTS, BLOBS)
+
+
+def tables_at(version: int = SCHEMA_VERSION) -> tuple[Table, ...]:
+    return tuple(t for t in TABLES if t.since <= version)
 
 
 def added_in(version: int) -> tuple[list[tuple[Table, Column]], list[tuple[Table, Index]]]:
-    """The columns and indexes that schema version `version` added (what its migration creates)."""
-    columns = [(t, c) for t in TABLES for c in t.columns if c.since == version]
-    indexes = [(t, i) for t in TABLES for i in t.indexes if i.since == version]
+    """The columns and indexes that schema version `version` added to tables that existed before
+    it (what its migration creates after `tables_added_in`)."""
+    columns = [(t, c) for t in TABLES if t.since < version for c in t.columns if c.since == version]
+    indexes = [(t, i) for t in TABLES if t.since < version for i in t.indexes if i.since == version]
     return columns, indexes
+
+
+def tables_added_in(version: int) -> tuple[Table, ...]:
+    """The tables that schema version `version` added, whole (with their indexes)."""
+    return tuple(t for t in TABLES if t.since == version)
 
 
 def check_version(found: int, where: str) -> None:
@@ -184,13 +202,15 @@ def sqlite_index(table: Table, index: Index) -> str:
     return f"CREATE INDEX IF NOT EXISTS {index.name} ON {table.name}({', '.join(index.columns)})"
 
 
+def sqlite_table_ddl(table: Table, version: int = SCHEMA_VERSION) -> list[str]:
+    """CREATE statements (IF NOT EXISTS) of one table and its indexes at `version`."""
+    cols = [d for d in (sqlite_column(table, c) for c in table.columns_at(version)) if d is not None]
+    if len(table.primary_key) > 1:
+        cols.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
+    return [f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(cols)})",
+            *(sqlite_index(table, i) for i in table.indexes_at(version))]
+
+
 def sqlite_ddl(version: int = SCHEMA_VERSION) -> list[str]:
     """CREATE statements (IF NOT EXISTS) of every table and index at `version`."""
-    out: list[str] = []
-    for table in TABLES:
-        cols = [d for d in (sqlite_column(table, c) for c in table.columns_at(version)) if d is not None]
-        if len(table.primary_key) > 1:
-            cols.append(f"PRIMARY KEY ({', '.join(table.primary_key)})")
-        out.append(f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(cols)})")
-        out.extend(sqlite_index(table, i) for i in table.indexes_at(version))
-    return out
+    return [statement for table in tables_at(version) for statement in sqlite_table_ddl(table, version)]

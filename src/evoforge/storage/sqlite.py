@@ -23,8 +23,11 @@ from .rows import (
     ATTEMPT_COLUMNS,
     FINGERPRINT_COLUMNS,
     LIGHT_COLUMNS,
+    MANIFEST_COLUMN,
     attempt_from_row,
-    attempt_values,
+    attempt_row,
+    code_from_manifest,
+    manifest_hashes,
     event_from_row,
     llm_call_from_row,
     llm_call_values,
@@ -36,11 +39,11 @@ from .rows import (
 from .schema import check_version
 
 # A re-save without a fingerprint keeps the stored one, unless the code itself changed.
-_UPSERT_TAIL = ", ".join(f"{c} = excluded.{c}" for c in ATTEMPT_COLUMNS if c != "id") + ", " + ", ".join(
-    f"{c} = CASE WHEN excluded.code_hash IS attempts.code_hash THEN COALESCE(excluded.{c}, attempts.{c}) "
-    f"ELSE excluded.{c} END" for c in FINGERPRINT_COLUMNS)
-_COLUMNS = ", ".join(ATTEMPT_COLUMNS)
+_UPSERT_TAIL = ", ".join(f"{c} = excluded.{c}" for c in (*ATTEMPT_COLUMNS, MANIFEST_COLUMN) if c != "id") + ", " + \
+    ", ".join(f"{c} = CASE WHEN excluded.code_hash IS attempts.code_hash THEN COALESCE(excluded.{c}, attempts.{c}) "
+              f"ELSE excluded.{c} END" for c in FINGERPRINT_COLUMNS)
 _LIGHT = ", ".join(LIGHT_COLUMNS)
+_HAS_CODE = f"(code IS NOT NULL OR {MANIFEST_COLUMN} IS NOT NULL)"
 
 
 def path_from_url(url: str) -> Path:
@@ -84,8 +87,13 @@ class SQLiteStorage:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot open the run database {self.path}: {exc}") from None
         # read-only: an old (version 1) database has no fingerprint columns, so none are read
-        self.fingerprinted = read_only is False or "ast_hash" in {
-            r[1] for r in self._conn.execute("PRAGMA table_info(attempts)")}
+        present = {r[1] for r in self._conn.execute("PRAGMA table_info(attempts)")}
+        self.fingerprinted = read_only is False or "ast_hash" in present
+        # read-only: a database older than version 3 has no manifests (every code is in `code`)
+        manifest = MANIFEST_COLUMN if read_only is False or MANIFEST_COLUMN in present else f"NULL AS {MANIFEST_COLUMN}"
+        self._manifest = manifest
+        self._columns = ", ".join((*ATTEMPT_COLUMNS, manifest))
+        self._has_code = _HAS_CODE if "NULL AS" not in manifest else "code IS NOT NULL"
         self._conn.row_factory = sqlite3.Row
 
     # -- helpers -------------------------------------------------------------------------
@@ -142,7 +150,28 @@ class SQLiteStorage:
 
     # -- attempts ------------------------------------------------------------------------
     def save_attempt(self, attempt: Attempt, fingerprint: tuple[str, bytes | None] | None = None) -> None:
-        self._insert("attempts", attempt_values(attempt, fingerprint), f" ON CONFLICT(id) DO UPDATE SET {_UPSERT_TAIL}")
+        values, blobs = attempt_row(attempt, fingerprint)
+        names = list(values)
+        with self._transaction() as conn:   # a folder program's files first (each stored once), then its row
+            if blobs:
+                conn.executemany("INSERT OR IGNORE INTO blobs(hash, content) VALUES (?, ?)", list(blobs.items()))
+            conn.execute(f"INSERT INTO attempts({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
+                         f"ON CONFLICT(id) DO UPDATE SET {_UPSERT_TAIL}", [values[c] for c in names])
+
+    def _blobs(self, hashes: set[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        ordered = sorted(hashes)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start:start + 500]
+            out.update((r[0], r[1]) for r in self._read(
+                f"SELECT hash, content FROM blobs WHERE hash IN ({', '.join('?' for _ in chunk)})", chunk))
+        return out
+
+    def _attempts_from(self, rows: list[sqlite3.Row]) -> list[Attempt]:
+        """Attempts from full rows, folder programs' code rebuilt from their manifests (one blob query)."""
+        hashes = manifest_hashes(dict(r) for r in rows) if rows and MANIFEST_COLUMN in rows[0].keys() else set()
+        blobs = self._blobs(hashes) if hashes else {}
+        return [attempt_from_row(r, blobs) for r in rows]
 
     # -- fingerprints (schema version 2) ---------------------------------------------------
     def find_by_ast_hash(self, run_id: str, ast_hash: str, statuses: tuple[str, ...]) -> str | None:
@@ -158,7 +187,7 @@ class SQLiteStorage:
         if not self.fingerprinted:
             return []
         marks = ", ".join("?" for _ in statuses)
-        sql = (f"SELECT id, ast_hash, minhash, code IS NOT NULL FROM attempts WHERE run_id = ? AND status IN ({marks})"
+        sql = (f"SELECT id, ast_hash, minhash, {self._has_code} FROM attempts WHERE run_id = ? AND status IN ({marks})"
                + (" AND score IS NOT NULL" if programs_only else "") + " ORDER BY proposal_index, created_at, id")
         return [FingerprintRow(r[0], r[1], r[2], bool(r[3])) for r in self._read(sql, (run_id, *statuses))]
 
@@ -172,11 +201,19 @@ class SQLiteStorage:
 
     def codes(self, attempt_ids: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
+        manifests: dict[str, str] = {}
         for start in range(0, len(attempt_ids), 500):
             chunk = attempt_ids[start:start + 500]
             marks = ", ".join("?" for _ in chunk)
-            out.update((r[0], r[1]) for r in self._read(
-                f"SELECT id, code FROM attempts WHERE id IN ({marks}) AND code IS NOT NULL", chunk))
+            for r in self._read(f"SELECT id, code, {self._manifest} FROM attempts WHERE id IN ({marks}) AND {self._has_code}",
+                                chunk):
+                if r[2]:
+                    manifests[r[0]] = r[2]
+                else:
+                    out[r[0]] = r[1]
+        if manifests:
+            blobs = self._blobs(manifest_hashes({MANIFEST_COLUMN: m} for m in manifests.values()))
+            out.update((pid, code_from_manifest(m, blobs)) for pid, m in manifests.items())
         return out
 
     def set_fingerprints(self, rows: list[tuple[str, str, bytes | None]]) -> None:
@@ -187,20 +224,20 @@ class SQLiteStorage:
                              [(h, sig, pid) for pid, h, sig in rows])
 
     def get_attempt(self, attempt_id: str) -> Attempt | None:
-        rows = self._read(f"SELECT {_COLUMNS} FROM attempts WHERE id = ?", (attempt_id,))
+        rows = self._read(f"SELECT {self._columns} FROM attempts WHERE id = ?", (attempt_id,))
         if not rows:  # allow unique id prefixes, as git does (case-sensitive, no wildcards: as PostgreSQL)
             prefix = attempt_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            rows = self._read(f"SELECT {_COLUMNS} FROM attempts WHERE id LIKE ? ESCAPE '\\' "
+            rows = self._read(f"SELECT {self._columns} FROM attempts WHERE id LIKE ? ESCAPE '\\' "
                               "AND substr(id, 1, ?) = ? LIMIT 2", (prefix + "%", len(attempt_id), attempt_id))
             if len(rows) != 1:
                 return None
-        return attempt_from_row(rows[0])
+        return self._attempts_from(rows)[0]
 
     def attempts(
         self, run_id: str, *, status: AttemptStatus | None = None, island: int | None = None,
         since_index: int | None = None, limit: int | None = None, with_code: bool = True,
     ) -> list[Attempt]:
-        sql, params = f"SELECT {_COLUMNS if with_code else _LIGHT} FROM attempts WHERE run_id = ?", [run_id]
+        sql, params = f"SELECT {self._columns if with_code else _LIGHT} FROM attempts WHERE run_id = ?", [run_id]
         if status is not None:
             sql += " AND status = ?"
             params.append(AttemptStatus(status).value)
@@ -214,7 +251,7 @@ class SQLiteStorage:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
-        return [attempt_from_row(r) for r in self._read(sql, params)]
+        return self._attempts_from(self._read(sql, params))
 
     def count_attempts(self, run_id: str, status: AttemptStatus | None = None) -> int:
         if status is None:
@@ -225,23 +262,23 @@ class SQLiteStorage:
 
     def best_attempts(self, run_id: str, n: int = 1, *, maximize: bool = True, island: int | None = None) -> list[Attempt]:
         order = "DESC" if maximize else "ASC"
-        sql = f"SELECT {_COLUMNS} FROM attempts WHERE run_id = ? AND status = 'ok' AND score IS NOT NULL"
+        sql = f"SELECT {self._columns} FROM attempts WHERE run_id = ? AND status = 'ok' AND score IS NOT NULL"
         params: list[Any] = [run_id]
         if island is not None:
             sql += " AND island = ?"
             params.append(island)
         sql += f" ORDER BY score {order}, proposal_index ASC, created_at, id LIMIT ?"
         params.append(n)
-        return [attempt_from_row(r) for r in self._read(sql, params)]
+        return self._attempts_from(self._read(sql, params))
 
     def find_by_hash(self, run_id: str, code_hash: str) -> Attempt | None:
         rows = self._read(
-            f"SELECT {_COLUMNS} FROM attempts WHERE run_id = ? AND code_hash = ? "
+            f"SELECT {self._columns} FROM attempts WHERE run_id = ? AND code_hash = ? "
             "AND status NOT IN ('pending', 'duplicate') "
             "ORDER BY +proposal_index, created_at, id LIMIT 1",  # '+': use the hash index, not a scan in index order
             (run_id, code_hash),
         )
-        return attempt_from_row(rows[0]) if rows else None
+        return self._attempts_from(rows)[0] if rows else None
 
     # -- llm usage -----------------------------------------------------------------------
     def add_llm_call(self, record: LLMCallRecord) -> None:

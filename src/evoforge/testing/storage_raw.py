@@ -87,6 +87,21 @@ CREATE TABLE state (run_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL
 INSERT INTO meta(key, value) VALUES ('schema_version', '1');
 """
 
+# What version 2 added (as evoforge wrote it then): the fingerprint columns and their index.
+SQLITE_V2_ADDED = """
+ALTER TABLE attempts ADD COLUMN ast_hash TEXT;
+ALTER TABLE attempts ADD COLUMN minhash BLOB;
+CREATE INDEX IF NOT EXISTS attempts_run_ast ON attempts(run_id, ast_hash);
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+"""
+POSTGRES_V2_ADDED = """
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS ast_hash TEXT;
+ALTER TABLE attempts ADD COLUMN IF NOT EXISTS minhash BYTEA;
+CREATE INDEX IF NOT EXISTS attempts_run_ast ON attempts (run_id, ast_hash);
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+"""
+V2_FINGERPRINT = ("a1", "h2")   # version 2 rows carry fingerprints: (attempt id, its ast_hash)
+
 # What the version-1 database holds: one run, a program, an attempt that failed before code,
 # one model call, one state value and one event (as the evoforge of that release wrote them).
 V1_RUN = ("run1", "old-run", 1.0, '{"seed": 3}', "/task", "{}")
@@ -120,6 +135,9 @@ class RawDatabase(Protocol):
         """The column names `evoforge.storage.schema` declares for this backend, per table."""
         ...
     def write_version_1(self) -> None: ...
+    def write_version_2(self) -> None:
+        """The version-1 database, migrated as the version-2 evoforge did, with a fingerprint stored."""
+        ...
     def close(self) -> None: ...
 
 
@@ -171,6 +189,11 @@ class SQLiteRaw:
             for sql, values in V1_INSERTS:
                 self._conn.execute(sql.format(", ".join(self.mark for _ in values)), values)
 
+    def write_version_2(self) -> None:
+        self.write_version_1()
+        self._conn.executescript(SQLITE_V2_ADDED)
+        self._conn.execute("UPDATE attempts SET ast_hash = ? WHERE id = ?", V2_FINGERPRINT[::-1])
+
     def close(self) -> None:
         self._conn.close()
 
@@ -212,6 +235,14 @@ class PostgresRaw:
                     self._conn.execute(statement)
             for sql, values in V1_INSERTS:
                 self._conn.execute(sql.format(", ".join(self.mark for _ in values)), values)
+
+    def write_version_2(self) -> None:
+        self.write_version_1()
+        with self._conn.transaction():
+            for statement in POSTGRES_V2_ADDED.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+            self._conn.execute("UPDATE attempts SET ast_hash = %s WHERE id = %s", V2_FINGERPRINT[::-1])
 
     def close(self) -> None:
         self._conn.close()

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from evoforge.storage import Storage, open_storage
+from evoforge.testing.storage_checks_files import FileChecks
 from evoforge.testing.storage_checks_rows import SIG, RowChecks, attempt
 from evoforge.testing.storage_checks_schema import SchemaChecks
 from evoforge.testing.storage_checks_shared import SharedChecks
@@ -38,7 +39,7 @@ from evoforge.testing.storage_raw import (
 )
 
 
-class StorageTestCase(RowChecks, SchemaChecks, SharedChecks):
+class StorageTestCase(RowChecks, SchemaChecks, SharedChecks, FileChecks):
     """Subclass with a ``new_url`` fixture (name the subclass ``Test...``)."""
 
     @pytest.fixture

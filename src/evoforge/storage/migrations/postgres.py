@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from ...errors import StorageError
 from .. import schema as spec
-from ..schema import SCHEMA_VERSION, added_in, check_version
+from ..schema import SCHEMA_VERSION, added_in, check_version, tables_added_in
 
 __all__ = ["SCHEMA_VERSION", "TABLES", "metadata", "migrate", "schema_version"]
 
@@ -52,7 +52,9 @@ def schema_version(conn: Connection) -> int:
 
 
 def _add(conn: Connection, version: int) -> None:
-    """What version `version` added: columns, then indexes (each IF NOT EXISTS)."""
+    """What version `version` added: tables, columns, then indexes (each IF NOT EXISTS)."""
+    for table in tables_added_in(version):
+        TABLES[table.name].create(conn, checkfirst=True)
     columns, indexes = added_in(version)
     dialect = conn.dialect
     for table, column in columns:

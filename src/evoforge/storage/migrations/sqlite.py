@@ -17,6 +17,8 @@ from ..schema import (
     sqlite_column,
     sqlite_ddl,
     sqlite_index,
+    sqlite_table_ddl,
+    tables_added_in,
 )
 
 __all__ = ["SCHEMA_VERSION", "migrate", "schema_version"]
@@ -31,7 +33,10 @@ def schema_version(conn: sqlite3.Connection) -> int:
 
 
 def _add(conn: sqlite3.Connection, version: int) -> None:
-    """What version `version` added: columns (ALTER TABLE), then indexes."""
+    """What version `version` added: tables, columns (ALTER TABLE), then indexes."""
+    for table in tables_added_in(version):
+        for statement in sqlite_table_ddl(table, version):
+            conn.execute(statement)
     columns, indexes = added_in(version)
     present: dict[str, set[str]] = {}
     for table, column in columns:
