@@ -47,7 +47,7 @@ def test_ok(simple_task):
     assert ev.result == Result(score=2.5, feedback="value 2.5", metrics={"v": 2.5},
                                artifacts={"candidate_stdout": "hello from candidate\n"})
     assert ev.artifacts == {"candidate_stdout": "hello from candidate\n"}
-    assert ev.seconds > 0 and ev.isolation in ("bwrap", "unshare", "none")
+    assert ev.seconds > 0 and ev.isolation in ("bwrap", "landlock", "unshare", "none")
     assert Evaluation.from_json(ev.to_json()) == ev
 
 

@@ -29,6 +29,8 @@ class EvaluationRequest:
     cpu_budget_s: float | None = None   # evaluator.cpu_budget_s: CPU of all candidate calls together
     max_output_kb: int = 256
     warm: bool = True                   # evaluator.warm: candidate calls forked from a warm zygote where it holds
+    warm_host: bool = True              # evaluator.warm_host: the evaluation forked from a warm evaluator host
+    host_evaluations: int = 100         # evaluator.host_evaluations: a warm host's evaluations before it is replaced
     stage_args: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, float] = field(default_factory=dict)
 
@@ -51,6 +53,7 @@ def request_for(task: Any, code: str, **stage_args: Any) -> EvaluationRequest:
         isolation=cfg.evaluator.isolation, memory_mb=cfg.evaluator.memory_mb, disk_mb=cfg.evaluator.disk_mb,
         cpu_seconds=cfg.evaluator.cpu_seconds, cpu_budget_s=cfg.evaluator.cpu_budget_s,
         max_output_kb=cfg.evaluator.max_output_kb, warm=cfg.evaluator.warm, stage_args=stage_args,
+        warm_host=cfg.evaluator.warm_host, host_evaluations=cfg.evaluator.host_evaluations,
         resources=dict(cfg.evaluator.resources),
     )
 

@@ -20,6 +20,7 @@ def run_request(request: EvaluationRequest) -> Evaluation:
     return evaluate_code(
         Path(request.task_path), request.code, program_filename=request.program_filename,
         entry=request.entry, build=request.build,
+        warm_host=request.warm_host, host_evaluations=request.host_evaluations,
         timeout=request.timeout, limits=limits, isolation=request.isolation,
         stage_args=request.stage_args or None, cpu_budget_s=request.cpu_budget_s,
     )

@@ -112,6 +112,16 @@ def hierarchies() -> list[tuple[str, Path]]:
     return found
 
 
+def _forget_hierarchies() -> None:
+    global _hierarchies_cache
+    _hierarchies_cache = None
+
+
+# A forked process (a warm evaluator host's evaluation) may be in another cgroup than its
+# parent: it must look again, or its candidates' cgroups would not nest under its own.
+os.register_at_fork(after_in_child=_forget_hierarchies)
+
+
 def _write(path: Path, value: str) -> bool:
     try:
         path.write_text(value)
@@ -207,6 +217,19 @@ class Cgroup:
     def procs_files(self) -> list[bytes]:
         """cgroup.procs paths, pre-encoded so the child can join between fork and exec."""
         return [os.fsencode(d / "cgroup.procs") for _, d in self.dirs]
+
+    def add(self, pid: int) -> None:
+        """Move a running process (not our child: a zygote's fork, waiting to start) in."""
+        data = str(pid).encode()
+        for path in self.procs_files:
+            try:
+                fd = os.open(path, os.O_WRONLY)
+                try:
+                    os.write(fd, data)
+                finally:
+                    os.close(fd)
+            except OSError:
+                pass
 
     @property
     def limits_pids(self) -> bool:

@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from evoforge.sandbox import warm
+from evoforge.sandbox import host_pool, warm
 from evoforge.sandbox._call_worker import dumps
 from evoforge.sandbox.candidate import (
     Candidate,
@@ -89,14 +89,23 @@ def _candidate_artifacts(candidate: Candidate) -> dict[str, str]:
     return artifacts
 
 
-def evaluate_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """Run one evaluation described by `spec`; return the answer dict (never raises)."""
+def import_evaluator(task_dir: str | Path) -> tuple[Any, str | None]:
+    """Import `task_dir/evaluate.py` as the module ``evaluate``: (module, None), or (None, the
+    reason it failed, worded for the attempt's record)."""
+    return _import_evaluator(Path(task_dir) / "evaluate.py")
+
+
+def evaluate_spec(spec: dict[str, Any],
+                  imported: tuple[Any, str | None] | None = None) -> dict[str, Any]:
+    """Run one evaluation described by `spec`; return the answer dict (never raises).
+    `imported` is evaluate.py as `import_evaluator` already loaded it (a warm host's fork),
+    else it is imported here."""
     path = Path(spec["task_dir"]) / "evaluate.py"
     level = IsolationLevel[spec["isolation"]]
     set_recipe(level, spec.get("recipe"))
     warm.adopt(level, list(spec.get("warm") or []))
     limits = SandboxLimits.from_json(spec.get("limits"))
-    module, problem = _import_evaluator(path)
+    module, problem = imported if imported is not None else _import_evaluator(path)
     if problem:
         return {"status": "error", "reason": problem}
     function = getattr(module, "evaluate", None)
@@ -170,15 +179,24 @@ async def _wait(awaitable: Any) -> Any:
 
 
 def main(argv: list[str]) -> None:
-    result_fd = int(argv[1])
+    answer_and_exit(int(argv[1]))
+
+
+def answer_and_exit(result_fd: int, imported: tuple[Any, str | None] | None = None,
+                    warm_entries: list[dict[str, Any]] | None = None) -> None:
+    """Read the spec on stdin, evaluate it, write the answer to `result_fd` and exit: the
+    whole life of a cold host, and of each evaluation a warm host forks (`_host_server`, which
+    passes evaluate.py as it imported it and the zygote descriptors as it placed them)."""
     os.set_inheritable(result_fd, False)
     out = os.fdopen(result_fd, "wb")
     spec = json.loads(sys.stdin.buffer.read())
+    if warm_entries is not None:
+        spec["warm"] = warm_entries
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
     try:
-        answer = evaluate_spec(spec)
+        answer = evaluate_spec(spec, imported)
         data = dumps(answer)
     except BaseException as exc:  # noqa: BLE001 - a bug here must still produce an answer
         data = dumps({"status": "error", "reason": f"evaluator host failed: "
@@ -192,6 +210,7 @@ def main(argv: list[str]) -> None:
     out.write(data)
     out.close()
     warm.shutdown_all()   # os._exit skips atexit: no zygote of ours may outlive us
+    host_pool.shutdown_all()   # nor a warm host of evaluations we ran (an outer loop's inner runs)
     os._exit(0)
 
 

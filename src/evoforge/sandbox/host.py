@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from evoforge.errors import TaskError
-from evoforge.sandbox import warm
+from evoforge.sandbox import host_pool, warm
 from evoforge.sandbox._call_worker import dumps
 from evoforge.sandbox._cgroup import Cgroup
-from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, run_process
+from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, ProcessOutcome, run_process
 from evoforge.sandbox._scratch import Scratch, sweep_once
 from evoforge.sandbox.candidate import tail_text
 from evoforge.sandbox.cost import CallCost, check_cpu_budget
@@ -127,6 +127,8 @@ def evaluate_code(
     isolation: str = "auto",
     stage_args: dict[str, Any] | None = None,
     cpu_budget_s: float | None = None,
+    warm_host: bool | None = None,
+    host_evaluations: int = host_pool.DEFAULT_MAX_EVALUATIONS,
 ) -> Evaluation:
     """Evaluate `code` with the task's `evaluate.py`, in a subprocess killed after `timeout`.
 
@@ -137,9 +139,15 @@ def evaluate_code(
     (``evaluator.cpu_budget_s``); the evaluator cannot raise it for one call.
     `entry` and `build` are a folder program's module for `candidate.call` and the argv of
     `candidate.build()` (task.yaml ``entry:`` and ``build:``).
+    `warm_host` (``evaluator.warm_host``; None: on unless EVOFORGE_WARM_HOST=0): the process
+    is a fork of a host that imported evaluate.py already, reused for at most
+    `host_evaluations` evaluations (`host_pool`); otherwise a fresh interpreter.
     Never raises for anything the evaluator or the candidate does.
     """
     cpu_budget_s = check_cpu_budget(cpu_budget_s, "cpu_budget_s")
+    if isinstance(host_evaluations, bool) or not isinstance(host_evaluations, int) \
+            or host_evaluations < 1:
+        raise ValueError(f"host_evaluations must be a positive integer, got {host_evaluations!r}")
     task_dir = Path(task_dir).resolve()
     limits = limits or SandboxLimits()
     level = resolve_isolation(isolation)
@@ -171,11 +179,16 @@ def evaluate_code(
     preexec = make_preexec([], cgroup_procs=cgroup.procs_files if cgroup else None)
     # -P: the task folder is never on the path ahead of evoforge, so a planted evoforge/ cannot take over
     argv = [sys.executable, "-P", "-m", "evoforge.sandbox._host_worker", RESULT_FD_PLACEHOLDER]
+    host = (host_pool.host_for(task_dir, level, spec["recipe"], env,
+                               max_evaluations=host_evaluations, timeout=timeout)
+            if host_pool.enabled(warm_host) else None)
     try:
-        out = run_process(argv, env=env, cwd=str(task_dir), timeout=timeout, stdin=request,
-                          max_output=limits.max_output_bytes, result_pipe=True,
-                          max_result=limits.max_result_bytes, preexec=preexec, cgroup=cgroup,
-                          pass_fds=[int(entry["fd"]) for entry in spec["warm"]])
+        out = _run_warm(host, request, spec, cgroup, timeout, limits) if host else None
+        if out is None:   # cold: a fresh interpreter (or the warm host could not take it)
+            out = run_process(argv, env=env, cwd=str(task_dir), timeout=timeout, stdin=request,
+                              max_output=limits.max_output_bytes, result_pipe=True,
+                              max_result=limits.max_result_bytes, preexec=preexec, cgroup=cgroup,
+                              pass_fds=[int(entry["fd"]) for entry in spec["warm"]])
     finally:
         if cgroup is not None:
             cgroup.remove()  # also kills candidate sandboxes nested under the host's cgroup
@@ -212,6 +225,24 @@ def evaluate_code(
             evaluation.status, evaluation.reason = "invalid", problem
             evaluation.result.valid = False
     return evaluation
+
+
+def _run_warm(host: host_pool.WarmHost, request: bytes, spec: dict[str, Any],
+              cgroup: Cgroup | None, timeout: float, limits: SandboxLimits) -> ProcessOutcome | None:
+    """The evaluation as a fork of `host` (same pipes, timeout, kill and answer as a cold
+    host); None when the host could not take it (nothing started: it runs cold)."""
+    def fork(stdin_piped: bool, result_w: int | None) -> Any:
+        return host.spawn(stdin_piped, result_w, cgroup, spec["warm"])
+
+    try:
+        out = run_process([], env={}, cwd=spec["task_dir"], timeout=timeout, stdin=request,
+                          max_output=limits.max_output_bytes, result_pipe=True,
+                          max_result=limits.max_result_bytes, cgroup=cgroup, starter=fork)
+    except host_pool.HostUnavailable:
+        return None
+    host.finished(bool(out.result) and out.returncode == 0 and not out.timed_out
+                  and not out.result_too_large)
+    return out
 
 
 def _cost_of(answer: dict[str, Any]) -> CallCost | None:

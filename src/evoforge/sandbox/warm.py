@@ -299,9 +299,9 @@ class Zygote:
                     os.close(fd)
                 raise ZygoteLost("the zygote did not start the call")
             pidfd = fds[0]
-            pid = _pid_of(pidfd)
+            pid = pid_of(pidfd)
             if cgroup is not None:
-                _join(cgroup, pid)
+                cgroup.add(pid)
             try:
                 os.write(go_w, b"g")
             except BrokenPipeError:
@@ -344,7 +344,7 @@ class Zygote:
             self._kill()
 
 
-def _pid_of(pidfd: int) -> int:
+def pid_of(pidfd: int) -> int:
     """The pid, in our namespace, of the process behind `pidfd` (its fdinfo says)."""
     with open(f"/proc/self/fdinfo/{pidfd}", encoding="ascii") as fh:
         for line in fh:
@@ -354,19 +354,6 @@ def _pid_of(pidfd: int) -> int:
                     return pid
     os.close(pidfd)
     raise ZygoteLost("the call's process is already gone")
-
-
-def _join(cgroup: Cgroup, pid: int) -> None:
-    data = str(pid).encode()
-    for path in cgroup.procs_files:
-        try:
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
 
 
 def zygote_for(level: IsolationLevel, memory_mb: int | None = None) -> Zygote | None:
