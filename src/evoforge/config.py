@@ -40,6 +40,8 @@ class EvaluatorConfig:
     isolation: str = "auto"         # auto | bwrap | landlock | unshare | none
     require_isolation: str = "none"  # refuse to run below this level
     warm: bool = True               # fork candidate calls from a pre-started zygote where it holds (landlock)
+    warm_host: bool = True          # evaluations forked from a host that imported evaluate.py once (sandbox/host_pool.py)
+    host_evaluations: int = 100     # evaluations one warm host serves before it is replaced
     memory_mb: int = 2048           # address-space limit per candidate process
     disk_mb: int = 1024             # total a candidate may store in its work dir (watched every 50 ms)
     cpu_seconds: int = 0            # 0 = derived from the timeout
@@ -310,8 +312,10 @@ def _validate(cfg: Config) -> None:
     if budget is not None and not (0 < budget < float("inf")):
         raise ConfigError(f"evaluator.cpu_budget_s: must be a positive, finite number of CPU seconds (or null for "
                           f"no budget), got {budget!r}")
-    if not isinstance(cfg.evaluator.warm, bool):
-        raise ConfigError(f"evaluator.warm: must be true or false, got {cfg.evaluator.warm!r}")
+    for switch in ("warm", "warm_host"):
+        if not isinstance(getattr(cfg.evaluator, switch), bool):
+            raise ConfigError(f"evaluator.{switch}: must be true or false, got {getattr(cfg.evaluator, switch)!r}")
+    positive("evaluator.host_evaluations", cfg.evaluator.host_evaluations)
     for level_key in ("isolation", "require_isolation"):
         level = getattr(cfg.evaluator, level_key)
         valid = (("auto", "bwrap", "landlock", "unshare", "none") if level_key == "isolation"
