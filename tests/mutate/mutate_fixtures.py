@@ -66,3 +66,19 @@ int main() {
     return 0;
 }
 '''
+
+# A folder program: two files with blocks, one frozen (no block) that imports them.
+BUNDLE_FILES = {
+    "solver/heuristic.py": (
+        "import math\n\n# EVOLVE-BLOCK-START\ndef weight(x):\n    limit = 10\n"
+        "    return min(limit, x * 2.5)\n# EVOLVE-BLOCK-END\n"
+    ),
+    "solver/structure.py": (
+        "# EVOLVE-BLOCK-START\nSIZE = 8\n\n\ndef make():\n    limit = 10\n    return [0] * min(SIZE, limit)\n"
+        "# EVOLVE-BLOCK-END\n\n\ndef size():\n    return SIZE\n"
+    ),
+    "solver/main.py": (
+        "from solver.heuristic import weight\nfrom solver.structure import make\n\n\n"
+        "def solve():\n    return weight(len(make())) + 0.5\n"
+    ),
+}

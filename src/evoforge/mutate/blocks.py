@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from evoforge.bundle import BundleError, is_bundle, unpack
 from evoforge.errors import TaskError
 
 START = "EVOLVE-BLOCK-START"
@@ -150,7 +151,13 @@ def replace_blocks(code: str, new_texts: list[str]) -> str:
 
 
 def outside_blocks_equal(a: str, b: str) -> bool:
-    """True when ``a`` and ``b`` have the same number of blocks and identical outside bytes."""
+    """True when ``a`` and ``b`` have the same number of blocks and identical outside bytes.
+
+    Folder programs (bundles, `evoforge.bundle`) are compared file by file: the same files, each
+    file without markers (frozen) byte-identical, each other file's outside bytes identical.
+    """
+    if is_bundle(a) or is_bundle(b):
+        return _files_outside_equal(a, b)
     try:
         out_a, blocks_a = segments(a)
         out_b, blocks_b = segments(b)
@@ -165,3 +172,20 @@ def block_line_numbers(code: str) -> set[int]:
     for block in find_blocks(code):
         numbers.update(range(block.start_line + 1, block.end_line))
     return numbers
+
+
+def _files_outside_equal(a: str, b: str) -> bool:
+    try:
+        files_a, files_b = unpack(a), unpack(b)
+    except BundleError:
+        return False
+    if set(files_a) != set(files_b):
+        return False
+    for path, text in files_a.items():
+        other = files_b[path]
+        if not any(marker_kind(line) for line in split_lines(text)):
+            if other != text:
+                return False
+        elif not outside_blocks_equal(text, other):
+            return False
+    return True

@@ -14,7 +14,9 @@ import difflib
 import re
 import warnings
 
+from evoforge.bundle import file_diff, is_bundle
 from evoforge.errors import TaskError
+from evoforge.mutate.files import file_line_name, known_paths
 from evoforge.mutate.kinds import APPLY_MODES, REWRITE_APPLY_MODES
 from evoforge.mutate.blocks import (
     find_blocks,
@@ -39,9 +41,12 @@ __all__ = [
     "EditError",
     "EditResult",
     "apply_reply",
+    "apply_one",
     "apply_search_replace",
     "check_syntax",
+    "edit_label",
     "extract_full_rewrite",
+    "parse_edits",
     "parse_search_replace",
     "unified_diff",
 ]
@@ -79,21 +84,34 @@ def parse_search_replace(text: str) -> list[tuple[str, str]]:
     reply cut off after the REPLACE text (a truncated final edit is kept; a partial
     ``>>>>`` line is dropped). An edit cut off before its ``=======`` is dropped.
     """
+    return [(search, replace) for _, search, replace in parse_edits(text)]
+
+
+def parse_edits(text: str, known: frozenset[str] = frozenset()) -> list[tuple[str | None, str, str]]:
+    """``(file, search, replace)`` for every edit of a reply (see `parse_search_replace`).
+
+    ``file`` is the file named by the last file line before the edit (``FILE: path`` and the
+    other spellings `evoforge.mutate.files.file_line_name` reads; `known` are the program's
+    paths), None when no line named one. A name holds for the edits after it until another.
+    """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    edits: list[tuple[str, str]] = []
+    edits: list[tuple[str | None, str, str]] = []
     state = "outside"
     search: list[str] = []
     replace: list[str] = []
+    current_file: str | None = None
 
     def emit() -> None:
         s = _trim_blank(_trim_fences(search))
         r = _trim_fences(replace)
-        edits.append(("\n".join(s), "\n".join(r)))
+        edits.append((current_file, "\n".join(s), "\n".join(r)))
 
     for line in lines:
         if _SEARCH_RE.match(line):
             if state == "replace":
                 emit()
+            named = file_line_name(line, known)
+            current_file = named if named is not None else current_file
             state, search, replace = "search", [], []
         elif state == "search":
             if _DIVIDER_RE.match(line):
@@ -108,6 +126,9 @@ def parse_search_replace(text: str) -> list[tuple[str, str]]:
                 state = "outside"
             else:
                 replace.append(line)
+        else:
+            named = file_line_name(line, known)
+            current_file = named if named is not None else current_file
     if state == "replace":  # truncated reply: keep what was written
         while replace and (_PARTIAL_END_RE.match(replace[-1]) or not replace[-1].strip()):
             replace = replace[:-1]
@@ -115,9 +136,14 @@ def parse_search_replace(text: str) -> list[tuple[str, str]]:
     return edits
 
 
-def _apply_one(code: str, number: int, total: int, search: str, replace: str) -> tuple[str, str]:
-    """Apply edit ``number`` (1-based); returns the new code and the match level."""
-    label = f"Edit {number}" if total == 1 else f"Edit {number} of {total}"
+def edit_label(number: int, total: int) -> str:
+    """How an edit is named in a reason: "Edit 2 of 3" ("Edit 1" when it is the only one)."""
+    return f"Edit {number}" if total == 1 else f"Edit {number} of {total}"
+
+
+def apply_one(code: str, label: str, search: str, replace: str) -> tuple[str, str]:
+    """Apply one edit to one file's text, only inside its blocks; returns the new text and the
+    match level. `EditError` (its message starts with `label`) when it cannot apply."""
     s_lines = search.split("\n")
     if not search.strip():
         raise EditError(f"{label}: the SEARCH section is empty; copy 1-3 lines to change")
@@ -177,13 +203,16 @@ def apply_search_replace(code: str, edits: list[tuple[str, str]]) -> EditResult:
     """
     if not edits:
         raise EditError("no SEARCH/REPLACE edit found")
+    if is_bundle(code):  # a folder program: each edit goes to the one file it matches
+        from evoforge.mutate.bundle_edits import apply_file_edits
+        return apply_file_edits(code, [(None, search, replace) for search, replace in edits])
     try:
         find_blocks(code)
     except TaskError as exc:
         raise EditError(f"the parent program has broken EVOLVE-BLOCK markers: {exc}") from exc
     current, notes = code, []
     for number, (search, replace) in enumerate(edits, start=1):
-        current, level = _apply_one(current, number, len(edits), search, replace)
+        current, level = apply_one(current, edit_label(number, len(edits)), search, replace)
         if level != "exact":
             notes.append(f"edit {number} matched ignoring {level}" if level != "substring"
                          else f"edit {number} matched part of one line")
@@ -206,8 +235,9 @@ def _full(parent_code: str, reply: str) -> EditResult:
     return EditResult(code, True, "full rewrite", 1)
 
 
-def _rewrite_worthy(parent_code: str, reply: str) -> bool:
-    """Is there a code block big enough to be a rewrite rather than a stray snippet?"""
+def rewrite_worthy(parent_code: str, reply: str) -> bool:
+    """Is there a code block big enough to be a rewrite rather than a stray snippet? (For a
+    folder program the blocks of all its files count: they are the concatenation's blocks.)"""
     fences = fenced_blocks(reply.replace("\r\n", "\n"))
     if not fences:
         return "EVOLVE-BLOCK-START" in reply
@@ -238,11 +268,14 @@ def apply_reply(parent_code: str, reply: str, mode: str) -> EditResult:
 
 
 def _dispatch(parent_code: str, reply: str, mode: str) -> EditResult:
+    if is_bundle(parent_code):
+        from evoforge.mutate.bundle_edits import dispatch_bundle_reply
+        return dispatch_bundle_reply(parent_code, reply, mode)
     edits = parse_search_replace(reply)
     try:
         if edits:
             return apply_search_replace(parent_code, edits)
-        if mode != "diff" or _rewrite_worthy(parent_code, reply):  # "fix" always tries the rewrite
+        if mode != "diff" or rewrite_worthy(parent_code, reply):  # "fix" always tries the rewrite
             result = _full(parent_code, reply)
             if mode not in REWRITE_APPLY_MODES:
                 result.notes.append("no SEARCH/REPLACE edit; used the reply's code as a rewrite")
@@ -323,7 +356,10 @@ def check_syntax(code: str, language: str = "python") -> str | None:
 
 
 def unified_diff(parent: str, child: str) -> str:
-    """A unified diff (parent → child) for storage, the dashboard and large-model prompts."""
+    """A unified diff (parent → child) for storage, the dashboard and large-model prompts; for a
+    folder program, one section per changed file (`evoforge.bundle.file_diff`)."""
+    if is_bundle(parent) or is_bundle(child):
+        return file_diff(parent, child)
     lines = difflib.unified_diff(
         parent.splitlines(keepends=True), child.splitlines(keepends=True),
         fromfile="parent", tofile="child",

@@ -11,6 +11,7 @@ import difflib
 import re
 import textwrap
 
+from evoforge.bundle import is_bundle
 from evoforge.errors import TaskError
 from evoforge.mutate.blocks import (
     find_blocks,
@@ -163,14 +164,21 @@ def _match_indent(new: str, old: str) -> str:
     return textwrap.indent(textwrap.dedent(new), want)
 
 
-def extract_full_rewrite(text: str, parent_code: str) -> str:
+def extract_full_rewrite(text: str, parent_code: str, *, allow_unchanged: bool = False) -> str:
     """The child program a full-rewrite reply describes; raises `EditError` when none.
+
+    A folder program (a bundle) is rewritten file by file (`evoforge.mutate.bundle_edits`): the
+    reply names each file it rewrites. `allow_unchanged`: a rewrite equal to the parent is
+    returned rather than refused (one file of several left as it was).
 
     Order of evidence: a fenced block (the one with markers, else the longest) or the reply;
     if it has marker lines, block contents are taken between them by order; otherwise, if it
     looks like the whole program, contents are cut out around the parent's outside code;
     otherwise the code is the new content of the single block.
     """
+    if is_bundle(parent_code):
+        from evoforge.mutate.bundle_edits import extract_bundle_rewrite
+        return extract_bundle_rewrite(text, parent_code)
     text = text.replace("\r\n", "\n")
     if not text.strip():
         raise EditError("empty reply")
@@ -213,6 +221,6 @@ def extract_full_rewrite(text: str, parent_code: str) -> str:
         find_blocks(child)
     except TaskError as exc:
         raise EditError(f"the rewrite breaks the EVOLVE-BLOCK markers: {exc}") from exc
-    if child == parent_code:
+    if child == parent_code and not allow_unchanged:
         raise EditError("the rewrite is identical to the current program; change something")
     return child
