@@ -82,7 +82,7 @@ def test_a_damaged_bundle_says_why_and_keeps_the_raw_code(multi_dashboard, multi
     b = multi_runs.bundles
     a = get(multi_dashboard, f"/api/runs/{b.run_id}/attempts/{b.damaged.id}")[2]
     assert a["files"] is None and "outside the folder" in a["files_error"]
-    assert a["code"] == b.damaged.code
+    assert a["code"] == b.damaged.code and a["diff"] == ""
 
 
 def test_a_single_file_program_has_no_files_list(multi_dashboard, multi_runs):

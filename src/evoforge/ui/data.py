@@ -190,8 +190,8 @@ def attempt_detail(handle: RunHandle, attempt_id: str) -> dict[str, Any] | None:
         try:
             per_file = is_bundle(a.code) or is_bundle(parent.code)
             diff = file_diff(parent.code, a.code) if per_file else unified_diff(parent.code, a.code)
-        except BundleError:  # a damaged bundle (say why in files_error): the texts' plain diff
-            diff = unified_diff(parent.code, a.code)
+        except BundleError:  # a damaged bundle has no per-file diff; files_error says why, the raw code is shown
+            diff = ""
     calls = [c for c in store.llm_calls(handle.key) if c.attempt_id == a.id]
     children = [c for c in store.attempts(handle.key, with_code=False) if c.parent_id == a.id]
     return clean({
