@@ -184,3 +184,23 @@ def test_zero_cost_operators_never_break_the_rules():
                 assert child_violation(PARENT, draft.code) is None
             else:
                 assert draft.reason
+
+
+def test_the_safety_lint_checks_each_python_file_of_a_bundle():
+    from evoforge.safety import lint_new_findings
+
+    parent = pack({"harness.py": "import ctypes\n", "solver/h.py": HEURISTIC, "notes.txt": "import ctypes\n"})
+    child = pack({"harness.py": "import ctypes\n", "solver/h.py": HEURISTIC.replace("WEIGHT = 2", "import ctypes\nWEIGHT = 2"),
+                  "notes.txt": "import ctypes\n"})
+    findings = [str(f) for f in lint_new_findings(child, parent)]
+    # the task's own harness finding is trusted, a .txt file is not Python: only the new one, with its file
+    assert findings == ["solver/h.py line 2: [ctypes] imports ctypes"]
+
+
+def test_best_out_writes_a_one_file_program_as_its_file(tmp_path):
+    from evoforge.bundle import write_best
+
+    assert write_best("x = 1\n", tmp_path / "out", "src/initial.py") == [tmp_path / "out" / "initial.py"]
+    with pytest.raises(BundleError, match="not an empty folder"):
+        write_best("x = 2\n", tmp_path / "out")
+    assert (tmp_path / "out" / "initial.py").read_text() == "x = 1\n"   # nothing overwritten

@@ -224,3 +224,18 @@ def write_folder(code: str, dest: Path) -> list[Path]:
             fh.write(text)
         written.append(target)
     return written
+
+
+def write_best(code: str, dest: Path, program_name: str = "initial.py") -> list[Path]:
+    """Write a program's files into `dest`, a new or empty folder (nothing is overwritten): a
+    bundle as its folder, a one-file program as one file named like the task's program."""
+    dest = Path(dest)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise BundleError(f"{dest}: exists and is not an empty folder (nothing is overwritten; name a new folder)")
+    dest.mkdir(parents=True, exist_ok=True)
+    if is_bundle(code):
+        return write_folder(code, dest)
+    target = dest / (PurePosixPath(program_name).name or "initial.py")
+    with open(target, "w", encoding="utf-8", newline="") as fh:
+        fh.write(code)
+    return [target]

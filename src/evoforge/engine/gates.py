@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..bundle import is_bundle
 from ..config import Config
 from ..program import Attempt, AttemptStatus
 from ..safety import lint_new_findings
@@ -90,7 +91,8 @@ class ProposalGates:
 
     def lint(self, attempt: Attempt, parent_code: str) -> None:
         mode = self.cfg.safety.lint
-        if mode == "off" or self.cfg.language != "python":
+        # a folder program is linted file by file (its Python files), whatever the task's language
+        if mode == "off" or (self.cfg.language != "python" and not is_bundle(attempt.code)):
             return
         findings = lint_new_findings(attempt.code or "", parent_code)
         if not findings:

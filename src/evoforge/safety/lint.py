@@ -32,9 +32,11 @@ class Finding:
     rule: str
     line: int
     message: str
+    file: str = ""   # a folder program: the file (relative path) the line is in
 
     def __str__(self) -> str:
-        return f"line {self.line}: [{self.rule}] {self.message}"
+        where = f"{self.file} line {self.line}" if self.file else f"line {self.line}"
+        return f"{where}: [{self.rule}] {self.message}"
 
 
 def _dotted(node: ast.AST) -> str:
@@ -196,7 +198,17 @@ class _Linter(ast.NodeVisitor):
 
 
 def lint(code: str) -> list[Finding]:
-    """Findings for Python `code` (an empty list for clean code or code that does not parse)."""
+    """Findings for Python `code` (an empty list for clean code or code that does not parse); a
+    folder program (`evoforge.bundle`) is linted file by file, its Python files (by extension)."""
+    from ..bundle import BundleError, is_bundle, language_of, unpack
+
+    if is_bundle(code):
+        try:
+            files = unpack(code)
+        except BundleError:
+            return []
+        return [Finding(f.rule, f.line, f.message, path) for path, text in files.items()
+                if language_of(path) == "python" for f in lint(text)]
     try:
         tree = ast.parse(code)
     except SyntaxError:
@@ -211,5 +223,5 @@ def lint(code: str) -> list[Finding]:
 
 def lint_new_findings(child: str, parent: str | None) -> list[Finding]:
     """Findings in `child` that its parent did not already have (the task's own code is trusted)."""
-    old = {(f.rule, f.message) for f in lint(parent)} if parent else set()
-    return [f for f in lint(child) if (f.rule, f.message) not in old]
+    old = {(f.file, f.rule, f.message) for f in lint(parent)} if parent else set()
+    return [f for f in lint(child) if (f.file, f.rule, f.message) not in old]
