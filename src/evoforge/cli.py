@@ -92,8 +92,19 @@ def cmd_best(args: argparse.Namespace) -> int:
         if not best:
             raise UserError(f"run {info.name} has no valid program yet")
         a = best[0]
-        if args.json:
-            print(json.dumps({"id": a.id, "score": a.score, "code": a.code}))
+        if args.out:
+            from pathlib import Path
+
+            from .bundle import write_best
+
+            for path in write_best(a.code or "", Path(args.out), info.config.get("program", "initial.py")):
+                print(path)
+            print(f"# score {a.score:.10g}  program {a.id}", file=sys.stderr)
+        elif args.json:
+            from .bundle import is_bundle, unpack
+
+            print(json.dumps({"id": a.id, "score": a.score, "code": a.code,
+                              **({"files": unpack(a.code)} if is_bundle(a.code) else {})}))
         else:
             print(f"# score {a.score:.10g}  program {a.id}", file=sys.stderr)
             sys.stdout.write(a.code or "")
@@ -125,7 +136,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             w(f"metrics: {json.dumps(a.metrics, default=str)}\n")
         if parent is not None and a.code is not None and parent.code is not None:
             w("\n--- diff against parent ---\n")
-            w(unified_diff(parent.code, a.code) or "(no change)\n")
+            from .bundle import file_diff, is_bundle
+
+            # a folder program: one section per changed file (--- a/solver/x.py / +++ b/solver/x.py)
+            w((file_diff(parent.code, a.code) if is_bundle(parent.code) or is_bundle(a.code)
+               else unified_diff(parent.code, a.code)) or "(no change)\n")
         w("\n--- code ---\n")
         w((a.code or "(no code: the attempt failed before producing a program)") + "\n")
         if args.prompt and a.prompt:
@@ -134,6 +149,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from .bundle import is_bundle, unpack
     from .engine.compute import COST_KEY
     from .engine.locate import opened_run
 
@@ -147,6 +163,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                 "metrics": a.metrics, "eval_seconds": a.eval_seconds, "created_at": a.created_at,
                 "compute": a.metrics.get(COST_KEY),  # wall_s, cpu_s, peak_memory_mb, calls (measured)
             }
+            if is_bundle(a.code):   # a folder program: every file, {path: text}, besides its bundle text
+                row["files"] = unpack(a.code or "")
             if args.full:
                 row.update(prompt=a.prompt, response=a.response, diff=a.diff, stdout=a.stdout, stderr=a.stderr)
             sys.stdout.write(json.dumps(row, default=str) + "\n")
@@ -188,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("best", help="print the best program of a run")
     b.add_argument("run")
     b.add_argument("--json", action="store_true")
+    b.add_argument("--out", metavar="DIR", help="write the program's files into DIR (a new or empty folder): "
+                   "a folder program as its folder, a one-file program as its file")
     b.set_defaults(func=cmd_best)
 
     s = sub.add_parser("show", help="show one attempt: code, diff against its parent, score, feedback")
