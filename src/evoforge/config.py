@@ -137,6 +137,7 @@ class MutationConfig:
     adaptive: bool = True            # a bandit learns which kinds pay and shifts the weights
     diff_retries: int = 1            # in-conversation retries after a SEARCH that does not match
     fill_idle: bool = True           # zero-cost operator proposals fill evaluation slots the model leaves idle
+    perturb_scale: float = 0.1       # the perturb operator's relative step size (evoforge.mutate.constants)
 
 
 @dataclass
@@ -349,6 +350,8 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"mutation.weights.{kind}: must be ≥ 0, got {w}")
     if weights and not any(w > 0 for w in weights.values()):
         raise ConfigError("mutation.weights: at least one kind needs a positive weight")
+    if not 0 < cfg.mutation.perturb_scale < math.inf:
+        raise ConfigError(f"mutation.perturb_scale: must be a finite number > 0, got {cfg.mutation.perturb_scale!r}")
     for model, options in cfg.llm.model_options.items():
         # not checked against llm.models: --llm may swap the models of a task that configures several
         if "profile" in options and options["profile"] not in ("small", "large"):

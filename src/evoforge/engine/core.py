@@ -281,7 +281,7 @@ class Engine:
                 llm_used = len(draft.calls)
                 self.budget.release(max(0, 1 - llm_used), proposal=False)  # a call never made gives its slot back
             else:
-                draft = operator_child(kind, parent, other, rng, self.cfg.language)
+                draft = operator_child(kind, parent, other, rng, self.cfg.language, self.cfg.mutation.perturb_scale)
             attempt = self._attempt_from(draft, plan, parent, inspirations)
             if attempt.status is not AttemptStatus.DUPLICATE:
                 break

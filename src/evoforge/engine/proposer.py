@@ -92,14 +92,15 @@ def finish_checks(draft: ChildDraft, parent_code: str, language: str) -> ChildDr
     return draft
 
 
-def operator_child(kind: str, parent: ParentView, other: ParentView | None, rng: random.Random, language: str) -> ChildDraft:
+def operator_child(kind: str, parent: ParentView, other: ParentView | None, rng: random.Random, language: str,
+                   scale: float | None = None) -> ChildDraft:
     """Apply a zero-cost operator kind; no model call. ``other`` is used only by a kind that
-    needs a second parent."""
+    needs a second parent; ``scale`` (mutation.perturb_scale) only by a scaled one (perturb)."""
     spec = kind_registry.get(kind)
     if spec.needs_second_parent and other is None:
         return ChildDraft(None, AttemptStatus.APPLY_FAILED, f"{kind.replace('_', ' ')} needs a second parent")
     second = other.code if (other is not None and spec.needs_second_parent) else None
-    code = spec.run_operator(parent.code, rng, second, language)
+    code = spec.run_operator(parent.code, rng, second, language, scale)
     if code is None:
         return ChildDraft(None, AttemptStatus.APPLY_FAILED, f"operator {kind} found nothing to change")
     return finish_checks(ChildDraft(code, model=None), parent.code, language)

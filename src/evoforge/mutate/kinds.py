@@ -111,9 +111,9 @@ Operator = Callable[[str, random.Random, "str | None", str], "str | None"]  # (c
 
 def _library_operator(name: str) -> Operator:
     """A kind's operator from the `evoforge.mutate.operators` library (imported when first run)."""
-    def run(code: str, rng: random.Random, other: str | None, language: str) -> str | None:
+    def run(code: str, rng: random.Random, other: str | None, language: str, **settings: float) -> str | None:
         from evoforge.mutate.operators import apply_operator
-        return apply_operator(name, code, rng, other=other, language=language)
+        return apply_operator(name, code, rng, other=other, language=language, **settings)
     run.__name__ = f"operator_{name}"
     return run
 
@@ -129,6 +129,7 @@ class ProposalKind:
     "small") when mutation.weights is empty; a kind with no weight for a profile is off there.
     ``configurable``: accepted in mutation.weights (the internal "fix" is not). ``prompt`` is the
     prompt template the kind is asked with (`evoforge.mutate.prompts`); default: its format's.
+    ``scaled``: the operator takes a step size (``scale=``, from mutation.perturb_scale).
     """
 
     name: str
@@ -139,6 +140,7 @@ class ProposalKind:
     weights: Mapping[str, float] = field(default_factory=dict)
     configurable: bool = True
     prompt: str = ""
+    scaled: bool = False
 
     def __post_init__(self) -> None:
         if (self.edit_format is None) == (self.operator is None):
@@ -155,10 +157,14 @@ class ProposalKind:
     def prompt_template(self) -> str:
         return self.prompt or (self.edit_format.name if self.edit_format else "")
 
-    def run_operator(self, code: str, rng: random.Random, other: str | None, language: str) -> str | None:
-        """The operator's child, or None when it found nothing to change."""
+    def run_operator(self, code: str, rng: random.Random, other: str | None, language: str,
+                     scale: float | None = None) -> str | None:
+        """The operator's child, or None when it found nothing to change; `scale` reaches only a
+        scaled operator (None: its own default)."""
         if self.operator is None:
             raise TypeError(f"kind {self.name!r} is model-driven, not an operator")
+        if self.scaled and scale is not None:
+            return self.operator(code, rng, other, language, scale=scale)
         return self.operator(code, rng, other, language)
 
 
@@ -250,7 +256,7 @@ register(ProposalKind("tweak", edit_format=TWEAK, weights=_w(0.15, 0.3)))
 register(ProposalKind("full", edit_format=FULL, weights=_w(0.15, 0.02)))
 register(ProposalKind("crossover", edit_format=FULL, needs_second_parent=True, fallback="full",
                       weights=_w(0.05, 0.01), prompt="crossover"))
-register(ProposalKind("perturb", operator=_library_operator("perturb"), weights=_w(0.2, 0.33)))
+register(ProposalKind("perturb", operator=_library_operator("perturb"), weights=_w(0.2, 0.33), scaled=True))
 register(ProposalKind("swap", operator=_library_operator("swap"), weights=_w(0.03, 0.03)))
 register(ProposalKind("duplicate", operator=_library_operator("duplicate"), weights=_w(0.02, 0.02)))
 register(ProposalKind("delete", operator=_library_operator("delete"), weights=_w(0.02, 0.02)))

@@ -244,18 +244,19 @@ OPERATORS: dict[str, Callable[..., str | None]] = {
 
 
 def apply_operator(name: str, code: str, rng: random.Random, other: str | None = None,
-                   language: str = "python") -> str | None:
+                   language: str = "python", scale: float = 0.1) -> str | None:
     """Run operator ``name``; None when it does not apply or would not change the code.
 
     ``other`` is the second parent for "crossover". Non-Python code supports only "perturb"
-    and "crossover" (the statement operators need Python's parser).
+    and "crossover" (the statement operators need Python's parser). ``scale`` is perturb's step
+    size (mutation.perturb_scale).
     """
     if name not in OPERATORS:
         raise KeyError(f"unknown operator {name!r}; known: {', '.join(OPERATORS)}")
     if name == "crossover":
         result = crossover_blocks(code, other, rng, language) if other is not None else None
     elif name == "perturb":
-        result = perturb_constants(code, rng, language=language)
+        result = perturb_constants(code, rng, scale=scale, language=language)
     elif language.lower() not in ("python", "py"):
         return None
     else:
