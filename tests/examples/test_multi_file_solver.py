@@ -20,7 +20,7 @@ TASK = EXAMPLES / "multi_file_solver"
 # 1: explore less, refine more (heuristic.py); 2: a frozen file touched (refused); 3: refine
 # around the three best probes, not only the best one (heuristic.py, using structure.py's top()).
 EDITS = [
-    "<<<<<<< SEARCH\nEXPLORE = 1.0      # probability\n=======\nEXPLORE = 0.3      # probability\n>>>>>>> REPLACE\n",
+    "<<<<<<< SEARCH\nEXPLORE = 0.9      # probability\n=======\nEXPLORE = 0.3      # probability\n>>>>>>> REPLACE\n",
     "<<<<<<< SEARCH\n    for step in range(budget):\n=======\n    for step in range(budget * 2):\n>>>>>>> REPLACE\n",
     ("<<<<<<< SEARCH\n    return best[0] + rng.randint(-width, width)\n=======\n"
      "    anchor = rng.choice(probes.top(3))\n    return anchor[0] + rng.randint(-width, width)\n>>>>>>> REPLACE\n"),

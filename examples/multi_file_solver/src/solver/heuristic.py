@@ -1,7 +1,7 @@
 """Where to probe next."""
 
 # EVOLVE-BLOCK-START
-EXPLORE = 1.0      # probability of a uniformly random probe (1.0: pure random search)
+EXPLORE = 0.9      # probability of a uniformly random probe (1.0: pure random search)
 STEP = 0.05        # refinement step, as a fraction of n, around the best probe so far
 SHRINK = 0.9       # the step shrinks by this factor every query
 
