@@ -225,11 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     # code until its command runs. "audit" is registered before the self-improve commands, which
     # then name their own promotion list "rsi-audit".
     from .llm import serve_cli
+    from .research import cli as research_cli
     from .rsi import cli as rsi_cli
     from .safety import cli as safety_cli
     from .ui import cli as ui_cli
 
-    for module in (safety_cli, serve_cli, ui_cli, rsi_cli):
+    for module in (safety_cli, serve_cli, ui_cli, rsi_cli, research_cli):
         module.add_commands(sub)
     return p
 
