@@ -81,6 +81,10 @@ def discuss(asker: Asker, study: Study, evidence: Evidence, topic: Topic) -> tup
     return text.strip(), unverified(text, evidence)
 
 
+def _first_paragraph(text: str) -> str:
+    return " ".join(text.split("\n\n")[0].split())
+
+
 def _num(x: float | None, digits: int = 4) -> str:
     return "—" if x is None else f"{x:.{digits}g}"
 
@@ -107,7 +111,7 @@ def report_blocks(topic: Topic, study: Study, ev: Evidence, store: ResearchStore
     idea, exp, c = study.idea, study.experiment, study.comparison
     title, _ = mark(idea["record"]["title"], ev)
     blocks = [Block("h1", f"{idea['id']}: {title}"),
-              Block("p", f"Topic: {" ".join(topic.description.split("\n\n")[0].split())} Source of the idea: {idea['source']}. "
+              Block("p", f"Topic: {_first_paragraph(topic.description)} Source of the idea: {idea['source']}. "
                          f"Every number below is read from {store.url} and cited by attempt id in brackets."),
               Block("h2", "Idea"), *_idea_blocks(study, ev, store),
               Block("h2", "Method"),
