@@ -88,3 +88,11 @@ def test_write_folder_rechecks_paths_from_an_edited_bundle(tmp_path):
     with pytest.raises(BundleError):
         write_folder(evil, tmp_path / "out")
     assert not (tmp_path / "escape.py").exists()
+
+
+def test_a_cut_marker_is_not_a_bundle_and_cannot_be_packed():
+    assert not is_bundle("=== evoforge-file: x\nfoo\n")
+    with pytest.raises(BundleError):
+        unpack("=== evoforge-file: x\nfoo\n")
+    with pytest.raises(BundleError, match="marker"):
+        pack({"a.py": "=== evoforge-file: not closed\n"})

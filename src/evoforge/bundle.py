@@ -50,7 +50,9 @@ class BundleError(TaskError):
 
 def is_bundle(code: str | None) -> bool:
     """True when `code` is a packed folder program (its first line is a file marker)."""
-    return bool(code) and code.startswith(MARKER_PREFIX)  # type: ignore[union-attr]
+    if not code or not code.startswith(MARKER_PREFIX):
+        return False
+    return _MARKER_RE.match(code.split("\n", 1)[0]) is not None
 
 
 def language_of(path: str, default: str = "text") -> str:
@@ -88,7 +90,7 @@ def pack(files: Mapping[str, str]) -> str:
         if not isinstance(text, str):
             raise BundleError(f"{path}: file content must be text")
         for line in text.split("\n"):
-            if _MARKER_RE.match(line):
+            if line.startswith(MARKER_PREFIX) or _MARKER_RE.match(line):
                 raise BundleError(f"{path}: holds a line that looks like a bundle file marker ({line[:60]!r})")
         nonl = bool(text) and not text.endswith("\n")
         out.append(f"{MARKER_PREFIX}{path}{NO_FINAL_NEWLINE if nonl else ''}{MARKER_SUFFIX}\n")
@@ -128,6 +130,8 @@ def unpack(code: str) -> dict[str, str]:
                 raise BundleError(f"{path}: appears twice in the program")
             nonl = bool(m.group("nonl"))
             buf = []
+        elif path is None:
+            raise BundleError("text before the first file marker")
         else:
             buf.append(line)
     flush()
