@@ -9,9 +9,12 @@ temp folder) and each size N:
    in one transaction (`bulk_insert`: a 100k fill one `save_attempt` at a time takes most of an hour
    on a loaded 2-core machine); the last 1,000 go through `Storage.save_attempt`, and `insert us`
    is their mean cost;
-2. time `Engine(...)` construction, which restores the population from storage: it reads every
-   light row and the stored fingerprints and re-hashes no code (`sigs computed` is the number of
-   signatures it had to compute: 0);
+2. time `Engine(...)` construction, which restores the population from storage, twice: `full s`
+   replays every stored attempt and reads every stored signature (the restore without a snapshot,
+   re-hashing no code: `sigs computed` is the number of signatures it had to compute, 0), and stores
+   a population snapshot; `restore s` is the resume after it, which reads and replays only the
+   attempts after the snapshot (`replayed`), `ratio` is full / restore, and `lsh s` the first
+   near-duplicate check's reading of the stored signatures (deferred until then);
 3. time `ask()` + `tell()` of K zero-cost proposals (the `perturb` operator, an instant
    synthetic evaluation): selection, edit, novelty check, duplicate lookup, stores, archive update;
 4. time the storage calls a proposal makes at size N: get_attempt, find_by_hash of a stored
@@ -283,12 +286,20 @@ def measure(backend: str, url_factory: Callable[[], str], rows: list[Row], k: in
     insert_us = populate(store, run.id, rows)
     fill_s = time.perf_counter() - t0
     ops = timed_ops(store, run.id, rng)
+    t0 = time.perf_counter()
+    full = Engine(task, store, run, {}, restore_snapshot=False)   # the full replay (and it stores a snapshot)
+    full_s = time.perf_counter() - t0
+    computed0 = full.novelty.computed
+    del full
     gc.collect()
     rss0 = rss_mb()
     t0 = time.perf_counter()
-    engine = Engine(task, store, run, {})
+    engine = Engine(task, store, run, {})   # a resume with the snapshot
     restore_s = time.perf_counter() - t0
-    computed0 = engine.novelty.computed
+    replayed = engine.restored.replayed
+    t0 = time.perf_counter()
+    stored_programs = len(engine.novelty)   # the first near-duplicate check reads the stored signatures
+    lsh_s = time.perf_counter() - t0
     gc.collect()
     rss1 = rss_mb()
     counter = WorkCounter(store, server_log) if work is not None else None
@@ -297,7 +308,8 @@ def measure(backend: str, url_factory: Callable[[], str], rows: list[Row], k: in
         work.extend(counter.rows(backend, n, k))
     store.close()
     q = lambda xs, p: sorted(xs)[min(len(xs) - 1, int(p * len(xs)))]
-    return [backend, n, fill_s, insert_us, restore_s, rss1 - rss0, computed0,
+    assert stored_programs == sum(r.status == "ok" for r in rows)
+    return [backend, n, fill_s, insert_us, full_s, restore_s, full_s / restore_s, replayed, lsh_s, rss1 - rss0, computed0,
             statistics.fmean(asks), q(asks, 0.95),
             statistics.fmean(tells), q(tells, 0.95), dups, ops["get_attempt"], ops["find_by_hash"],
             ops["hash miss"], ops["ast miss"], ops["allocate"], ops["save_attempt"], ops["best(island)"]]
@@ -339,7 +351,8 @@ def main(argv: list[str] | None = None) -> str:
     finally:
         if pg is not None:
             pg[0].stop()
-    header = ["backend", "N", "fill s", "insert us", "restore s", "restore MB", "sigs computed", "ask ms", "ask p95", "tell ms",
+    header = ["backend", "N", "fill s", "insert us", "full s", "restore s", "ratio", "replayed", "lsh s", "restore MB",
+              "sigs computed", "ask ms", "ask p95", "tell ms",
               "tell p95", "dups", "get ms", "hash ms", "miss ms", "ast miss", "alloc ms", "save ms", "best ms"]
     text = table(f"Engine overhead per proposal as the database grows ({args.proposals} proposals per size)",
                  header, rows)

@@ -37,6 +37,7 @@ from .gates import NoveltyIndexes, ProposalGates
 from .objectives import Objectives
 from .plan import ParentNotes, ProposalPlan, plan_proposal
 from .proposer import ChildDraft, ModelRequest, ParentView, model_child, operator_child
+from . import snapshot
 from .restore import restore_run
 from .scratchpad import Scratchpad
 from .shared_run import SharedRun
@@ -71,8 +72,10 @@ class Engine:
     proposal under one lock and keeps the run's counters.
     """
 
+    CHECKPOINT_EVERY = 500   # finished attempts between two stored population snapshots (snapshot.py)
+
     def __init__(self, task: Task, storage: Storage, run: RunInfo, providers: dict[str, ProviderBase], *,
-                 model_chooser: Any = None) -> None:
+                 model_chooser: Any = None, restore_snapshot: bool = True) -> None:
         self.task = task
         self.cfg: Config = task.config
         self.storage = storage
@@ -80,9 +83,7 @@ class Engine:
         self.providers = providers
         self.model_chooser = model_chooser
         search = self.cfg.search
-        axes = [Axis(a.name, a.min, a.max, a.bins) for a in search.map_elites]
-        self.population = Population(search.islands, maximize=task.maximize, archive_size=search.archive_size,
-                                     axes=axes, expansions_per_node=search.expansions_per_node, archive=search.archive)
+        self.population = self._new_population()
         self.selector = selection.create(search.parent_selection, selection.SelectionSettings(
             sharpness=search.sharpness, beam_width=search.beam_width, expansions_per_node=search.expansions_per_node))
         self.strategy = load_strategy(self.cfg.strategy, task.path)
@@ -104,8 +105,14 @@ class Engine:
         self._insights_busy = False
         self._local_count = 0
         self._initial_in_flight: str | None = None   # the initial program's id while it is evaluated
+        self._unsaved: set[int] = set()   # proposal indexes allocated, not stored yet: no snapshot covers them
+        self._finished = 0
+        self._checkpointing = threading.Lock()
+        self._shared_ceiling = -1   # a shared run: the run's next index at the previous checkpoint, less one
         restored = restore_run(storage, run.id, maximize=task.maximize, population=self.population, guard=self.guard,
-                               indexes=self.indexes, owned=self.share.owned, shared=self.share.shared)
+                               indexes=self.indexes, owned=self.share.owned, shared=self.share.shared,
+                               snapshot_key=self.share.key(snapshot.KEY), use_snapshot=restore_snapshot)
+        self.restored = restored
         self._next_index = restored.next_index
         self._pending: list[Attempt] = restored.pending
         self.share.known = restored.known
@@ -127,6 +134,30 @@ class Engine:
     def novelty(self) -> NoveltyFilter:
         """The near-duplicate (MinHash) index of the run's programs."""
         return self.indexes.novelty
+
+    def _new_population(self) -> Population:
+        search = self.cfg.search
+        axes = [Axis(a.name, a.min, a.max, a.bins) for a in search.map_elites]
+        return Population(search.islands, maximize=self.task.maximize, archive_size=search.archive_size,
+                          axes=axes, expansions_per_node=search.expansions_per_node, archive=search.archive)
+
+    def checkpoint(self) -> bool:
+        """Store a population snapshot up to the last proposal index below which every attempt is
+        stored and finished, so a resume (after Ctrl-C or kill -9) replays only what came after.
+        Built from the previous snapshot and the stored rows, as a resume would (not from the live
+        population, whose migrations and resets a resume does not replay). True when one was stored."""
+        if not self._checkpointing.acquire(blocking=False):
+            return False   # another thread is taking one
+        try:
+            with self._lock:
+                ceiling = min(self._unsaved) - 1 if self._unsaved else self._next_index - 1
+            if self.share.shared:   # others' indexes allocated before the previous checkpoint are stored by now, mostly
+                ceiling, self._shared_ceiling = min(ceiling, self._shared_ceiling), \
+                    int(self.storage.get_state(self.run.id, "next_index", 0) or 0) - 1
+            return snapshot.advance(self.storage, self.run.id, self.share.key(snapshot.KEY),
+                                    snapshot.Replay(self._new_population(), ResultGuard(self.cfg)), ceiling)
+        finally:
+            self._checkpointing.release()
 
     def _check_fingerprint(self) -> None:
         if self.integrity is None:
@@ -150,6 +181,7 @@ class Engine:
             self.model_chooser.load_state(self.storage.get_state(self.run.id, self.share.key("models")))
 
     def save_state(self) -> None:
+        self.checkpoint()
         self.storage.set_state(self.run.id, self.share.key("kinds"), self.kinds.state())
         strategy_state = self.strategy.state()
         if strategy_state is not None:
@@ -208,6 +240,7 @@ class Engine:
             if operators_only and not (operators and self.population.has_programs()):
                 return None
             index = self.storage.allocate_index(self.run.id)  # unique across controllers sharing the run
+            self._unsaved.add(index)
             rng = random.Random(self.cfg.seed * 1_000_003 + index)
             allowed = None if self.population.has_programs() else set(kind_registry.model_kind_names())  # nothing valid: only a model repairs
             allowed = operators if operators_only else allowed
@@ -216,6 +249,7 @@ class Engine:
                 allowed = model_kinds if allowed is None else allowed & model_kinds
             kind = self.kinds.choose(rng, allowed)
             if kind is None:
+                self._unsaved.discard(index)
                 if self.in_flight == 0:
                     self.stop_reason = "no valid program yet and no model edits enabled to repair the broken ones"
                 return None
@@ -223,6 +257,7 @@ class Engine:
             if not self.budget.reserve(needs_llm):
                 kind = self.kinds.choose(rng, operators) if (needs_llm and operators and allowed is None) else None
                 if kind is None or not self.budget.reserve(False):
+                    self._unsaved.discard(index)
                     # calls in flight may spend what is left of a cost or token budget: ask again when they land
                     if self.budget.done() or (kind is None and not self.budget.waiting_for_spend()):
                         self.stop_reason = self.budget.stop_reason or "model-call budget reached"
@@ -246,6 +281,7 @@ class Engine:
         except BaseException:
             with self._lock:
                 self.in_flight -= 1
+                self._unsaved.discard(index)
             raise
 
     def _initial(self) -> Proposal:
@@ -293,6 +329,8 @@ class Engine:
         for call in draft.calls:
             self.storage.add_llm_call(dataclasses.replace(call, run_id=self.run.id, attempt_id=attempt.id))
         self.storage.save_attempt(attempt, self.indexes.fingerprint_of(attempt))
+        with self._lock:
+            self._unsaved.discard(index)
         if attempt.status is not AttemptStatus.PENDING:
             self._finish(attempt, plan.fitness)
         return Proposal(attempt, plan.fitness)
@@ -447,6 +485,10 @@ class Engine:
                 moves = self.population.migrate(random.Random(a.proposal_index))
                 if moves:
                     self.storage.add_event(self.run.id, "migration", {"moves": moves})
+            self._finished += 1
+            due = self._finished % self.CHECKPOINT_EVERY == 0
+        if due:
+            self.checkpoint()
         for listener in self.listeners:
             listener(a)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..program import AttemptStatus
+from . import snapshot
 from .evaluation import evaluate_staged
 
 FRESH_SEED_BASE = 1_000_003
@@ -31,6 +32,7 @@ def reevaluate_elites(engine: Any, executor: Any, top: int, *, log: Callable[[st
             if fresh is None:
                 a.metrics["reeval_reason"] = ev.reason
             storage.save_attempt(a)
+            snapshot.invalidate(storage, run.id)   # its metrics changed: a grid axis may read them
         fit = None if fresh is None else engine.guard.fitness(fresh)
         drop = None if fit is None else engine.guard.fitness(a.score) - fit
         if fit is None or (drop is not None and drop > engine.cfg.safety.overfit_gap * max(abs(a.score), 1e-12)):

@@ -27,6 +27,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def _audit_run(args: argparse.Namespace) -> int:
+    from ..engine import snapshot
     from ..engine.locate import opened_run
 
     writing = bool(args.release or args.reject)
@@ -44,6 +45,7 @@ def _audit_run(args: argparse.Namespace) -> int:
                     a.reason = ""
                 a.metrics["audit"] = {"decision": "released" if release else "rejected", "by": args.by}
                 store.save_attempt(a)
+                snapshot.invalidate(store, info.id)   # a released program is one a resume must replay
                 store.add_event(info.id, "audit", {"id": a.id, "decision": a.metrics["audit"]["decision"], "by": args.by})
                 print(f"{a.id}: {a.metrics['audit']['decision']}")
             return 0

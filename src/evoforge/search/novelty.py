@@ -12,8 +12,10 @@ import ast
 import hashlib
 import io
 import re
+import threading
 import tokenize
 from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 
@@ -23,6 +25,8 @@ __all__ = ["NoveltyFilter", "jaccard_estimate", "minhash_signature", "normalized
            "signature_from_bytes"]
 
 _SEEDS: dict[int, np.ndarray] = {}
+# `NoveltyFilter.defer`: given the ids to leave out, the stored programs' (ids, signature rows) in order
+StoredSignatures = Callable[[set[str]], tuple[list[str], np.ndarray]]
 _SKIP_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 
 
@@ -201,12 +205,46 @@ class NoveltyFilter:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.last_candidates = 0  # signatures compared by the last check (for tests, stats)
         self.computed = 0         # signatures computed from code (a restore from storage computes none)
+        self._loader: StoredSignatures | None = None   # `defer`: the stored programs, not read yet
+        self._early: dict[str, np.ndarray] = {}        # programs added before they were read
+        self._load_lock = threading.Lock()
+
+    def defer(self, loader: StoredSignatures) -> None:
+        """Fill the index from `loader` the first time it is read, not now.
+
+        Why: reading 100k stored signatures costs a second or two, and a resumed run that
+        proposes only with operators never asks for a near-duplicate. Programs `add`ed before
+        the first read go after the loaded ones (the loader is told their ids and leaves them
+        out), so the index is the one an eager load at resume followed by the same adds gives."""
+        with self._load_lock:
+            self._loader = loader
+
+    def _ready(self) -> LSHIndex:
+        if self._loader is not None:
+            with self._load_lock:
+                if self._loader is not None:
+                    ids, sigs = self._loader(set(self._early))
+                    if len(ids):
+                        self._index.add_many(list(ids), np.asarray(sigs, dtype=np.uint64).reshape(len(ids), self.num_perm))
+                    if self._early:
+                        self._index.add_many(list(self._early), np.stack(list(self._early.values())))
+                    self._loader, self._early = None, {}
+        return self._index
+
+    def program_ids(self) -> list[str]:
+        """The indexed programs, in index order (the order ties between candidates are broken by)."""
+        return list(self._ready().ids)
+
+    @property
+    def deferred(self) -> bool:
+        """Whether the stored programs are still to be read (`defer`)."""
+        return self._loader is not None
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._ready())
 
     def __contains__(self, program_id: str) -> bool:
-        return program_id in self._index
+        return program_id in self._ready()
 
     @staticmethod
     def _remember(cache: OrderedDict, code: str, value):
@@ -239,13 +277,14 @@ class NoveltyFilter:
     def most_similar(self, code: str) -> tuple[str | None, float]:
         """(program id, estimated Jaccard) of the closest stored near-duplicate candidate."""
         sig = self.signature(code)
-        rows = self._index.candidates(sig, self.bucket_cap, self.max_candidates)
+        index = self._ready()
+        rows = index.candidates(sig, self.bucket_cap, self.max_candidates)
         self.last_candidates = len(rows)
         if not rows:
             return None, 0.0
-        sims = self._index.similarities(rows, sig)
+        sims = index.similarities(rows, sig)
         best = int(np.argmax(sims))
-        return self._index.ids[rows[best]], float(sims[best])
+        return index.ids[rows[best]], float(sims[best])
 
     def check(self, code: str) -> tuple[bool, str]:
         """(is novel, why). Not novel: same normalized AST, or MinHash ≥ threshold."""
@@ -266,6 +305,11 @@ class NoveltyFilter:
         """Store a program (evaluated or not) so later duplicates of it are rejected."""
         if self.exact:
             self._by_hash.setdefault(self.ast_hash(code), program_id)
+        if self._loader is not None:
+            with self._load_lock:
+                if self._loader is not None:   # not read yet: kept for after the stored programs
+                    self._early.setdefault(program_id, self.signature(code))
+                    return
         if program_id in self._index:
             return
         self._index.add_many([program_id], self.signature(code)[None, :])
@@ -276,4 +320,4 @@ class NoveltyFilter:
             for digest, pid in zip(ast_hashes, ids):
                 self._by_hash.setdefault(digest, pid)
         if len(ids):
-            self._index.add_many(list(ids), np.asarray(sigs, dtype=np.uint64).reshape(len(ids), self.num_perm))
+            self._ready().add_many(list(ids), np.asarray(sigs, dtype=np.uint64).reshape(len(ids), self.num_perm))
