@@ -115,12 +115,16 @@ def test_executor_timeout_cancels_the_task_and_kills_the_evaluation(ray_cluster,
 
 
 def _worker_killer(marker: Path, always: bool = False) -> str:
-    """evaluate.py that kills its Ray worker (its parent process), the first time or always."""
+    """evaluate.py that kills its Ray worker, the first time or always: its parent process, or
+    its grandparent when it is a fork of a warm evaluator host (sandbox/host_pool.py)."""
     return f"""
         marker = {str(marker)!r}
         if {always!r} or not os.path.exists(marker):
             open(marker, "a").write("killed\\n")
-            os.kill(os.getppid(), signal.SIGKILL)
+            worker = os.getppid()
+            if b"_host_server" in open(f"/proc/{{worker}}/cmdline", "rb").read():
+                worker = int(open(f"/proc/{{worker}}/stat").read().rsplit(")", 1)[1].split()[1])
+            os.kill(worker, signal.SIGKILL)
             time.sleep(30)
         return Result(score=float(candidate.call("value", timeout=10)))
     """

@@ -5,7 +5,9 @@ a C extension, or leak memory. So it never runs in the engine's process: `evalua
 `python -m evoforge.sandbox._host_worker` in its own session (and cgroup when available),
 gives it the spec on stdin, reads the answer from a dedicated pipe (never by parsing stdout),
 and kills the whole tree on timeout. The evaluator in turn runs candidate code only through
-`Candidate`, in separate sandboxed processes.
+`Candidate`, in separate sandboxed processes. By default (``evaluator.warm_host``) that process
+is a fork of a warm host that imported evaluate.py already (`host_pool`, `_host_server`): the
+same spec, pipes, timeout, kill and answer, without an interpreter start per evaluation.
 
 Outcomes (`Evaluation.status`): "ok" (valid Result with a finite score), "invalid"
 (`Result.invalid(...)`, or a non-finite score), "error" (candidate crash surfacing through
