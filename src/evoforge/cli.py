@@ -64,9 +64,14 @@ def _front_lines(result: Any) -> list[str]:
 def cmd_run(args: argparse.Namespace) -> int:
     from .engine.session import run
 
+    overrides = _overrides(args.set)
+    if args.strategy:  # the strategy and its numeric policy (config_overrides()); --set wins
+        from .rsi.policy import strategy_overrides
+
+        overrides = {**strategy_overrides(args.strategy), **overrides}
     result = run(
         args.task, llm=args.llm, budget=args.budget, workers=args.workers, storage=args.storage, seed=args.seed,
-        run_dir=args.run_dir, executor=args.executor, overrides=_overrides(args.set), progress=not args.quiet,
+        run_dir=args.run_dir, executor=args.executor, overrides=overrides, progress=not args.quiet,
         log=None if args.quiet else _log,
     )
     _print_result(result)
@@ -190,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--storage", help="storage URL (default sqlite:///RUN_DIR/run.db)")
     r.add_argument("--seed", type=int)
     r.add_argument("--run-dir", help="run folder (default runs/TASK-TIMESTAMP)")
+    r.add_argument("--strategy", metavar="FILE", help="a strategy file with its numeric policy (its config_overrides(), "
+                   "e.g. a promoted OUT/incumbent_sandboxed.py); --set wins over it")
     r.set_defaults(func=cmd_run)
 
     rs = sub.add_parser("resume", help="continue a run (after a crash, or with a larger --budget)")

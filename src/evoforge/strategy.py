@@ -21,8 +21,9 @@ Interface (all optional to override):
 - ``config_overrides() -> dict[str, Any]`` — the numeric policy: dotted config keys (operator
   weights ``mutation.weights``, selection pressure ``search.sharpness``, ``search.islands``, ...;
   the allowed keys are `evoforge.rsi.policy.POLICY_KEYS`) that ``evoforge self-improve`` applies
-  to its inner runs. An ordinary run does not read it; a promoted strategy's overrides are
-  written out as ``--set`` lines (``OUT/incumbent_config.txt``) to pass to ``evoforge run``.
+  to its inner runs. A ``strategy:`` key alone does not apply it; ``evoforge run TASK --strategy
+  FILE`` does (`evoforge.rsi.policy.strategy_overrides`), and a promoted strategy's overrides are
+  also written out as ``--set`` lines (``OUT/incumbent_config.txt``).
 - ``observe(attempt)``, ``bind(llm)``, ``state()``, ``load_state(state)`` — hooks for strategies
   that learn during a run (see `DefaultStrategy`).
 """

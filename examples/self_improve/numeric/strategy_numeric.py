@@ -2,8 +2,8 @@
 
 The starting point of the no-model self-improvement demo (examples/self_improve/numeric/README.md):
 only the numbers below evolve, so every outer proposal (a zero-cost `perturb` of this file)
-changes how the inner engine spends its proposals: the operator weights, the parent-selection
-pressure and the island settings. Prompts, temperature and inspirations are not defined here, so
+changes how the inner engine spends its proposals: the operator weights, the perturb operator's
+step size, the parent-selection pressure and the island settings. Prompts, temperature and inspirations are not defined here, so
 they stay evoforge's defaults.
 
 Each knob is a small integer because the perturb operator moves a small integer by exactly one:
@@ -21,6 +21,7 @@ ISLANDS = 2              # search.islands
 SELECTION = 0            # 0 weighted (default), 1 power_law, 2 beam, 3 hill_climb
 SELECTION_LEVEL = 4      # search.sharpness = 10 * 2 ** (SELECTION_LEVEL - 4) (the weighted rule's pressure)
 MIGRATION_LEVEL = 4      # search.migration_interval = 10 * 2 ** (MIGRATION_LEVEL - 4) proposals
+STEP_LEVEL = 4           # mutation.perturb_scale = 0.1 * 2 ** (STEP_LEVEL - 4) (perturb's relative step size)
 PERTURB_LEVEL = 4        # weight of each zero-cost operator = default weight * 2 ** (LEVEL - 4)
 SWAP_LEVEL = 4
 DUPLICATE_LEVEL = 4
@@ -53,4 +54,6 @@ def config_overrides() -> dict[str, Any]:
         out["search.sharpness"] = 10.0 * 2.0 ** (SELECTION_LEVEL - 4)
     if MIGRATION_LEVEL != 4:
         out["search.migration_interval"] = max(1, round(10 * 2.0 ** (MIGRATION_LEVEL - 4)))
+    if STEP_LEVEL != 4:
+        out["mutation.perturb_scale"] = 0.1 * 2.0 ** (STEP_LEVEL - 4)
     return out

@@ -3,14 +3,15 @@
 Why config overrides: the operator weights, the selection pressure and the island settings are
 already config keys of every run (`evoforge.config`), so a strategy that returns
 ``config_overrides() -> {"search.islands": 1, ...}`` changes the numeric policy of the inner
-engine without any engine change, and the same overrides can be handed to an ordinary run as
-``--set`` lines. Only the keys in `POLICY_KEYS` are accepted: a strategy may change how the
+engine without any engine change, and the same overrides reach an ordinary run with ``evoforge run TASK --strategy FILE``
+(`strategy_overrides`) or as ``--set`` lines. Only the keys in `POLICY_KEYS` are accepted: a strategy may change how the
 search spends its budget, never the budget itself, the evaluator, the seed, the model or the
 safety checks (a strategy that raised the inner budget would "win" by spending more).
 """
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from ..config import load_config
@@ -18,7 +19,7 @@ from ..errors import ConfigError
 from ..mutate import kinds as kind_registry
 
 POLICY_KEYS = frozenset({
-    "mutation.weights", "mutation.adaptive", "mutation.fill_idle",
+    "mutation.weights", "mutation.adaptive", "mutation.fill_idle", "mutation.perturb_scale",
     "search.islands", "search.parent_selection", "search.sharpness", "search.inspirations",
     "search.migration_interval", "search.archive_size", "search.beam_width", "search.expansions_per_node",
     "search.stagnation_limit", "search.novelty", "search.novelty_threshold", "search.max_novelty_resamples",
@@ -52,6 +53,27 @@ def check_policy(value: Any) -> dict[str, Any]:
     except ConfigError as exc:
         raise PolicyError(f"config_overrides: {exc}") from None
     return out
+
+
+def strategy_overrides(path: str | Path) -> dict[str, Any]:
+    """The overrides that make an ordinary run use the strategy file at `path` with its numeric
+    policy: ``strategy`` (the absolute path) and its checked `config_overrides()`.
+
+    Why the file is loaded in this process: the run loads a ``strategy: PATH`` file in process
+    anyway, so reading its policy trusts it no more than running it; a model-written strategy is
+    run through its sandboxed proxy (``OUT/incumbent_sandboxed.py`` of a promotion), whose
+    config_overrides() runs in the sandbox. Raises ConfigError naming the file."""
+    from ..strategy import load_strategy
+
+    file = Path(path).expanduser().resolve()
+    strategy = load_strategy(str(file))
+    try:
+        policy = check_policy(strategy.config_overrides())
+    except PolicyError as exc:
+        raise ConfigError(f"strategy {file}: {exc}") from None
+    except Exception as exc:  # a strategy's own bug, said plainly
+        raise ConfigError(f"strategy {file}: config_overrides() failed: {type(exc).__name__}: {exc}") from None
+    return {"strategy": str(file), **policy}
 
 
 def operator_weights(profile: str = "small") -> dict[str, float]:
