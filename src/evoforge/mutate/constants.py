@@ -14,6 +14,7 @@ import re
 import tokenize
 from collections.abc import Callable
 
+from evoforge.bundle import is_bundle
 from evoforge.errors import TaskError
 from evoforge.mutate.blocks import (
     block_line_numbers,
@@ -115,8 +116,12 @@ def perturb_constants(code: str, rng: random.Random, scale: float = 0.1,
 
     Floats move by a Gaussian relative step (keeping their precision plus a digit); ints stay
     ints and move by 1..``scale``·|n| (so 0 becomes 1, never 0 again). Floats are preferred
-    when present, since integers are often sizes and indices.
+    when present, since integers are often sizes and indices. A folder program gets one of its
+    editable files perturbed, in that file's language (`evoforge.mutate.bundle_ops.per_file`).
     """
+    if is_bundle(code):
+        from evoforge.mutate.bundle_ops import per_file
+        return per_file(code, rng, lambda text, lang: perturb_constants(text, rng, scale, lang))
     inside = block_line_numbers(code) if _blocks_ok(code) else set()
     try:
         spans = (_number_spans_python(code) if language.lower() in ("python", "py")

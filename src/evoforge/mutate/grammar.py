@@ -16,7 +16,9 @@ import pathlib
 import re
 from typing import Any
 
+from evoforge.bundle import is_bundle
 from evoforge.mutate.blocks import find_blocks
+from evoforge.mutate.files import FILE_LINE, program_files
 from evoforge.mutate.gbnf import parse_gbnf
 
 __all__ = ["gbnf_literal", "is_literal_line", "is_poor_anchor", "search_replace_grammar", "validate_gbnf"]
@@ -100,6 +102,41 @@ def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_line
     """
     if min(max_edits, max_search_lines, max_replace_lines, max_line_chars) < 1:
         raise ValueError("max_edits, max_search_lines, max_replace_lines, max_line_chars must be >= 1")
+    limits = (max_search_lines, max_replace_lines, max_line_chars)
+    if is_bundle(parent_code):
+        return _bundle_grammar(parent_code, max_edits, limits)
+    rules, bodies = _edit_rules(parent_code, "", language, *limits)
+    head = [
+        "root ::= " + _nested("edit", max_edits, sep=_NL),
+        'edit ::= "<<<<<<< SEARCH\\n" (' + " | ".join(bodies) + ') ">>>>>>> REPLACE"',
+    ]
+    return "\n".join(head + rules) + "\n"
+
+
+def _bundle_grammar(parent_code: str, max_edits: int, limits: tuple[int, int, int]) -> str:
+    """The grammar for a folder program: each edit is ``FILE: path`` then a SEARCH/REPLACE whose
+    SEARCH is a run of that file's block lines; each file's rules follow its own language."""
+    rules: list[str] = []
+    choices: list[str] = []
+    for n, f in enumerate(f for f in program_files(parent_code) if f.editable):
+        try:
+            file_rules, bodies = _edit_rules(f.text, f"f{n}-", f.language, *limits)
+        except ValueError:
+            continue  # a file whose blocks hold no usable line: edits go to the others
+        head = gbnf_literal(FILE_LINE.format(path=f.path) + "\n<<<<<<< SEARCH\n")
+        rules += [f"file-{n} ::= {head} (" + " | ".join(bodies) + ")"] + file_rules
+        choices.append(f"file-{n}")
+    if not choices:
+        raise ValueError("no non-blank line inside the EVOLVE-BLOCKs of any editable file to anchor a SEARCH")
+    head_rules = ["root ::= " + _nested("edit", max_edits, sep=_NL),
+                  "edit ::= (" + " | ".join(choices) + ') ">>>>>>> REPLACE"']
+    return "\n".join(head_rules + rules) + "\n"
+
+
+def _edit_rules(parent_code: str, prefix: str, language: str, max_search_lines: int, max_replace_lines: int,
+                max_line_chars: int) -> tuple[list[str], list[str]]:
+    """The rules of one file's edits (names start with `prefix`) and the alternatives of an edit's
+    body (``search "=======" replace``); ValueError when no block line is usable."""
     runs: list[list[str]] = [[]]  # stretches of consecutive usable non-blank lines
     for block in find_blocks(parent_code):
         runs.append([])  # a run never crosses a block boundary...
@@ -124,7 +161,7 @@ def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_line
         for line in lines:
             if line not in literal_ids:
                 literal_ids[line] = len(literal_ids)
-                rules.append(f"l{literal_ids[line]} ::= {gbnf_literal(line + chr(10))}")
+                rules.append(f"{prefix}l{literal_ids[line]} ::= {gbnf_literal(line + chr(10))}")
             ids.append(literal_ids[line])
         for i in range(len(ids)):
             if python and _POOR_ANCHOR.match(lines[i]):
@@ -135,31 +172,28 @@ def search_replace_grammar(parent_code: str, max_edits: int = 1, max_search_line
             if key in seen:
                 continue
             seen.add(key)
-            chain = f"l{ids[i + depth - 1]}"
+            chain = f"{prefix}l{ids[i + depth - 1]}"
             for j in range(i + depth - 2, i - 1, -1):
-                chain = f"l{ids[j]} ({chain})?"
-            rules.append(f"s{b}-{i} ::= {chain}")
+                chain = f"{prefix}l{ids[j]} ({chain})?"
+            rules.append(f"{prefix}s{b}-{i} ::= {chain}")
             group = (_indent(key[0]), min((_indent(x) for x in key), key=len))
-            groups.setdefault(group, []).append(f"s{b}-{i}")
+            groups.setdefault(group, []).append(f"{prefix}s{b}-{i}")
     no_hash = "#]" if language.lower() in ("python", "py") else "]"
     line_tail = f"{_FIRST[:-1] + no_hash} {_REST[:-1] + no_hash}{{0,{max_line_chars}}} \"\\n\""
     bodies, head_rules = [], []
     for k, ((first, low), names) in enumerate(groups.items()):
         lead_first = f"{gbnf_literal(first)} " if first else ""
         lead_low = f"{gbnf_literal(low)} " if low else ""
+        p = prefix
         head_rules += [
-            f"search-{k} ::= " + " | ".join(names),
-            f"replace-{k} ::= first-{k} " + (f"({_nested(f'more-{k}', max_replace_lines - 1)})?"
-                                             if max_replace_lines > 1 else ""),
-            f"first-{k} ::= {lead_first}{line_tail}",
-            f'more-{k} ::= {lead_low}[ \\t]* {line_tail} | "\\n"',
+            f"{p}search-{k} ::= " + " | ".join(names),
+            f"{p}replace-{k} ::= {p}first-{k} " + (f"({_nested(f'{p}more-{k}', max_replace_lines - 1)})?"
+                                                   if max_replace_lines > 1 else ""),
+            f"{p}first-{k} ::= {lead_first}{line_tail}",
+            f'{p}more-{k} ::= {lead_low}[ \\t]* {line_tail} | "\\n"',
         ]
-        bodies.append(f'search-{k} "=======\\n" replace-{k}')
-    head = [
-        "root ::= " + _nested("edit", max_edits, sep=_NL),
-        'edit ::= "<<<<<<< SEARCH\\n" (' + " | ".join(bodies) + ') ">>>>>>> REPLACE"',
-    ]
-    return "\n".join(head + head_rules + rules) + "\n"
+        bodies.append(f'{p}search-{k} "=======\\n" {p}replace-{k}')
+    return head_rules + rules, bodies
 
 
 # --- validation ---------------------------------------------------------------------------

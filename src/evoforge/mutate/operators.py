@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from evoforge.bundle import is_bundle
 from evoforge.errors import TaskError
 from evoforge.mutate.blocks import (
     block_line_numbers,
@@ -248,12 +249,17 @@ def apply_operator(name: str, code: str, rng: random.Random, other: str | None =
     """Run operator ``name``; None when it does not apply or would not change the code.
 
     ``other`` is the second parent for "crossover". Non-Python code supports only "perturb"
-    and "crossover" (the statement operators need Python's parser). ``scale`` is perturb's step
-    size (mutation.perturb_scale).
+    and "crossover" (the statement operators need Python's parser). A folder program (a bundle)
+    is changed one editable file at a time (`evoforge.mutate.bundle_ops`). ``scale`` is perturb's
+    step size (mutation.perturb_scale).
     """
     if name not in OPERATORS:
         raise KeyError(f"unknown operator {name!r}; known: {', '.join(OPERATORS)}")
-    if name == "crossover":
+    if is_bundle(code):  # a folder program: one file at a time, in its own language
+        from evoforge.mutate.bundle_ops import bundle_crossover, bundle_operator
+        result = (bundle_crossover(code, other, rng, language) if name == "crossover"
+                  else bundle_operator(name, code, rng, language))
+    elif name == "crossover":
         result = crossover_blocks(code, other, rng, language) if other is not None else None
     elif name == "perturb":
         result = perturb_constants(code, rng, scale=scale, language=language)

@@ -7,13 +7,22 @@ edit), one trimmed piece of feedback and a worked example written in *foreign* c
 names). Echoing that example cannot be mistaken for an edit of the program:
 `is_template_echo` spots it and the SEARCH will not match. "large" is for capable models: the
 whole file, several inspirations with their feedback, and the run's insights.
+
+A folder program (a bundle) is shown file by file, each under a ``FILE: path`` line, which is
+also how the model is asked to name the file of each edit (`evoforge.mutate.bundle_edits`).
+"small" shows only the blocks of the editable files; "large" shows every file, frozen ones
+marked read-only (and listed by name only when the folder exceeds `LARGE_PROGRAM_BUDGET`), and
+shows of the other programs only the files that differ from the current one.
 """
 from __future__ import annotations
 
 import re
 
+from evoforge.bundle import is_bundle
 from evoforge.mutate import kinds as kind_registry
 from evoforge.mutate.blocks import find_blocks
+from evoforge.mutate.files import FILE_LINE, ProgramFile, program_files
+from evoforge.mutate.result import EditError
 
 __all__ = ["EXAMPLES", "build_messages", "is_template_echo", "profile_for", "retry_messages"]
 
@@ -39,10 +48,63 @@ def _trim(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
+#: Characters of program text a "large" prompt shows before frozen files are listed by name only.
+LARGE_PROGRAM_BUDGET = 40_000
+EXAMPLE_PATH = "demo/other.py"  # the example edit's file: no task has it
+
+
+def _files(code: str) -> list[ProgramFile] | None:
+    """The files of a folder program (None for a single file or a damaged bundle)."""
+    if not is_bundle(code):
+        return None
+    try:
+        return program_files(code)
+    except EditError:
+        return None
+
+
 def _block_view(code: str) -> str:
-    """Only the block contents, blocks separated by a ``...`` line, trailing blanks dropped."""
+    """Only the block contents, blocks separated by a ``...`` line, trailing blanks dropped; for a
+    folder program, each editable file's blocks under its ``FILE: path`` line."""
+    files = _files(code)
+    if files is not None:
+        return "\n\n".join(f"{FILE_LINE.format(path=f.path)}\n{_block_view(f.text)}" for f in files if f.editable)
     texts = [b.text.rstrip() for b in find_blocks(code)]
     return "\n...\n".join(t.strip("\n") for t in texts)
+
+
+def _fence_of(language: str) -> str:
+    return "cpp" if language in ("c++", "cpp") else language
+
+
+def _file_section(f: ProgramFile, shown: bool = True) -> str:
+    state = "editable" if f.editable else "read-only"
+    head = FILE_LINE.format(path=f.path) + f" ({state}{'' if shown else ', not shown'})"
+    return f"{head}\n```{_fence_of(f.language)}\n{f.text.rstrip()}\n```" if shown else head
+
+
+def _program_view(code: str, fence: str) -> str:
+    """The whole program in a fence, or a folder program file by file (frozen ones read-only)."""
+    files = _files(code)
+    if files is None:
+        return f"```{fence}\n{code.rstrip()}\n```"
+    show_frozen = sum(len(f.text) for f in files) <= LARGE_PROGRAM_BUDGET
+    n_frozen = sum(not f.editable for f in files)
+    intro = (f"A folder of {len(files)} files. Only the editable files' EVOLVE-BLOCKs may change; "
+             f"the {n_frozen} read-only file(s) have no block and stay as they are.")
+    return "\n\n".join([intro] + [_file_section(f, show_frozen or f.editable) for f in files])
+
+
+def _other_view(other: str, current: str, fence: str) -> str:
+    """Another program: whole, or (a folder program) only its editable files that differ."""
+    files, mine = _files(other), _files(current)
+    if files is None or mine is None:
+        return f"```{fence}\n{other.rstrip()}\n```"
+    same = {f.path: f.text for f in mine}
+    differ = [f for f in files if f.editable and same.get(f.path) != f.text]
+    if not differ:
+        return "(its files are those of the current program)"
+    return "\n\n".join(["(files not shown are as in the current program)"] + [_file_section(f) for f in differ])
 
 
 def _example(parent_code: str) -> tuple[str, str]:
@@ -52,8 +114,10 @@ def _example(parent_code: str) -> tuple[str, str]:
     return EXAMPLES[0]
 
 
-def _edit_block(search: str, replace: str) -> str:
-    return f"<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE"
+def _edit_block(search: str, replace: str, code: str = "") -> str:
+    """The example edit; for a folder program it starts with the ``FILE:`` line edits need."""
+    head = FILE_LINE.format(path=EXAMPLE_PATH) + "\n" if is_bundle(code) else ""
+    return f"{head}<<<<<<< SEARCH\n{search}\n=======\n{replace}\n>>>>>>> REPLACE"
 
 
 def _better(direction: str) -> str:
@@ -65,6 +129,7 @@ def _better(direction: str) -> str:
 def _small(task: str, code: str, score: float | None, feedback: str, mode: str, insp: list[dict],
            direction: str, other: str | None, failure: str | None, fence: str) -> list[dict]:
     kind = kind_registry.get(mode)
+    folder = _files(code) is not None
     system = "You improve code. Reply with the edit only."
     head = f"Task: {_trim(task, 120)}\nScore: {_fmt_score(score)} ({_better(direction)})"
     if feedback.strip():
@@ -83,17 +148,19 @@ def _small(task: str, code: str, score: float | None, feedback: str, mode: str, 
     elif kind.edit_format is kind_registry.FULL:
         parts.append(f"Code:\n{_block_view(code)}")
         parts.append(f"Rewrite the Code for a better score. Reply with only the new code in one "
-                     f"```{fence} block.")
+                     f"```{fence} block" + (", after the FILE: line of its file." if folder else "."))
     elif kind.prompt_template == "tweak":
         parts.append(f"Code:\n{_block_view(code)}")
         parts.append("Pick the one line whose numbers matter most and give it better numbers. "
-                     "Reply with one SEARCH/REPLACE edit of that line.")
+                     "Reply with " + ("FILE: its file, then " if folder else "") + "one SEARCH/REPLACE edit of that line.")
     else:
         search, replace = _example(code)
         goal = "fixes the error" if mode == "fix" else "improves the score"
         parts.append(f"Code:\n{_block_view(code)}")
-        parts.append(f"Example (other code):\n{_edit_block(search, replace)}")
-        parts.append(f"Now one edit of the Code that {goal}. SEARCH copies a Code line exactly.")
+        parts.append(f"Example (other code):\n{_edit_block(search, replace, code)}")
+        parts.append(f"Now one edit of the Code that {goal}. "
+                     + ("Start with FILE: and the file's path. " if folder else "")
+                     + "SEARCH copies a Code line exactly.")
     return [{"role": "system", "content": system}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
@@ -111,16 +178,17 @@ def _large(task: str, code: str, score: float | None, feedback: str, mode: str, 
            insights: list[str], direction: str, other: str | None, failure: str | None,
            fence: str) -> list[dict]:
     kind = kind_registry.get(mode)
+    folder = _files(code) is not None
     parts = [f"# Task\n{task.strip()}",
              (f"# Current program (score {_fmt_score(score)}, {_better(direction)})\n"
-              f"```{fence}\n{code.rstrip()}\n```")]
+              f"{_program_view(code, fence)}")]
     if feedback.strip():
         parts.append(f"# Evaluator feedback on it\n{_trim(feedback, 1500)}")
     if kind.needs_second_parent and other:
-        parts.append(f"# Second parent\n```{fence}\n{other.rstrip()}\n```")
+        parts.append(f"# Second parent\n{_other_view(other, code, fence)}")
     for n, item in enumerate(insp[:3], start=1):
         text = (f"# Other program {n} (score {_fmt_score(item.get('score'))})\n"
-                f"```{fence}\n{item['code'].rstrip()}\n```")
+                f"{_other_view(item['code'], code, fence)}")
         if str(item.get("feedback") or "").strip():
             text += f"\nFeedback: {_trim(str(item['feedback']), 400)}"
         parts.append(text)
@@ -134,24 +202,34 @@ def _large(task: str, code: str, score: float | None, feedback: str, mode: str, 
         search, replace = _example(code)
         parts.append(
             "# Instructions\nTune the numeric constants: find the numbers that limit the score and "
-            "change them with SEARCH/REPLACE edits, leaving everything else as it is. Example of the "
-            f"format (for other code):\n{_edit_block(search, replace)}"
+            "change them with SEARCH/REPLACE edits, leaving everything else as it is. "
+            + ("Start each edit with a line FILE: path naming its file. " if folder else "")
+            + f"Example of the format (for other code):\n{_edit_block(search, replace, code)}"
         )
     elif kind.edit_format is kind_registry.FULL:
         what = ("Combine the strengths of both parents" if kind.needs_second_parent
                 else "Rewrite the program to improve the score")
-        parts.append(
-            f"# Instructions\n{what}. Reply with the complete program in one ```{fence} block, "
-            "keeping the EVOLVE-BLOCK marker lines and all code outside the blocks unchanged."
-        )
+        if folder:
+            parts.append(
+                f"# Instructions\n{what}. For each file you change, write a line FILE: path and then the "
+                "complete new file in one code block, keeping the EVOLVE-BLOCK marker lines and all code "
+                "outside the blocks unchanged. Files you leave out stay as they are; read-only files cannot change."
+            )
+        else:
+            parts.append(
+                f"# Instructions\n{what}. Reply with the complete program in one ```{fence} block, "
+                "keeping the EVOLVE-BLOCK marker lines and all code outside the blocks unchanged."
+            )
     else:
         search, replace = _example(code)
         goal = "Fix the error above" if mode == "fix" else "Improve the score"
         parts.append(
-            f"# Instructions\n{goal} with one or more SEARCH/REPLACE edits. Each SEARCH must "
-            "copy consecutive lines exactly from inside an EVOLVE-BLOCK, enough to be unique; "
+            f"# Instructions\n{goal} with one or more SEARCH/REPLACE edits. "
+            + ("Start each edit with a line FILE: path naming an editable file. " if folder else "")
+            + "Each SEARCH must copy consecutive lines exactly from inside an EVOLVE-BLOCK"
+            + (" of that file" if folder else "") + ", enough to be unique; "
             "REPLACE holds the new lines. Example of the format (for other code):\n"
-            f"{_edit_block(search, replace)}\nExplain your idea in one or two sentences first."
+            f"{_edit_block(search, replace, code)}\nExplain your idea in one or two sentences first."
         )
     return [{"role": "system", "content": _LARGE_SYSTEM},
             {"role": "user", "content": "\n\n".join(parts)}]

@@ -16,8 +16,11 @@ import re
 from collections import Counter
 from typing import Any
 
+from evoforge.bundle import is_bundle
 from evoforge.errors import TaskError
 from evoforge.mutate.blocks import find_blocks
+from evoforge.mutate.files import FILE_LINE, program_files
+from evoforge.mutate.result import EditError
 from evoforge.mutate.grammar import is_literal_line, is_poor_anchor
 from evoforge.mutate.tweak import numeric_lines
 
@@ -41,12 +44,19 @@ def candidate_lines(parent_code: str, *, language: str = "python", tweak: bool =
 
     ``tweak``: only lines holding a number (`tweak.numeric_lines`), and lines in ``exclude``
     (already tweaked from this parent) left out while others remain, as the tweak grammar does.
-    When every line is a poor anchor, poor anchors are allowed, as in the GBNF grammar.
+    When every line is a poor anchor, poor anchors are allowed, as in the GBNF grammar. For a
+    folder program: lines of its editable files' blocks, unique in the whole folder, so the line
+    names its file too (`edit_from_json` writes the ``FILE:`` line).
     """
     try:
-        block_lines = numeric_lines(parent_code) if tweak else [
-            ln for block in find_blocks(parent_code) for ln in block.lines if ln.strip()]
-    except TaskError:
+        if is_bundle(parent_code):
+            block_lines = numeric_lines(parent_code) if tweak else [
+                ln for f in program_files(parent_code) if f.editable
+                for block in find_blocks(f.text) for ln in block.lines if ln.strip()]
+        else:
+            block_lines = numeric_lines(parent_code) if tweak else [
+                ln for block in find_blocks(parent_code) for ln in block.lines if ln.strip()]
+    except (TaskError, EditError):
         return []
     counts = Counter(_program_lines(parent_code))
     usable = list(dict.fromkeys(ln for ln in block_lines if counts[ln] == 1 and is_literal_line(ln)))
@@ -136,4 +146,25 @@ def edit_from_json(reply: str, parent_code: str) -> str | None:
         shift = want.removeprefix(have)  # the missing part, or all of it when tabs meet spaces
         new = [shift + ln if ln.strip() else ln for ln in new]
     body = "\n".join(new)
-    return f"<<<<<<< SEARCH\n{search}\n=======\n{body}{chr(10) if new else ''}>>>>>>> REPLACE\n"
+    head = _file_line_for(search, parent_code) if is_bundle(parent_code) else ""
+    return f"{head}<<<<<<< SEARCH\n{search}\n=======\n{body}{chr(10) if new else ''}>>>>>>> REPLACE\n"
+
+
+def _file_line_for(search: str, parent_code: str) -> str:
+    """The ``FILE: path`` line of the one editable file whose blocks hold `search` ("" when not
+    exactly one does: the edit is then placed, or refused with its reason, when applied)."""
+    try:
+        files = program_files(parent_code)
+    except EditError:
+        return ""
+    wanted = search.split("\n")
+    holders = []
+    for f in files:
+        if not f.editable:
+            continue
+        for block in find_blocks(f.text):
+            lines = block.lines
+            if any(lines[i:i + len(wanted)] == wanted for i in range(len(lines) - len(wanted) + 1)):
+                holders.append(f.path)
+                break
+    return FILE_LINE.format(path=holders[0]) + "\n" if len(holders) == 1 else ""
