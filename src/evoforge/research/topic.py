@@ -99,9 +99,9 @@ def load_topic(path: str | Path, overrides: dict[str, Any] | None = None) -> Top
         template = load_task(root / TEMPLATE)
     except (TaskError, ConfigError) as exc:
         raise TopicError(f"{root / TEMPLATE} is not a valid experiment template: {exc}") from None
-    from ..mutate.blocks import find_blocks
+    from ..mutate.blocks import marker_kind
 
-    if not find_blocks(template.initial_code):
+    if not any(marker_kind(line) == "start" for line in template.initial_code.splitlines()):
         raise TopicError(f"{root / TEMPLATE / template.config.program}: the baseline has no EVOLVE-BLOCK-START / "
                          "EVOLVE-BLOCK-END markers (mark the part the experiments may change)")
     corpus = None
