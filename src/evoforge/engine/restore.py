@@ -130,8 +130,10 @@ def restore_run(storage: Storage, run_id: str, *, maximize: bool, population: Po
 
 class _DeferredPrograms:
     """The stored programs' signatures, read when a near-duplicate index is first used
-    (`NoveltyFilter.defer`): every attempt stored `ok`, in proposal order, less the ids the filter
-    was given since (they go after). One read serves the MinHash index and the judge's."""
+    (`NoveltyFilter.defer`): every attempt stored `ok`, in proposal order (the filter leaves out
+    those it was given since the resume: they go after). One read serves the MinHash index and
+    the judge's. In a shared run, programs other controllers store between the resume and this
+    read are read too (as a resume that much later would)."""
 
     def __init__(self, storage: Storage, run_id: str, novelty: NoveltyFilter, *, consumers: int) -> None:
         self.storage, self.run_id, self.novelty = storage, run_id, novelty
@@ -139,7 +141,7 @@ class _DeferredPrograms:
         self._read: tuple[list[str], np.ndarray] | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, skip: set[str]) -> tuple[list[str], np.ndarray]:
+    def __call__(self) -> tuple[list[str], np.ndarray]:
         with self._lock:
             if self._read is None:
                 self._read = _stored_signatures(self.storage, self.run_id, self.novelty)
@@ -147,9 +149,6 @@ class _DeferredPrograms:
             self._left -= 1
             if self._left <= 0:
                 self._read = None   # the last consumer: not kept twice
-        if skip:
-            keep = [i for i, pid in enumerate(ids) if pid not in skip]
-            ids, sigs = [ids[i] for i in keep], sigs[keep]
         return ids, sigs
 
 

@@ -25,8 +25,8 @@ __all__ = ["NoveltyFilter", "jaccard_estimate", "minhash_signature", "normalized
            "signature_from_bytes"]
 
 _SEEDS: dict[int, np.ndarray] = {}
-# `NoveltyFilter.defer`: given the ids to leave out, the stored programs' (ids, signature rows) in order
-StoredSignatures = Callable[[set[str]], tuple[list[str], np.ndarray]]
+# `NoveltyFilter.defer`: the stored programs' (ids, signature rows), in order
+StoredSignatures = Callable[[], tuple[list[str], np.ndarray]]
 _SKIP_TOKENS = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER}
 
 
@@ -214,8 +214,9 @@ class NoveltyFilter:
 
         Why: reading 100k stored signatures costs a second or two, and a resumed run that
         proposes only with operators never asks for a near-duplicate. Programs `add`ed before
-        the first read go after the loaded ones (the loader is told their ids and leaves them
-        out), so the index is the one an eager load at resume followed by the same adds gives."""
+        the first read go after the loaded ones (and are left out of them: a pending attempt
+        re-evaluated since is stored by then), so the index is the one an eager load at resume
+        followed by the same adds gives."""
         with self._load_lock:
             self._loader = loader
 
@@ -223,7 +224,10 @@ class NoveltyFilter:
         if self._loader is not None:
             with self._load_lock:
                 if self._loader is not None:
-                    ids, sigs = self._loader(set(self._early))
+                    ids, sigs = self._loader()
+                    if self._early:
+                        keep = [i for i, pid in enumerate(ids) if pid not in self._early]
+                        ids, sigs = [ids[i] for i in keep], sigs[keep]
                     if len(ids):
                         self._index.add_many(list(ids), np.asarray(sigs, dtype=np.uint64).reshape(len(ids), self.num_perm))
                     if self._early:
