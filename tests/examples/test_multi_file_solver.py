@@ -57,6 +57,7 @@ def test_a_scripted_run_improves_the_score_and_the_cli_writes_the_folder(tmp_pat
     changed = [p for p, text in unpack(result.best.code).items() if text != unpack(by_index[0].code)[p]]
     assert changed == ["solver/heuristic.py"]
 
+    assert pack(read_folder(tmp_path / "run" / "best")) == result.best.code   # the run folder holds it too
     out = tmp_path / "best"
     assert cli_main(["best", str(tmp_path / "run"), "--out", str(out)]) == 0
     assert pack(read_folder(out)) == result.best.code          # the folder, byte for byte

@@ -152,13 +152,31 @@ def _execute(task: Task, storage: Storage, info: RunInfo, *, executor: str | Non
     if run_dir is not None and best is not None and best.code is not None:
         full = storage.get_attempt(best.id)
         if full and full.code:
-            (run_dir / f"best{Path(task.config.program).suffix or '.txt'}").write_text(full.code, encoding="utf-8")
+            _write_best(run_dir, full.code, task.config.program)
             best = full
     storage.update_run_meta(info.id, {**info.meta, "last_stop_reason": reason, "finished_at": time.time()})
     from .efficiency import best_after
 
     stats = {**engine.stats(), "best_after": best_after(storage, info.id, task.maximize)}
     return RunResult(run_dir, storage.url, info.id, best, reason, stats)
+
+
+def _write_best(run_dir: Path, code: str, program: str) -> None:
+    """The best program beside the run's database: ``best.py`` (the program's suffix) for one
+    file, the folder ``best/`` laid out as the program's folder for a folder program (replaced
+    whole: it is this run's own output, rewritten at the end of every session)."""
+    from ..bundle import is_bundle, write_folder
+
+    if not is_bundle(code):
+        (run_dir / f"best{Path(program).suffix or '.txt'}").write_text(code, encoding="utf-8")
+        return
+    import shutil
+
+    folder = run_dir / "best"
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder)
+    folder.mkdir()
+    write_folder(code, folder)
 
 
 def run(
