@@ -39,6 +39,7 @@ from evoforge.sandbox import (
 )
 from evoforge.sandbox.isolation import probe
 from evoforge.testing.sandbox_checks_boundary import BoundaryChecks
+from evoforge.testing.sandbox_checks_folder import FolderChecks
 from evoforge.testing.sandbox_checks_limits import LimitChecks
 from evoforge.testing.sandbox_checks_run import RunChecks
 from evoforge.testing.sandbox_observers import (
@@ -64,7 +65,7 @@ from evoforge.testing.sandbox_properties import (
 )
 
 
-class SandboxTestCase(RunChecks, LimitChecks, BoundaryChecks):
+class SandboxTestCase(RunChecks, LimitChecks, BoundaryChecks, FolderChecks):
     """Subclass with ``level = "bwrap" | "landlock" | "unshare" | "none"`` (name the subclass
     ``Test...``).
 
@@ -117,11 +118,11 @@ class SandboxTestCase(RunChecks, LimitChecks, BoundaryChecks):
         made: list[Candidate] = []
 
         def make(code: str, filename: str = "initial.py", parent_dir: Any = None,
-                 **limits: Any) -> Candidate:
+                 entry: str | None = None, **limits: Any) -> Candidate:
             merged = {**self.limits.to_json(), **limits}
             cand = Candidate.create(textwrap.dedent(code), filename=filename,
                                     isolation=self.isolation, limits=SandboxLimits(**merged),
-                                    parent_dir=parent_dir)
+                                    parent_dir=parent_dir, entry=entry)
             made.append(cand)
             return cand
 
