@@ -140,6 +140,12 @@ def test_a_search_outside_the_blocks_of_a_named_file_names_file_and_lines():
     assert result.reason.startswith("Edit 1 (solver/structure.py): SEARCH matches lines 11-12, which is outside the EVOLVE-BLOCKs")
 
 
+def test_a_search_in_another_file_than_the_named_one_says_where_it_is():
+    result = apply_reply(PARENT, f"FILE: {H}\n" + sr("SIZE = 8", "SIZE = 9"), "diff")
+    assert not result.ok and result.reason.startswith("Edit 1 (solver/heuristic.py): SEARCH text not found")
+    assert result.reason.endswith("(that SEARCH is in solver/structure.py: name that file)")
+
+
 def test_a_search_found_nowhere_shows_the_closest_lines_of_the_likeliest_file():
     result = apply_reply(PARENT, sr("SIZE = 80000 # big", "SIZE = 9"), "diff")
     assert not result.ok and "(solver/structure.py): SEARCH text not found" in result.reason and "SIZE = 8" in result.reason

@@ -208,6 +208,11 @@ def test_a_large_prompt_shows_each_file_with_its_path_and_marks_the_frozen_one()
     assert "Start each edit with a line FILE: path" in text and "FILE: demo/other.py\n<<<<<<< SEARCH" in text
 
 
+def test_an_empty_file_is_named_as_empty():
+    text = _prompt("large", code=pack({**BUNDLE_FILES, "solver/__init__.py": ""}))
+    assert "FILE: solver/__init__.py (read-only): an empty file" in text
+
+
 def test_a_large_prompt_lists_frozen_files_by_name_when_the_folder_is_big():
     files = {**BUNDLE_FILES, "solver/data.py": "TABLE = [\n" + "    1,\n" * (LARGE_PROGRAM_BUDGET // 6) + "]\n"}
     text = _prompt("large", code=pack(files))

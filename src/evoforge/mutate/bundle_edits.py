@@ -78,6 +78,19 @@ def _file_for(files: dict[str, str], editable: list[str], label: str, search: st
     return max(scored)[1] if scored else editable[0]
 
 
+def _elsewhere(files: dict[str, str], editable: list[str], named: str, label: str, search: str, replace: str) -> str:
+    """A hint for an edit whose SEARCH is not in the file it names but is in another one."""
+    others = []
+    for path in editable:
+        if path != named:
+            try:
+                apply_one(files[path], label, search, replace)
+            except EditError:
+                continue
+            others.append(path)
+    return f" (that SEARCH is in {' and '.join(others)}: name that file)" if others else ""
+
+
 def apply_file_edits(code: str, edits: list[tuple[str | None, str, str]]) -> EditResult:
     """Apply ``(file or None, search, replace)`` edits to bundle `code`, in order, each inside the
     blocks of its file; raises `EditError` naming the edit (and file) that cannot apply."""
@@ -95,7 +108,10 @@ def apply_file_edits(code: str, edits: list[tuple[str | None, str, str]]) -> Edi
                 notes.append(note)
         else:
             path = _file_for(current, editable, label, search, replace)
-        new, level = apply_one(current[path], f"{label} ({path})", search, replace)
+        try:
+            new, level = apply_one(current[path], f"{label} ({path})", search, replace)
+        except EditError as exc:
+            raise EditError(str(exc) + _elsewhere(current, editable, path, label, search, replace)) from None
         repack(code, {path: new}, f"{label} ({path})")  # a REPLACE line that reads as a file marker
         current[path] = new
         touched += [path] if path not in touched else []

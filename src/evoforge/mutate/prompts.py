@@ -80,6 +80,8 @@ def _fence_of(language: str) -> str:
 def _file_section(f: ProgramFile, shown: bool = True) -> str:
     state = "editable" if f.editable else "read-only"
     head = FILE_LINE.format(path=f.path) + f" ({state}{'' if shown else ', not shown'})"
+    if shown and not f.text.strip():
+        return f"{head}: an empty file"
     return f"{head}\n```{_fence_of(f.language)}\n{f.text.rstrip()}\n```" if shown else head
 
 
