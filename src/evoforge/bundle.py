@@ -60,6 +60,13 @@ def language_of(path: str, default: str = "text") -> str:
     return LANGUAGES.get(PurePosixPath(path).suffix.lower(), default)
 
 
+def module_file(module: str, files: "Mapping[str, str] | list[str]") -> str | None:
+    """The file of Python module `module` in a folder program (``a.b`` is ``a/b.py`` or
+    ``a/b/__init__.py``), or None when the folder has neither."""
+    base = module.replace(".", "/")
+    return next((name for name in (f"{base}.py", f"{base}/__init__.py") if name in files), None)
+
+
 def check_path(path: str) -> str:
     """Return `path` if it is a safe relative POSIX path inside the program folder; raise otherwise.
 

@@ -103,7 +103,7 @@ def _read_folder_program(root: Path, program: Path, config: Config) -> str:
     """A folder program packed into one bundle text (`evoforge.bundle`), checked: within
     `program_limits`, text files only, no symlinks, every Python file parses, at least one
     EVOLVE-BLOCK, and `entry` (when given) names a module of the folder."""
-    from .bundle import pack, read_folder
+    from .bundle import module_file, pack, read_folder
     from .bundle_rules import check_folder_program
 
     task_root = root.resolve()
@@ -113,11 +113,10 @@ def _read_folder_program(root: Path, program: Path, config: Config) -> str:
     limits = config.program_limits
     files = read_folder(program, max_files=limits.max_files, max_bytes=limits.max_bytes)
     check_folder_program(files, str(program))
-    if config.entry is not None:
+    if config.entry is not None and module_file(config.entry, files) is None:
         module = config.entry.replace(".", "/")
-        if f"{module}.py" not in files and f"{module}/__init__.py" not in files:
-            raise TaskError(f"entry: {config.entry!r} is no module of {program} (expected {module}.py or "
-                            f"{module}/__init__.py in it)")
+        raise TaskError(f"entry: {config.entry!r} is no module of {program} (expected {module}.py or "
+                        f"{module}/__init__.py in it)")
     return pack(files)
 
 

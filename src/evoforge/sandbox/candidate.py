@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evoforge.bundle import is_bundle, language_of, write_folder
+from evoforge.bundle import is_bundle, language_of, module_file, write_folder
 from evoforge.errors import EvoforgeError
 from evoforge.sandbox import _call_worker, warm
 from evoforge.sandbox._cgroup import Cgroup
@@ -116,15 +116,6 @@ class CompletedRun:
     cost: CallCost = NO_COST   # wall, CPU of the process tree, peak memory (measured outside)
 
 
-def _entry_file(entry: str, files: Sequence[str]) -> str:
-    """The file of module `entry` in a folder program (``a.b`` is ``a/b.py`` or ``a/b/__init__.py``)."""
-    base = entry.replace(".", "/")
-    for name in (f"{base}.py", f"{base}/__init__.py"):
-        if name in files:
-            return name
-    raise ValueError(f"entry {entry!r}: the program has no {base}.py or {base}/__init__.py")
-
-
 def tail_text(text: str, limit: int) -> str:
     return text if len(text) <= limit else "..." + text[-limit:]
 
@@ -161,7 +152,9 @@ class Candidate:
         if self.is_folder:   # a folder program: its files, laid out as in its folder
             self.files = [p.relative_to(self.work_dir).as_posix() for p in write_folder(code, self.work_dir)]
             self.path = self.work_dir
-            entry_file = _entry_file(entry, self.files) if entry else None
+            entry_file = module_file(entry, self.files) if entry else None
+            if entry and entry_file is None:
+                raise ValueError(f"entry {entry!r}: the program has no module of that name")
             self.import_target = (_call_worker.module_target(entry, str(self.work_dir)) if entry
                                   else str(self.work_dir))
             self.language = language or (language_of(entry_file) if entry_file else "folder")
