@@ -270,3 +270,13 @@ def test_memory_limits_still_apply_to_the_candidate(task):
     ev = evaluate_code(task, bomb, limits=tiny)
     assert ev.status == "error" and "memory" in ev.reason.lower()
     assert _metrics(evaluate_code(task, CODE))["parent"] == _host_pid(task)
+
+
+def test_evaluations_arriving_together_share_one_host(task):
+    """Threads (evaluator.workers) asking at once wait for one host start, then share it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        parents = list(pool.map(lambda _: _metrics(evaluate_code(task, CODE))["parent"], range(4)))
+    assert len(set(parents)) == 1 and parents[0] == _host_pid(task)
+    assert [h.served for h in host_pool.hosts()] == [4]

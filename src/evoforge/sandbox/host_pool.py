@@ -242,6 +242,7 @@ _lock = threading.Lock()
 _hosts: OrderedDict[str, WarmHost] = OrderedDict()
 _retiring: list[subprocess.Popen[bytes]] = []
 _failed: dict[str, str] = {}   # key -> files state under which its host could not start
+_starting: dict[str, threading.Lock] = {}   # key -> held while its host is looked up or started
 
 
 def _reap_retired() -> None:
@@ -264,6 +265,14 @@ def host_for(task_dir: Path, level: Any, recipe: list[str] | None, env: dict[str
     evaluation runs cold (the host's evaluate.py does not import, or it cannot start here)."""
     key = key_for(task_dir, level, recipe, env)
     with _lock:
+        starting = _starting.setdefault(key, threading.Lock())
+    with starting:   # evaluations arriving together wait for one start, then share its host
+        return _host_for(key, task_dir, level, recipe, env, max_evaluations, timeout)
+
+
+def _host_for(key: str, task_dir: Path, level: Any, recipe: list[str] | None,
+              env: dict[str, str], max_evaluations: int, timeout: float) -> WarmHost | None:
+    with _lock:
         _reap_retired()
         host = _hosts.get(key)
         if host is not None and host.usable(max_evaluations):
@@ -284,9 +293,6 @@ def host_for(task_dir: Path, level: Any, recipe: list[str] | None, env: dict[str
     evicted = []
     with _lock:
         _failed.pop(key, None)
-        previous = _hosts.pop(key, None)   # another thread started one meanwhile
-        if previous is not None:
-            evicted.append(previous)
         _hosts[key] = host
         while len(_hosts) > MAX_HOSTS:
             evicted.append(_hosts.popitem(last=False)[1])
