@@ -111,7 +111,10 @@ def cmd_best(args: argparse.Namespace) -> int:
             print(json.dumps({"id": a.id, "score": a.score, "code": a.code,
                               **({"files": unpack(a.code)} if is_bundle(a.code) else {})}))
         else:
-            print(f"# score {a.score:.10g}  program {a.id}", file=sys.stderr)
+            from .bundle import is_bundle
+
+            hint = "  (a folder program: --out DIR writes its files)" if is_bundle(a.code) else ""
+            print(f"# score {a.score:.10g}  program {a.id}{hint}", file=sys.stderr)
             sys.stdout.write(a.code or "")
         return 0
 

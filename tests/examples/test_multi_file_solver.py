@@ -64,6 +64,10 @@ def test_a_scripted_run_improves_the_score_and_the_cli_writes_the_folder(tmp_pat
     assert cli_main(["best", str(tmp_path / "run"), "--out", str(out)]) == 2   # never overwrites
     capsys.readouterr()
 
+    assert cli_main(["best", str(tmp_path / "run")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == result.best.code and "--out DIR writes its files" in printed.err
+
     assert cli_main(["show", str(tmp_path / "run"), result.best.id]) == 0
     shown = capsys.readouterr().out
     assert "--- a/solver/heuristic.py\n+++ b/solver/heuristic.py\n" in shown
