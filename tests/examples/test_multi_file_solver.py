@@ -77,3 +77,23 @@ def test_a_scripted_run_improves_the_score_and_the_cli_writes_the_folder(tmp_pat
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     best_row = next(r for r in rows if r["id"] == result.best.id)
     assert best_row["files"] == unpack(result.best.code) and best_row["code"] == result.best.code
+
+
+def test_a_resumed_run_continues_from_the_stored_folder_programs(tmp_path):
+    """Resume reads programs back through their manifests (storage.codes, best_attempts): the
+    population it rebuilds holds the same bundles, and the next edit applies to the stored best."""
+    replies = iter(EDITS[:1] + EDITS[2:])
+    with ScriptedOpenAIServer(responder=lambda request: next(replies)) as srv:
+        llm = f"openai/scripted@{srv.base_url}"
+        overrides = {"mutation.weights": {"diff": 1.0}, "mutation.fill_idle": False, "mutation.diff_retries": 0,
+                     "search.islands": 1, "evaluator.workers": 1}
+        first = evoforge.run(TASK, llm=llm, budget=1, run_dir=tmp_path / "run", overrides=overrides)
+        second = evoforge.resume(tmp_path / "run", llm=llm, budget=2, overrides=overrides)
+    assert second.run_id == first.run_id
+    store = open_storage(second.storage_url, read_only=True)
+    attempts = sorted(store.attempts(second.run_id), key=lambda a: a.proposal_index)
+    store.close()
+    assert [a.status.value for a in attempts] == ["ok", "ok", "ok"]
+    assert attempts[2].parent_id in {attempts[0].id, attempts[1].id}
+    assert "probes.top(3)" in unpack(attempts[2].code)["solver/heuristic.py"]
+    assert unpack(attempts[2].code)["solver/main.py"] == unpack(attempts[0].code)["solver/main.py"]
