@@ -204,3 +204,31 @@ def test_best_out_writes_a_one_file_program_as_its_file(tmp_path):
     with pytest.raises(BundleError, match="not an empty folder"):
         write_best("x = 2\n", tmp_path / "out")
     assert (tmp_path / "out" / "initial.py").read_text() == "x = 1\n"   # nothing overwritten
+
+
+def test_a_c_folder_program_builds_with_the_task_command_and_runs(tmp_path):
+    """Files in another language follow their extension (// markers, brace check), and the task's
+    build: command reaches the sandbox through the engine's request (request_for -> executor)."""
+    from evoforge.executors.base import request_for
+    from evoforge.executors.local import LocalExecutor
+
+    root = make_task(tmp_path, {
+        "main.c": '#include <stdio.h>\nint heuristic(int);\nint main(void) { printf("%d\\n", heuristic(20)); return 0; }\n',
+        "heuristic.c": "// EVOLVE-BLOCK-START\nint heuristic(int x) { return x + 1; }\n// EVOLVE-BLOCK-END\n",
+        "Makefile.txt": "not parsed: a text file",
+    })
+    (root / "task.yaml").write_text("program: src\nlanguage: c\nbuild: [cc, -O1, -o, solver, main.c, heuristic.c]\n")
+    (root / "evaluate.py").write_text(
+        "from evoforge import Result\n\n"
+        "def evaluate(candidate):\n    candidate.build(timeout=60)\n"
+        "    out = candidate.run(['./solver'], timeout=30)\n    return Result(score=float(out.stdout))\n")
+    task = load_task(root)
+    assert task.config.build == ["cc", "-O1", "-o", "solver", "main.c", "heuristic.c"]
+    ev = LocalExecutor().evaluate(request_for(task, task.initial_code))
+    assert ev.status == "ok", ev.reason
+    assert ev.result.score == 21.0
+    broken = task.initial_code.replace("return x + 1; }", "return x + 1;")   # an unbalanced brace
+    assert syntax_error(broken, "c").startswith("heuristic.c ")
+    bad_build = task.initial_code.replace("return x + 1;", "return x + undefined_name;")
+    ev = LocalExecutor().evaluate(request_for(task, bad_build))
+    assert ev.status == "error" and "build command" in ev.reason and "undefined_name" in ev.reason

@@ -423,7 +423,8 @@ class Candidate:
         if out.timed_out or out.limit_exceeded or out.returncode != 0:
             why = ("timed out" if out.timed_out else out.limit_exceeded or f"exit code {out.returncode}")
             lines = (out.stderr.strip() or out.stdout.strip()).splitlines()
-            last = f": {tail_text(lines[-1], 300)}" if lines else ""
+            named = [ln for ln in lines if "error" in ln.lower()] or lines[-1:]   # a compiler's first error
+            last = f": {tail_text(named[0], 300)}" if named else ""
             raise CandidateError(f"the build command {' '.join(self.build_command)!r} failed ({why}){last}",
                                  stdout=out.stdout, stderr=out.stderr)
         return out
