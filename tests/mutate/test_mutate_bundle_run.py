@@ -112,3 +112,36 @@ def test_a_folder_program_evolves_with_edits_that_name_their_files(tmp_path, pro
     assert result.best is not None and result.best.score > 6.0
     best = unpack(result.best.code)
     assert best["solver/main.py"] == FILES["solver/main.py"] and best["solver/__init__.py"] == ""
+
+
+def rewriting_model(request: dict) -> str:
+    """Answers a rewrite request with the whole new structure file after its FILE: line."""
+    program = _current_program(request)
+    size = int(re.search(r"SIZE = (\d+)", program).group(1))
+    new = FILES["solver/structure.py"].replace("SIZE = 3", f"SIZE = {size + 1 + (request.get('seed') or 0) % 97}")
+    return f"A larger structure.\n\nFILE: solver/structure.py\n```python\n{new}```\n"
+
+
+def test_rewrites_and_zero_cost_operators_of_a_folder_program_in_a_real_run(tmp_path):
+    task = write_folder_task(tmp_path / "task")
+    with ScriptedOpenAIServer(responder=rewriting_model) as srv:
+        result = evoforge.run(task, llm=f"openai/scripted@{srv.base_url}", budget=12, run_dir=tmp_path / "run",
+                              overrides={"mutation.weights": {"full": 1.0, "perturb": 1.0}, "search.novelty": False,
+                                         "llm.profile": "large"})
+        asked = [r["messages"][-1]["content"] for r in srv.requests]
+    store = open_storage(result.storage_url, read_only=True)
+    try:
+        attempts = store.attempts(result.run_id)
+    finally:
+        store.close()
+    initial = next(a for a in attempts if a.mutation == "initial")
+    children = [a for a in attempts if a.mutation != "initial"]
+    ok = [a for a in children if a.status is AttemptStatus.OK]
+    assert {a.mutation for a in ok} == {"full", "perturb"}, [(a.mutation, a.status, a.reason) for a in children]
+    assert all(a.reason for a in children if a.status is not AttemptStatus.OK)
+    for a in ok:
+        assert child_violation(initial.code, a.code) is None
+        assert unpack(a.code)["solver/main.py"] == FILES["solver/main.py"]
+    assert all("For each file you change, write a line FILE: path" in text for text in asked)
+    assert all(a.diff.startswith("--- a/solver/structure.py") for a in ok if a.mutation == "full")
+    assert result.best.score > 6.0
