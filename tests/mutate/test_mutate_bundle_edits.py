@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mutate_fixtures import BUNDLE_FILES
 
 from evoforge.bundle import changed_files, pack, unpack
@@ -263,3 +265,33 @@ def test_outside_blocks_equal_compares_a_bundle_file_by_file(path, old, new, equ
 def test_outside_blocks_equal_refuses_other_file_sets_and_single_files():
     assert not outside_blocks_equal(PARENT, pack({**BUNDLE_FILES, "solver/x.py": "X = 1\n"}))
     assert not outside_blocks_equal(PARENT, BUNDLE_FILES[H])
+
+
+# --- whatever the reply, a child keeps the rules ---------------------------------------------------
+
+_LINES = PARENT.split("\n")
+
+
+@settings(max_examples=150, deadline=None)
+@given(start=st.integers(0, len(_LINES) - 1), length=st.integers(1, 3),
+       name=st.sampled_from([None, H, S, M, "../x.py", "solver", "heuristic.py", "=== evoforge-file: solver/main.py ==="]),
+       replace=st.lists(st.sampled_from(["SIZE = 1", "    return 0", "# EVOLVE-BLOCK-END", "", "def size():",
+                                         "=== evoforge-file: solver/x.py ===", "import os", "    limit = 99"]),
+                        max_size=3),
+       mode=st.sampled_from(["diff", "full", "fix"]))
+def test_any_edit_either_fails_with_a_reason_or_keeps_the_rules(start, length, name, replace, mode):
+    search = "\n".join(_LINES[start:start + length])
+    reply = (f"FILE: {name}\n" if name else "") + sr(search, "\n".join(replace))
+    result = apply_reply(PARENT, reply, mode)
+    if result.ok:
+        assert child_violation(PARENT, result.code) is None
+        assert outside_blocks_equal(PARENT, result.code)
+        assert unpack(result.code)[M] == BUNDLE_FILES[M]
+    else:
+        assert result.code is None and result.reason
+
+
+def test_a_rewrite_without_fences_is_cut_at_its_file_lines():
+    reply = f"FILE: {S}\n{NEW_S}"
+    result = apply_reply(PARENT, reply, "full")
+    assert result.ok and unpack(result.code)[S] == NEW_S
