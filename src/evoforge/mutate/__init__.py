@@ -1,7 +1,9 @@
 """Prompts, edit formats and their tolerant application, grammars and zero-cost operators.
 
 Everything here respects one invariant: code outside the EVOLVE-BLOCKs of a parent is
-byte-identical in every child (see `blocks`).
+byte-identical in every child (see `blocks`). A folder program (a bundle, `evoforge.bundle`)
+goes through the same entry points, file by file: edits name their file (`bundle_edits`),
+operators change one file at a time (`bundle_ops`), and its frozen files (no blocks) never change.
 """
 from evoforge.mutate.blocks import (
     Block,
@@ -16,6 +18,7 @@ from evoforge.mutate.edits import (
     apply_search_replace,
     check_syntax,
     extract_full_rewrite,
+    parse_edits,
     parse_search_replace,
     unified_diff,
 )
@@ -42,6 +45,7 @@ __all__ = [
     "find_blocks",
     "is_template_echo",
     "outside_blocks_equal",
+    "parse_edits",
     "parse_search_replace",
     "profile_for",
     "replace_blocks",
