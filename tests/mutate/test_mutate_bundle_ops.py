@@ -241,3 +241,38 @@ def test_every_model_kind_asks_for_the_file_line(mode):
     for profile in ("small", "large"):
         text = _prompt(profile, mode=mode)
         assert "FILE:" in text
+
+
+def test_constrained_tweaks_through_the_engine_rotate_over_the_files():
+    """The engine's model path (schema-constrained, as for Ollama/vLLM): each tweak names a line, the
+    next ask from the same parent leaves it out, so once heuristic.py's line is tweaked the edits
+    move on to structure.py; every child names its file and keeps the rules."""
+    import re
+
+    from evoforge.engine.proposer import ModelRequest, model_child
+    from evoforge.llm import create_provider
+    from evoforge.testing.openai_server import ScriptedOpenAIServer
+
+    def first_line(request: dict) -> str:
+        line = request["response_format"]["json_schema"]["schema"]["properties"]["search"]["enum"][0]
+        return json.dumps({"search": line, "replace": re.sub(r"\d+(\.\d+)?", lambda m: "1" + m.group(0), line, count=1)})
+
+    tweaked: set[str] = set()
+    changed = []
+    with ScriptedOpenAIServer(responder=first_line) as srv:
+        provider = create_provider(f"ollama/tiny@{srv.base_url}")
+        for seed in (1, 2, 3):
+            req = ModelRequest(kind="tweak", parent=ParentView("p", PARENT, 1.0), inspirations=[], other=None,
+                               task_description="make solve() larger", direction="maximize", language="python",
+                               profile="small", temperature=0.7, max_tokens=200, seed=seed, constrained=True,
+                               insights=[], failure_note=None, diff_retries=0, tweaked_lines=tweaked)
+            draft = model_child(req, provider, cost_of=lambda r: 0.0, allow_extra_call=lambda: True,
+                                on_call=lambda c: None, seen_replies=set())
+            assert draft.status is AttemptStatus.PENDING, draft.reason
+            changed.append(good(PARENT, draft.code))
+        enums = [r["response_format"]["json_schema"]["schema"]["properties"]["search"]["enum"] for r in srv.requests]
+        prompts = [r["messages"][-1]["content"] for r in srv.requests]
+    assert enums == [["    return min(limit, x * 2.5)", "SIZE = 8", "    return [0] * min(SIZE, limit)"],
+                     ["SIZE = 8", "    return [0] * min(SIZE, limit)"], ["    return [0] * min(SIZE, limit)"]]
+    assert changed == [[H], [S], [S]]
+    assert all(f"FILE: {H}" in p and M not in p for p in prompts)
