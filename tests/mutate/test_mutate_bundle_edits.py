@@ -291,6 +291,11 @@ def test_any_edit_either_fails_with_a_reason_or_keeps_the_rules(start, length, n
         assert result.code is None and result.reason
 
 
+def test_code_that_assigns_a_path_is_not_a_file_name():
+    assert parse_edits('path = "data/x.txt"\n' + EDIT_H)[0][0] is None
+    assert parse_edits("file: data/x.txt\n" + EDIT_H)[0][0] == "data/x.txt"
+
+
 def test_a_rewrite_without_fences_is_cut_at_its_file_lines():
     reply = f"FILE: {S}\n{NEW_S}"
     result = apply_reply(PARENT, reply, "full")

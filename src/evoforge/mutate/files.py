@@ -40,9 +40,10 @@ __all__ = ["ProgramFile", "file_line_name", "is_editable", "program_files", "rep
 #: The line that names an edit's file, as the prompts ask for it.
 FILE_LINE = "FILE: {path}"
 
-# ``FILE: path`` and its decorated spellings: "**File:** `a.py`", "# Path: a.py", "File: a.py (editable)"
+# ``FILE: path`` and its decorated spellings: "**File:** `a.py`", "# Path: a.py", "File: a.py (editable)";
+# a colon, not "=": ``path = "data.txt"`` is code, not a file name
 _NAMED = re.compile(
-    r"^\s*(?:[#>*-]+\s*)?(?:\*\*|__)?(?:file|path|filename|file name)(?:\*\*|__)?\s*[:=]\s*(?:\*\*|__)?\s*"
+    r"^\s*(?:[#>*-]+\s*)?(?:\*\*|__)?(?:file|path|filename|file name)(?:\*\*|__)?\s*:\s*(?:\*\*|__)?\s*"
     r"[`'\"]?(?P<path>[^\s`'\"*]+)[`'\"]?\s*(?:\*\*|__)?\s*(?:\([^)]*\))?\s*:?\s*$", re.IGNORECASE)
 # a fence whose info string holds a path: ```solver/a.py, ```python solver/a.py, ```py:solver/a.py
 _FENCE_PATH = re.compile(r"^\s*```\s*(?:[\w+#-]+(?:\s+|:))?(?P<path>[^\s`:]*[./][^\s`]*)\s*$")
