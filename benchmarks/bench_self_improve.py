@@ -61,8 +61,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="outer seeds")
     ap.add_argument("--inner-proposals", type=int, default=16)
     ap.add_argument("--train-seeds", type=int, default=2)
-    ap.add_argument("--holdout-seeds", type=int, default=2)
-    ap.add_argument("--proposals", type=int, default=5, help="outer proposals (strategies tried)")
+    ap.add_argument("--holdout-seeds", type=int, default=4)
+    ap.add_argument("--proposals", type=int, default=12, help="outer proposals (strategies tried)")
     ap.add_argument("--json", help="also write the rows here")
     args = ap.parse_args()
     rows = []
