@@ -4,9 +4,10 @@ in the database and never printed in the report; a model that never fits the for
 idea and no crash."""
 from __future__ import annotations
 
+import pytest
 from research_helpers import ScriptedResearchModel, copy_topic
 
-from evoforge.research import research
+from evoforge.research import dashboard, research
 from evoforge.research import store as rs
 from evoforge.storage import open_storage
 from evoforge.testing.openai_server import ScriptedOpenAIServer
@@ -51,6 +52,15 @@ def test_a_discussion_with_only_stored_numbers_is_printed(tmp_path):
         summary = research(topic, tmp_path / "out", llm=f"openai/s@{srv.base_url}")
     md = (tmp_path / "out" / "reports" / "idea-1" / "report.md").read_text()
     assert "The idea reached a mean gap of" in md and _events(summary.storage_url, rs.FLAG) == []
+    # the records a dashboard view reads
+    view = dashboard.read(summary.storage_url)
+    assert [(i["id"], i["status"], i["verdict"], i["meta_overall"]) for i in view["ideas"]] == [
+        ("idea-1", "studied", "better", 6)]
+    detail = dashboard.read(summary.storage_url, "idea-1")
+    assert [s["stage"] for s in detail["stages"]] == ["draft", "debug", "tune"]
+    assert detail["report"]["markdown_text"] == md and len(detail["reviews"]) == 4
+    with pytest.raises(LookupError, match="no idea 'idea-9'"):
+        dashboard.read(summary.storage_url, "idea-9")
 
 
 def test_a_model_that_never_fits_the_form_leaves_stored_failures_only(tmp_path):
