@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ..engine.session import SNAPSHOT_IGNORE
 from ..program import Attempt, AttemptStatus
 from ..task import read_task_yaml
 from .settings import STAGES, StageBudget
@@ -31,7 +32,6 @@ from .store import EXPERIMENT, ResearchStore
 from .topic import Topic
 
 FAILED = (AttemptStatus.ERROR, AttemptStatus.INVALID, AttemptStatus.TIMEOUT)
-SNAPSHOT_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".git", "runs", "*.db", "*.db-wal", "*.db-shm")
 
 
 @dataclass
@@ -92,8 +92,6 @@ def _failures(attempts: list[Attempt]) -> list[Attempt]:
 def run_stages(topic: Topic, idea: dict[str, Any], store: ResearchStore, *, llm: str | None,
                log: Callable[[str], None]) -> Experiment:
     """Run the model stages of one idea; every stage is stored as an event of the research run."""
-    import evoforge
-
     maximize = topic.template.maximize
     exp = Experiment(idea["id"], topic.baseline, None, None, None)
     last_failures: list[Attempt] = []
