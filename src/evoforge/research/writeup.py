@@ -85,10 +85,6 @@ def _first_paragraph(text: str) -> str:
     return " ".join(text.split("\n\n")[0].split())
 
 
-def _num(x: float | None, digits: int = 4) -> str:
-    return "—" if x is None else f"{x:.{digits}g}"
-
-
 def _idea_blocks(study: Study, ev: Evidence, store: ResearchStore) -> list[Block]:
     r, idea = study.idea["record"], study.idea
     blocks = []
