@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from ..mutate import kinds
 
 ISOLATION_CHOICES = ("auto", "bwrap", "landlock", "unshare", "none")
 STAGES = ("draft", "debug", "tune")   # model stages, in order; "ablate" is trusted code (ablate_max)
@@ -29,16 +30,24 @@ class StageBudget:
     weights: dict[str, float] = field(default_factory=dict)
 
 
+def _weights(**by_kind: float) -> dict[str, float]:
+    """Stage weights by kind name, each looked up in the registry (evoforge.mutate.kinds) so a
+    renamed kind fails here at import rather than when a stage's run loads."""
+    return {kinds.get(name).name: w for name, w in by_kind.items()}
+
+
 def _draft() -> StageBudget:
-    return StageBudget(llm_calls=2, proposals=3, weights={"full": 1.0, "diff": 1.0})
+    # a first version of the idea: whole rewrites and SEARCH/REPLACE edits, equally
+    return StageBudget(llm_calls=2, proposals=3, weights=_weights(full=1.0, diff=1.0))
 
 
 def _debug() -> StageBudget:
-    return StageBudget(llm_calls=1, proposals=2, weights={"diff": 1.0, "full": 1.0})
+    return StageBudget(llm_calls=1, proposals=2, weights=_weights(diff=1.0, full=1.0))
 
 
 def _tune() -> StageBudget:
-    return StageBudget(llm_calls=1, proposals=6, weights={"perturb": 2.0, "diff": 1.0})
+    # tuning the constants of the idea: mostly zero-cost perturbations, some model edits
+    return StageBudget(llm_calls=1, proposals=6, weights=_weights(perturb=2.0, diff=1.0))
 
 
 @dataclass
