@@ -14,6 +14,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
@@ -57,6 +58,15 @@ def read_asset(name: str) -> bytes | None:
         return None
     node = resources.files("evoforge.ui").joinpath("assets", name)
     return node.read_bytes() if node.is_file() else None
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """An endpoint's answer that is a file, not JSON (a research report page), sent with its own CSP."""
+
+    body: bytes
+    content_type: str
+    csp: str = CSP
 
 
 class ApiError(Exception):
@@ -174,18 +184,18 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.log is not None:
             self.server.log(f"{self.address_string()} {format % args}")
 
-    def _send(self, status: int, body: bytes, content_type: str, *, cache: bool = False) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, *, cache: bool = False, csp: str = CSP) -> None:
         try:
-            self._write(status, body, content_type, cache)
+            self._write(status, body, content_type, cache, csp)
         except ConnectionError:  # the browser navigated away mid-answer: nothing to tell it
             self.close_connection = True
 
-    def _write(self, status: int, body: bytes, content_type: str, cache: bool) -> None:
+    def _write(self, status: int, body: bytes, content_type: str, cache: bool, csp: str) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "max-age=60" if cache else "no-store")
-        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("Content-Security-Policy", csp)
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Referrer-Policy", "no-referrer")
         self.end_headers()
@@ -227,6 +237,9 @@ class Handler(BaseHTTPRequestHandler):
                 status, value = 400, {"error": str(exc)}
             except Exception as exc:  # noqa: BLE001 - keep serving; a message helps more than a reset connection
                 status, value = 500, {"error": f"{type(exc).__name__}: {exc}"}
+            if isinstance(value, RawFile):
+                self._send(status, value.body, value.content_type, csp=value.csp)
+                return
             self._json(status, value)
             return
         name = "index.html" if path in ("/", "/index.html") else path[len("/assets/"):] if path.startswith("/assets/") else ""
@@ -302,3 +315,6 @@ def start_in_thread(registry: RunRegistry, host: str = "127.0.0.1", port: int = 
     server = make_server(registry, host, port, **kw)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
     return server
+
+
+from . import research as _research_view  # noqa: E402,F401 - registers the research endpoints (it imports this module)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..engine.locate import mask_url, parse_run_ref
 from ..errors import UserError
+from ..research.store import DB_FILE as RESEARCH_DB
 from ..storage import RunInfo, Storage, open_storage
 
 
@@ -39,6 +40,16 @@ class _Source:
     pinned: str | None  # a run name or id when the reference names one run
 
 
+def research_db(ref: str) -> str:
+    """An ``evoforge research --out`` folder (it holds ``research.db``, no ``run.db``) -> that
+    database, so ``evoforge ui OUT`` shows the research run and every stage run; else `ref`."""
+    path = Path(ref)
+    if "://" not in ref and path.is_dir() and not (path / "run.db").exists() and not (path / "storage.url").exists() \
+            and (path / RESEARCH_DB).is_file():
+        return str(path / RESEARCH_DB)
+    return ref
+
+
 def default_refs(root: Path = Path("runs")) -> list[str]:
     """Run folders under ``runs/`` (what ``evoforge run`` creates), newest last."""
     if not root.is_dir():
@@ -60,7 +71,7 @@ class RunRegistry:
             raise UserError("no run to show: give a run folder, a run.db file or a storage URL (none found under runs/)")
         try:
             for ref in refs:
-                parsed = parse_run_ref(ref)
+                parsed = parse_run_ref(research_db(ref))
                 url, pinned = parsed.url, parsed.name
                 store = by_url.get(url)
                 if store is None:
