@@ -40,7 +40,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction) -> None:
     u = sub.add_parser("ui", help="live dashboard of one or more runs in the browser (local, read-only)")
     u.add_argument("runs", nargs="*", metavar="RUN",
-                   help="run folder, run.db or storage URL[#RUN_NAME]; several to compare (default: run folders under runs/)")
+                   help="run folder, run.db, evoforge research --out folder or storage URL[#RUN_NAME]; several to compare "
+                        "(default: run folders under runs/)")
     u.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
     u.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; loopback only)")
     u.add_argument("--allow-remote", action="store_true",
