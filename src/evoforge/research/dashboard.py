@@ -1,8 +1,9 @@
 """The research records as the JSON a dashboard view needs, read from any storage URL.
 
 Why here and not in `evoforge.ui`: the dashboard's routes are another module's; these functions
-are what the ``/api/runs/KEY/research...`` routes (`evoforge.ui.research`) return (ideas with status and outcome, each idea's
-stage runs, its report and its reviews), usable by the ui, by ``evoforge report`` or a notebook.
+are what its ``/api/runs/KEY/research...`` routes (`evoforge.ui.research`) return (ideas with status
+and outcome, each idea's stage runs, its report and its reviews), usable by the ui, by
+``evoforge report`` or a notebook.
 """
 from __future__ import annotations
 
