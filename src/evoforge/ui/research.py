@@ -20,7 +20,8 @@ from .server import ApiError, Dashboard, RawFile, run_endpoint
 from .sources import RunHandle
 
 #: a report page may style itself and show its inline plots, nothing else
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; base-uri 'none'; form-action 'none'"
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; base-uri 'none'; "
+              "form-action 'none'")
 IDEA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 REPORTS = "reports"
 
