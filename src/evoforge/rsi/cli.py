@@ -36,7 +36,8 @@ def cmd_self_improve(args: argparse.Namespace) -> int:
         outer_proposals=args.proposals, alpha=args.alpha, margin=args.margin, approval=args.approval,
         seed=args.seed, initial=args.initial, isolation=args.isolation, outer_overrides=_overrides(args.set),
         inner_proposals=args.inner_proposals, fitness=args.fitness,
-        race_alpha=None if args.race_alpha == 0 else args.race_alpha, race_min=args.race_min)
+        race_alpha=None if args.race_alpha == 0 else args.race_alpha, race_min=args.race_min,
+        outer_search=args.outer_search)
     report = self_improve(opts, log=None if args.quiet else _log, progress=not args.quiet)
     p = report.promotion
     print(f"outer run: {report.run_dir} ({report.stop_reason})")
@@ -153,6 +154,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     si.add_argument("--budget", type=int, default=10,
                     help="model calls of the outer run (default 10; 0: no model, perturb the strategy's numbers)")
     si.add_argument("--proposals", type=int, help="proposals of the outer run (default 2 × --budget)")
+    si.add_argument("--outer-search", choices=("screen", "perturb"), default="screen",
+                    help="--budget 0: screen every knob of the strategy one level up and down first, then combine, "
+                         "extend and perturb the best (default); or perturb only")
     si.add_argument("--alpha", type=float, default=0.05, help="significance level of the promotion test (default 0.05)")
     si.add_argument("--margin", type=float, default=0.0, help="required mean held-out gain (normalised) (default 0)")
     si.add_argument("--approval", choices=("auto", "human"), default="auto", help="human: promotions wait for evoforge audit")
