@@ -12,6 +12,7 @@ from research_helpers import ROOT, ScriptedResearchModel, copy_topic
 
 from evoforge.program import AttemptStatus
 from evoforge.research import store as rs
+from evoforge.research.pdf import find_renderer
 from evoforge.storage import open_storage, sqlite_url_for
 from evoforge.testing.openai_server import ScriptedOpenAIServer
 
@@ -64,6 +65,12 @@ def test_the_whole_loop_end_to_end_and_the_archive_across_invocations(tmp_path):
         html = (out / "reports" / "idea-1" / "report.html").read_text()
         assert "## Results" in md and "## Ablation" in md and "```diff" in md and "## Reviews" in md
         assert "data:image/" in html and "<script" not in html   # self-contained, no scripts
+        reports = [e["payload"] for e in store.events(research.id, rs.REPORT) if e["payload"]["idea"] == "idea-1"]
+        if find_renderer() is not None:   # Chromium (scripts/test.sh installs it) prints the reviewed report
+            assert reports[-1]["pdf"] and (out / "reports" / "idea-1" / "report.pdf").read_bytes()[:5] == b"%PDF-"
+            assert "report.pdf" in first.stdout and "idea-1: PDF " in first.stderr
+        else:
+            assert reports[-1]["pdf"] is None and "no PDF renderer found" in reports[-1]["pdf_note"]
         # every id cited in the report (in brackets) is a stored attempt of some run
         every = {a.id for run in store.list_runs() for a in store.attempts(run.id, with_code=False)}
         cited = {c for group in re.findall(r"\[([0-9a-f]{8}(?:, [0-9a-f]{8})*)(?: …)?\]", md) for c in group.split(", ")}

@@ -21,6 +21,8 @@ def cmd_research(args: argparse.Namespace) -> int:
     for i in summary.ideas:
         extra = f"  verdict: {i['verdict']}  meta-review: {i.get('meta_overall')}  report: {i['report']}" \
             if i["status"] == "studied" else ""
+        if i.get("pdf"):
+            extra += f"  pdf: {i['pdf']}"
         w(f"  {i['id']}  {i['status']:<10} {i['title']}{extra}\n")
     w(f"database: {summary.storage_url}  (evoforge ui {summary.out_dir}/research.db)\n")
     return 0

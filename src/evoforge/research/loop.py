@@ -65,13 +65,18 @@ def study_idea(topic: Topic, store: ResearchStore, idea: dict[str, Any], *, llm:
                         "baseline": base.to_dict(), "result": result.to_dict(), **comparison})
     log(f"{idea['id']}: {comparison['verdict']} (idea {result.mean} vs baseline {base.mean} on {len(base.seeds)} "
         "fresh seeds)")
-    report = write_report(topic, study, store, asker)
+    pdf = topic.settings.pdf
+    report = write_report(topic, study, store, asker, pdf=pdf and asker is None)
     if asker is not None:
         study.reviews, study.meta_review = review(asker, store, idea["id"], report["markdown_text"],
                                                   reviewers=topic.settings.reviewers,
                                                   reflections=topic.settings.review_reflections)
-        if study.reviews:
-            write_report(topic, study, store, None)
+        # the final report (with the reviews, when there are any) is the one printed as PDF
+        if study.reviews or pdf:
+            report = write_report(topic, study, store, None, pdf=pdf)
+    if pdf:
+        log(f"{idea['id']}: PDF {report['pdf']}" if report["pdf"] else f"{idea['id']}: no PDF ({report['pdf_note']})")
+    study.report = report
     store.set_status(idea["id"], "studied", comparison["verdict"])
     return study
 
@@ -116,6 +121,7 @@ def research(topic_dir: str | Path, out: str | Path, *, llm: str | None = None, 
             summary.ideas.append({"id": idea["id"], "title": title, "status": "studied",
                                   "verdict": study.comparison["verdict"], "best_id": study.experiment.best_id,
                                   "report": str(out_dir / "reports" / idea["id"] / "report.html"),
+                                  "pdf": study.report.get("pdf") if study.report else None,
                                   "meta_overall": study.meta_review["record"]["overall"] if study.meta_review else None,
                                   "flags": len(study.flags)})
         summary.model_calls = asker.calls if asker else 0

@@ -70,6 +70,7 @@ class ResearchSettings:
     stage_wall_clock_s: float = 900.0  # wall clock of one stage run
     temperature: float = 0.7
     max_tokens: int = 700
+    pdf: bool = True                # also print each report as PDF where a renderer is found (research/pdf.py)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -16,6 +16,7 @@ from .asking import Asker
 from .evidence import Evidence, mark, unverified
 from .experiment import Experiment
 from .measure import Measured
+from .pdf import render_pdf
 from .plots import bar_chart
 from .render import Block, to_html, to_markdown
 from .store import FLAG, REPORT, ResearchStore
@@ -38,6 +39,7 @@ class Study:
     flags: list[dict[str, Any]] = field(default_factory=list)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     meta_review: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None        # the last stored report record (paths, PDF or why not)
 
 
 def build_evidence(study: Study) -> Evidence:
@@ -181,8 +183,10 @@ def _review_blocks(study: Study) -> list[Block]:
     return blocks
 
 
-def write_report(topic: Topic, study: Study, store: ResearchStore, asker: Asker | None) -> dict[str, Any]:
-    """Write OUT/reports/IDEA/report.md and report.html (+ the plot); returns the stored report record."""
+def write_report(topic: Topic, study: Study, store: ResearchStore, asker: Asker | None,
+                 pdf: bool = True) -> dict[str, Any]:
+    """Write OUT/reports/IDEA/report.md and report.html (+ the plot, + report.pdf where a renderer
+    is found and `pdf`); returns the stored report record."""
     folder = store.out / "reports" / study.idea["id"]
     folder.mkdir(parents=True, exist_ok=True)
     ev = build_evidence(study)
@@ -201,7 +205,10 @@ def write_report(topic: Topic, study: Study, store: ResearchStore, asker: Asker 
     md, html = folder / "report.md", folder / "report.html"
     md.write_text(to_markdown(blocks), encoding="utf-8")
     html.write_text(to_html(blocks, study.idea["record"]["title"]), encoding="utf-8")
+    printed = render_pdf(html, folder / "report.pdf") if pdf else None
     record = {"idea": study.idea["id"], "markdown": str(md), "html": str(html),
+              "pdf": str(printed.path) if printed and printed.path else None,
+              "pdf_note": (printed.note if printed else "pdf: false in research.yaml"),
               "plot": str(plot) if plot else None, "flags": study.flags, "evidence": ev.to_list(),
               "markdown_text": md.read_text(encoding="utf-8"), "reviewed": bool(study.reviews)}
     store.add(REPORT, record)
