@@ -33,6 +33,11 @@ class Field:
     low: int = 1
     high: int = 10
     hint: str = ""
+    max_chars: int = 0            # text fields: at most this many characters (0: MAX_TEXT)
+
+    @property
+    def limit(self) -> int:
+        return self.max_chars or MAX_TEXT
 
 
 @dataclass(frozen=True)
@@ -50,14 +55,15 @@ class Form:
         for f in self.fields:
             what = {"text": "string", "list": "list of 1-6 strings",
                     "score": f"integer {f.low}-{f.high}"}[f.kind]
-            lines.append(f'  "{f.name}": {what}' + (f"  ({f.hint})" if f.hint else ""))
+            hint = ", ".join(h for h in (f.hint, f"at most {f.max_chars} characters" if f.max_chars else "") if h)
+            lines.append(f'  "{f.name}": {what}' + (f"  ({hint})" if hint else ""))
         return "{\n" + ",\n".join(lines) + "\n}"
 
     def json_schema(self) -> dict[str, Any]:
         props: dict[str, Any] = {}
         for f in self.fields:
             if f.kind == "text":
-                props[f.name] = {"type": "string"}
+                props[f.name] = {"type": "string", "maxLength": f.limit}
             elif f.kind == "list":
                 props[f.name] = {"type": "array", "items": {"type": "string"}}
             else:
@@ -68,13 +74,15 @@ class Form:
         """A GBNF grammar accepting exactly this form (fields in order)."""
         parts = []
         for i, f in enumerate(self.fields):
-            value = {"text": "str", "list": "strlist"}.get(f.kind, f"score{i}")
+            value = {"text": f"str{i}" if f.max_chars else "str", "list": "strlist"}.get(f.kind, f"score{i}")
             parts.append(f'"\\"{f.name}\\":" ws {value}')
         rules = ['root ::= "{" ws ' + ' "," ws '.join(parts) + ' ws "}"',
                  'ws ::= [ \\n]{0,2}',
                  'str ::= "\\"" [^"\\\\\\n]{1,400} "\\""',
                  'strlist ::= "[" str ("," ws str){0,4} "]"']
         for i, f in enumerate(self.fields):
+            if f.kind == "text" and f.max_chars:
+                rules.append(f'str{i} ::= "\\"" [^"\\\\\\n]{{1,{min(f.max_chars, 400)}}} "\\""')
             if f.kind == "score":
                 choices = " | ".join(f'"{n}"' for n in range(f.high, f.low - 1, -1))
                 rules.append(f"score{i} ::= {choices}")
@@ -111,14 +119,14 @@ def _field_value(f: Field, value: Any, form: str) -> Any:
         if not isinstance(value, list) or not 1 <= len(value) <= 6:
             raise FormError(f"{where} must be a list of 1 to 6 strings, got {value!r}"[:300])
         return [_text(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    return _text(value, where)
+    return _text(value, where, f.limit)
 
 
-def _text(value: Any, where: str) -> str:
+def _text(value: Any, where: str, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip():
         raise FormError(f"{where} must be a non-empty string, got {value!r}"[:300])
-    if len(value) > MAX_TEXT:
-        raise FormError(f"{where} is longer than {MAX_TEXT} characters")
+    if len(value.strip()) > limit:
+        raise FormError(f"{where} is longer than {limit} characters")
     return value.strip()
 
 
@@ -141,7 +149,7 @@ def extract_object(reply: str) -> Any:
 
 
 IDEA = Form("idea", (
-    Field("title", "text", hint="a few words"),
+    Field("title", "text", hint="a few words", max_chars=100),
     Field("hypothesis", "text", hint="what you expect and why"),
     Field("planned_change", "text", hint="the change to the program, concretely"),
     Field("expected_effect", "text", hint="on the score"),

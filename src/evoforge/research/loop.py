@@ -50,6 +50,22 @@ def _provider(llm: str | None, log: Callable[[str], None]) -> Any:
     return create_provider(spec)
 
 
+def _once(log: Callable[[str], None]) -> Callable[[str], None]:
+    """`log` that prints the embedded model's notice only the first time: every stage run starts a
+    provider and says it again, which buries the loop's own lines."""
+    from ..llm.registry import EMBEDDED_NOTICE
+
+    seen: list[bool] = []
+
+    def say(text: str) -> None:
+        if text.strip() == EMBEDDED_NOTICE.strip():
+            if seen:
+                return
+            seen.append(True)
+        log(text)
+    return say
+
+
 def study_idea(topic: Topic, store: ResearchStore, idea: dict[str, Any], *, llm: str | None, asker: Asker | None,
                log: Callable[[str], None]) -> Study:
     """Run, measure, write up and review one idea; its outcome is stored."""
@@ -84,7 +100,7 @@ def study_idea(topic: Topic, store: ResearchStore, idea: dict[str, Any], *, llm:
 def research(topic_dir: str | Path, out: str | Path, *, llm: str | None = None, ideas: int | None = None,
              overrides: dict[str, Any] | None = None, log: Callable[[str], None] | None = None) -> ResearchSummary:
     """Mirror of ``evoforge research TOPIC_DIR --out DIR``; raises UserError for bad input."""
-    say = log or (lambda _text: None)
+    say = _once(log or (lambda _text: None))
     started = time.time()
     ov = dict(overrides or {})
     if ideas is not None:
