@@ -10,6 +10,10 @@ all pairs. Nothing is asserted: the numbers decide.
     python benchmarks/bench_policy_transfer.py --policy '{"mutation.perturb_scale": 0.8}'
     python benchmarks/bench_policy_transfer.py --strategy OUT/incumbent_strategy.py --seeds 4 --proposals 24
 
+With ``--strategy`` the candidate runs are run with that strategy file itself (so its
+``mutation_weights()`` — the numeric strategy's operator-weight levels — applies as well as its
+``config_overrides()``); the default runs use evoforge's default strategy and no overrides.
+
 Why zero-cost operators only: a model's edits would add noise (and cost) the policy does not
 control; the policy's operator knobs (perturb's step size, operator weights) and search knobs
 (selection, islands) act on every run, with or without a model, so an operator-only run shows
@@ -30,7 +34,8 @@ sys.path.insert(0, str(ROOT / "src"))
 EXAMPLES = ("circle_packing", "function_minimization", "contest_placement", "contest_routing", "two_objectives")
 
 
-def runs_of(task_dir: Path, policy: dict, seeds: list[int], proposals: int, tmp: Path) -> list[float]:
+def runs_of(task_dir: Path, policy: dict, seeds: list[int], proposals: int, tmp: Path,
+            strategy: Path = Path("default")) -> list[float]:
     from evoforge.rsi.fitness import InnerTask, run_inner
     from evoforge.task import load_task
 
@@ -38,8 +43,9 @@ def runs_of(task_dir: Path, policy: dict, seeds: list[int], proposals: int, tmp:
     inner = InnerTask(str(task_dir), task.name, task.config.direction)
     out = []
     for seed in seeds:
-        run = run_inner(inner, Path("default"), llm=None, seed=seed, inner_budget=0, proposals_cap=proposals,
-                        run_dir=tmp / f"{task.name}-{abs(hash(json.dumps(policy, sort_keys=True)))}-{seed}",
+        tag = abs(hash(json.dumps([str(strategy), policy], sort_keys=True)))
+        run = run_inner(inner, strategy, llm=None, seed=seed, inner_budget=0, proposals_cap=proposals,
+                        run_dir=tmp / f"{task.name}-{tag}-{seed}",
                         policy=policy, fitness="auc")
         out.append(run.value)
     return out
@@ -59,18 +65,21 @@ def main() -> None:
 
     if bool(args.policy) == bool(args.strategy):
         ap.error("give exactly one of --policy and --strategy")
+    strategy = Path("default")
     if args.policy:
         policy = check_policy(json.loads(args.policy))
     else:
         policy = {k: v for k, v in strategy_overrides(args.strategy).items() if k != "strategy"}
-    print(f"candidate policy {json.dumps(policy)}; {args.seeds} seeds x {args.proposals} operator proposals per run")
+        strategy = Path(args.strategy).resolve()
+    print(f"candidate policy {json.dumps(policy)}{'' if args.policy else f' with the strategy {strategy}'}; "
+          f"{args.seeds} seeds x {args.proposals} operator proposals per run")
     seeds = list(range(100, 100 + args.seeds))
     rows, all_c, all_d = [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-transfer-") as tmp:
         for name in args.examples:
             started = time.monotonic()
             d = runs_of(ROOT / "examples" / name, {}, seeds, args.proposals, Path(tmp))
-            c = runs_of(ROOT / "examples" / name, policy, seeds, args.proposals, Path(tmp))
+            c = runs_of(ROOT / "examples" / name, policy, seeds, args.proposals, Path(tmp), strategy)
             test = paired_permutation_test(c, d)
             all_c += c
             all_d += d

@@ -34,7 +34,7 @@ HOLDOUT = ("tune_d", "tune_e", "tune_f")
 
 
 def one_seed(seed: int, args: argparse.Namespace, out: Path) -> dict:
-    from evoforge.rsi.coordinate import vector
+    from evoforge.mutate.coordinate import vector
     from evoforge.rsi.outer import SelfImproveOptions, self_improve
     from evoforge.rsi.promotion import per_task
     from evoforge.storage import open_storage

@@ -53,7 +53,7 @@ def _attempts(result):
 
 def test_builtin_kinds_keep_their_order_and_default_weights():
     assert kinds.configurable_names() == ("diff", "tweak", "full", "crossover", "perturb", "swap",
-                                          "duplicate", "delete", "block_crossover")
+                                          "duplicate", "delete", "block_crossover", "coordinate")
     assert kinds.model_kind_names() == {"diff", "tweak", "full", "crossover", "fix"}
     assert kinds.default_weights("small")["perturb"] == 0.33
     assert abs(sum(kinds.default_weights("large").values()) - 1.0) < 1e-9

@@ -1,4 +1,4 @@
-"""The no-model outer run's coordinate screen (evoforge.rsi.coordinate): every knob is tried one
+"""The no-model outer run's coordinate screen (evoforge.mutate.coordinate): every knob is tried one
 level up and down before anything is combined, then the moves that paid are combined and
 extended; the held-out gate stays the same paired sign-flip test at the same α.
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evoforge.mutate import kinds as kind_registry
-from evoforge.rsi.coordinate import KIND, Scored, knobs, next_values, screen_moves, vector, with_values
+from evoforge.mutate.coordinate import KIND, Scored, knobs, next_values, screen_moves, vector, with_values
 from evoforge.rsi.outer import SelfImproveOptions, self_improve
 from evoforge.rsi.stats import paired_permutation_test
 from evoforge.storage import open_storage

@@ -118,6 +118,16 @@ def _library_operator(name: str) -> Operator:
     return run
 
 
+def _coordinate_operator(code: str, rng: random.Random, other: str | None, language: str,
+                         **settings: float) -> str | None:
+    """The ``coordinate`` kind's operator (evoforge.mutate.coordinate, imported when first run)."""
+    from evoforge.mutate.coordinate import operator
+    return operator(code, rng, other, language, **settings)
+
+
+_coordinate_operator.__name__ = "operator_coordinate"
+
+
 @dataclass(frozen=True)
 class ProposalKind:
     """One way of proposing a child.
@@ -262,5 +272,8 @@ register(ProposalKind("duplicate", operator=_library_operator("duplicate"), weig
 register(ProposalKind("delete", operator=_library_operator("delete"), weights=_w(0.02, 0.02)))
 register(ProposalKind("block_crossover", operator=_library_operator("crossover"), needs_second_parent=True,
                       weights=_w(0.03, 0.07)))
+# coordinate screening of a program's numeric knobs (evoforge.mutate.coordinate): no default
+# weight, so off unless a run's mutation.weights names it (the no-model self-improve outer run does)
+register(ProposalKind("coordinate", operator=_coordinate_operator, scaled=True))
 # repairs a broken program when no valid one exists; chosen by the engine, never configured
 register(ProposalKind("fix", edit_format=DIFF, configurable=False, prompt="fix"))

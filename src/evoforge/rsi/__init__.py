@@ -4,8 +4,8 @@
 - `sandboxed`: strategies run in the sandbox behind the ordinary Strategy interface.
 - `fitness`, `outer`: ``evoforge self-improve`` — an outer evoforge run whose programs are
   strategies, scored by the inner engine's improvement on training tasks.
-- `coordinate`: the no-model outer run's search — every knob screened one level up and down
-  first, then the moves that paid combined and extended (the ``coordinate`` proposal kind).
+- the no-model outer run searches with the ``coordinate`` proposal kind (`evoforge.mutate.coordinate`):
+  every knob screened one level up and down first, then the moves that paid combined and extended.
 - `stats`, `promotion`: verified promotion on held-out tasks (paired permutation test), every
   decision recorded; optional human approval (``evoforge audit OUT``).
 - `prompt_evolution`: an evolving, bandit-chosen system prompt inside an ordinary run.
@@ -13,4 +13,3 @@
 
 See docs/self_improvement.md.
 """
-from . import coordinate as coordinate  # registers the "coordinate" proposal kind (a run's config may name it)

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from . import coordinate
+from ..mutate import coordinate
 from .fitness import FITNESSES, InnerTask, code_digest, score_strategy
 from .promotion import REPORT_FILE, Promotion, decide, record, rejection
 from .stats import min_pairs

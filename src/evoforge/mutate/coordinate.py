@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..mutate import kinds as kind_registry
-from ..mutate.blocks import block_line_numbers
+from .blocks import block_line_numbers
 
 KIND = "coordinate"
 Number = int | float
@@ -199,7 +198,7 @@ def _run_attempts(run_dir: Path) -> list[Any] | None:
 
 def propose(parent: str, rng: random.Random, scale: float | None = None) -> tuple[str, str | None]:
     """(phase, child code or None) of the next coordinate proposal from `parent`."""
-    from ..mutate.operators import apply_operator
+    from .operators import apply_operator
 
     run_dir = _BOUND.get("run_dir")
     attempts = _run_attempts(run_dir) if run_dir is not None else None
@@ -219,12 +218,8 @@ def propose(parent: str, rng: random.Random, scale: float | None = None) -> tupl
     return "perturb", apply_operator("perturb", parent, rng, other=None, language="python", **settings)
 
 
-def _operator(code: str, rng: random.Random, other: str | None, language: str, **settings: float) -> str | None:
+def operator(code: str, rng: random.Random, other: str | None, language: str, **settings: float) -> str | None:
+    """The ``coordinate`` kind's operator (registered in `evoforge.mutate.kinds`): Python only."""
     if language != "python":
         return None
     return propose(code, rng, settings.get("scale"))[1]
-
-
-_operator.__name__ = "operator_coordinate"
-# no default weight: off unless a run's mutation.weights names it (the no-model outer run does)
-kind_registry.register(kind_registry.ProposalKind(KIND, operator=_operator, scaled=True), replace=True)
