@@ -116,6 +116,24 @@ def test_user_errors(inner_tasks, tmp_path, capsys):
     assert main(["self-improve", "--tasks", a, "--holdout", h, "--holdout-seeds", "2", "--out", str(tmp_path / "o2"), *common]) == 2
     assert "needs at least 5 pairs" in capsys.readouterr().err
     assert main(["self-improve", "--tasks", str(tmp_path / "nope"), "--holdout", h, "--out", str(tmp_path / "o3"), *common]) == 2
+    assert main(["self-improve", "--tasks", a, "--holdout", h, "--seed", "-1", "--out", str(tmp_path / "o4"), *common]) == 2
+    assert "--seed must be at least 0" in capsys.readouterr().err
+    assert main(["self-improve", "--tasks", a, "--holdout", h, "--seeds", "1001", "--out", str(tmp_path / "o5"), *common]) == 2
+    assert "would train on held-out inner seed(s) 1000" in capsys.readouterr().err
+
+
+def test_the_outer_seed_picks_the_training_seeds_never_the_held_out_ones(inner_tasks, strategy_server, tmp_path):
+    """Two outer seeds are two replications: other training runs, the same held-out runs."""
+    from evoforge.rsi.outer import build_outer_task
+
+    specs = []
+    for seed in (0, 3):
+        opts = _options(inner_tasks, strategy_server, tmp_path / f"o{seed}", seeds=2, seed=seed)
+        folder = build_outer_task(opts, [InnerTask(str(inner_tasks["a"]), "a")],
+                                  [InnerTask(str(inner_tasks["h"]), "h")], tmp_path / f"outer{seed}")
+        specs.append(json.loads((folder / "rsi.json").read_text()))
+    assert [s["seeds"] for s in specs] == [[0, 1], [30000, 30001]]
+    assert specs[0]["holdout_seeds"] == specs[1]["holdout_seeds"] == [1000, 1001, 1002, 1003, 1004]
 
 
 def test_normalised_improvement_direction_and_scale():

@@ -157,11 +157,34 @@ def _check(opts: SelfImproveOptions, train: list[InnerTask], holdout: list[Inner
         raise UserError(f"--alpha must be in (0, 1), got {opts.alpha}")
     if opts.approval not in ("auto", "human"):
         raise UserError(f"--approval must be auto or human, got {opts.approval!r}")
+    if opts.seed < 0:
+        raise UserError(f"--seed must be at least 0, got {opts.seed}")
+    shared = set(training_seeds(opts)) & set(holdout_seeds(opts))
+    if shared:
+        raise UserError(f"--seed {opts.seed} with --seeds {opts.seeds} would train on held-out inner seed(s) "
+                        f"{', '.join(map(str, sorted(shared)[:3]))}: use fewer --seeds")
     pairs, need = len(holdout) * opts.holdout_seeds, min_pairs(opts.alpha)
     if pairs < need:
         raise UserError(f"{len(holdout)} held-out task(s) × {opts.holdout_seeds} seed(s) = {pairs} pairs, but the "
                         f"sign-flip test needs at least {need} pairs to ever reach α = {opts.alpha}: add held-out "
                         "tasks or --holdout-seeds, or raise --alpha")
+
+
+TRAIN_SEED_STRIDE = 10_000   # outer seed s trains on inner seeds s·10000 + 0, 1, …
+HOLDOUT_SEED_BASE = 1000     # held-out inner seeds 1000, 1001, …, whatever the outer seed
+
+
+def training_seeds(opts: SelfImproveOptions) -> list[int]:
+    """The inner seeds every strategy is scored on (paired across strategies). They follow the
+    outer seed, so two outer seeds are two independent replications of the whole experiment
+    (another training sample, hence possibly another promoted strategy), not the same training
+    runs searched in another order; the held-out seeds stay fixed and never overlap them."""
+    return [TRAIN_SEED_STRIDE * opts.seed + i for i in range(opts.seeds)]
+
+
+def holdout_seeds(opts: SelfImproveOptions) -> list[int]:
+    """The inner seeds of the promotion test: the same for every outer seed."""
+    return [HOLDOUT_SEED_BASE + i for i in range(opts.holdout_seeds)]
 
 
 def _wall_clock(opts: SelfImproveOptions) -> float:
@@ -183,7 +206,7 @@ def build_outer_task(opts: SelfImproveOptions, train: list[InnerTask], holdout: 
     shutil.copyfile(initial, folder / "strategy.py")
     (folder / "evaluate.py").write_text(EVALUATE_PY, encoding="utf-8")
     spec = {"train": [asdict(t) for t in train], "holdout": [asdict(t) for t in holdout],
-            "seeds": list(range(opts.seeds)), "holdout_seeds": [1000 + i for i in range(opts.holdout_seeds)],
+            "seeds": training_seeds(opts), "holdout_seeds": holdout_seeds(opts),
             "llm": opts.llm, "inner_budget": opts.inner_budget, "isolation": opts.isolation,
             "inner_wall_clock_s": _wall_clock(opts), "inner_proposals": opts.inner_proposals,
             "fitness": opts.fitness,
