@@ -80,6 +80,40 @@ def test_screen_then_combine_then_extend_then_nothing():
     assert next_values(Scored({"A": 4}, None), [Scored({"A": 5}, 1.0), Scored({"A": 3}, 1.0)]) is None
 
 
+def test_a_combination_that_loses_is_followed_by_greedy_additions_from_the_best_single_move():
+    """A and B interact (together they lose), C helps on top of A: the search keeps A, rejects
+    A+B, keeps A+C, then extends the leader (A+C) one more level each way."""
+    base = Scored({"A": 4, "B": 4, "C": 4}, 0.10)
+    single = {("A", 5): 0.30, ("B", 5): 0.20, ("C", 5): 0.15}
+
+    def score(values):
+        moved = {(k, v) for k, v in values.items() if v != base.values[k]}
+        if {("A", 5), ("B", 5)} <= moved:
+            return 0.05                            # the interaction
+        if moved == {("A", 5), ("C", 5)}:
+            return 0.40
+        return max([single.get(m, 0.09) for m in moved], default=0.10)
+
+    tried: list[Scored] = []
+    order = []
+    while (nxt := next_values(base, tried)) is not None and len(order) < 20:
+        phase, values = nxt
+        order.append((phase, values))
+        tried.append(Scored(values, score(values) if phase != "extend" else 0.0))
+    assert [p for p, _ in order] == ["screen"] * 6 + ["combine", "add", "add", "extend"]
+    assert order[6][1] == {"A": 5, "B": 5, "C": 5}            # everything that paid: loses (0.05)
+    assert order[7][1] == {"A": 5, "B": 5, "C": 4}            # best single (A) + next best (B): loses
+    assert order[8][1] == {"A": 5, "B": 4, "C": 5}            # A + C: kept (0.40)
+    assert order[9][1] == {"A": 6, "B": 4, "C": 6}            # the pattern move from the leader
+
+
+def test_a_combination_that_wins_skips_the_greedy_additions():
+    base = Scored({"A": 4, "B": 4}, 0.10)
+    tried = [Scored({"A": 5, "B": 4}, 0.2), Scored({"A": 3, "B": 4}, 0.0), Scored({"A": 4, "B": 5}, 0.15),
+             Scored({"A": 4, "B": 3}, 0.0), Scored({"A": 5, "B": 5}, 0.3)]
+    assert next_values(base, tried) == ("extend", {"A": 6, "B": 6})
+
+
 def test_the_kind_is_registered_and_off_by_default():
     assert KIND in kind_registry.configurable_names()
     assert KIND not in kind_registry.default_weights("small") and KIND not in kind_registry.default_weights("large")

@@ -17,9 +17,13 @@ The ``coordinate`` proposal kind, in the order its proposals are made:
    proposals.
 2. **combine** — the incumbent with, for every knob, the better of its screened moves when that
    move scored above the incumbent (one proposal, when at least two knobs paid).
-3. **extend** — the pattern move: from the best-scored strategy so far, every knob it moved away
+3. **add** — when the combination did not beat the best single move (knobs that interact, or
+   screen scores that were partly noise): greedy forward selection, from the best single move,
+   adding the other paid moves one at a time (best screened first), each kept only if it scored
+   higher (at most one proposal per paid knob beyond the first).
+4. **extend** — the pattern move: from the best-scored strategy so far, every knob it moved away
    from the incumbent goes one more level the same way; repeated while that keeps improving.
-4. then ``perturb`` of the parent (with ``search.parent_selection: hill_climb`` in the outer
+5. then ``perturb`` of the parent (with ``search.parent_selection: hill_climb`` in the outer
    run: the best strategy), at the run's ``mutation.perturb_scale``.
 
 The moves read the run's own attempts (their code and training scores), so the search needs no
@@ -127,7 +131,7 @@ class Scored:
 
 def next_values(base: Scored, tried: Sequence[Scored]) -> tuple[str, dict[str, Number]] | None:
     """(phase, knob values) of the next coordinate proposal given the incumbent `base` and every
-    strategy proposed so far, or None when screen, combine and extend are spent."""
+    strategy proposed so far, or None when screen, combine, add and extend are spent."""
     seen = {_key(base.values)} | {_key(t.values) for t in tried}
     screen = screen_moves(base.values)
     for move in screen:
@@ -136,17 +140,14 @@ def next_values(base: Scored, tried: Sequence[Scored]) -> tuple[str, dict[str, N
     if base.score is None:
         return None
     scores = {_key(t.values): t.score for t in tried if t.score is not None}
-    combined, paid = dict(base.values), 0
-    for name in base.values:
-        best, best_score = None, base.score
-        for move in screen:
-            s = scores.get(_key(move))
-            if move[name] != base.values[name] and s is not None and s > best_score:
-                best, best_score = move[name], s
-        if best is not None:
-            combined[name], paid = best, paid + 1
-    if paid >= 2 and _key(combined) not in seen:
+    paid = _paid_moves(base, screen, scores)
+    combined = {**base.values, **{name: value for name, value, _ in paid}}
+    if len(paid) >= 2 and _key(combined) not in seen:
         return "combine", combined
+    if len(paid) >= 2 and scores.get(_key(combined), float("-inf")) <= paid[0][2]:
+        added = _next_addition(base, paid, scores, seen)
+        if added is not None:
+            return "add", added
     leader = max((t for t in tried if t.score is not None and t.values.keys() == base.values.keys()),
                  key=lambda t: t.score or 0.0, default=None)
     if leader is None or leader.score is None or leader.score <= base.score:
@@ -160,6 +161,43 @@ def next_values(base: Scored, tried: Sequence[Scored]) -> tuple[str, dict[str, N
                 extended[name] = new
     if _key(extended) not in seen and extended != leader.values:
         return "extend", extended
+    return None
+
+
+def _paid_moves(base: Scored, screen: list[dict[str, Number]], scores: dict[tuple[tuple[str, float], ...], float]
+                ) -> list[tuple[str, Number, float]]:
+    """For every knob, the better of its screened moves when it scored above the incumbent, as
+    (knob, new value, score), best first."""
+    paid = []
+    assert base.score is not None
+    for name in base.values:
+        best: tuple[str, Number, float] | None = None
+        for move in screen:
+            s = scores.get(_key(move))
+            if move[name] != base.values[name] and s is not None and s > (best[2] if best else base.score):
+                best = (name, move[name], s)
+        if best is not None:
+            paid.append(best)
+    return sorted(paid, key=lambda p: -p[2])
+
+
+def _next_addition(base: Scored, paid: list[tuple[str, Number, float]],
+                   scores: dict[tuple[tuple[str, float], ...], float],
+                   seen: set[tuple[tuple[str, float], ...]]) -> dict[str, Number] | None:
+    """Greedy forward selection, for when the combination of every paid move did not beat the best
+    single one (knobs that interact, or screen scores that were partly noise): start from the best
+    single move and add the others one at a time, best screened first, keeping an addition only
+    if it scored higher. Returns the next unscored addition, or None when every one was tried."""
+    current = {**base.values, paid[0][0]: paid[0][1]}
+    current_score = paid[0][2]
+    for name, value, _ in paid[1:]:
+        trial = {**current, name: value}
+        key = _key(trial)
+        if key not in seen:
+            return trial
+        s = scores.get(key)
+        if s is not None and s > current_score:
+            current, current_score = trial, s
     return None
 
 
