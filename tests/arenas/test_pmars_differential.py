@@ -44,7 +44,7 @@ def pmars_binary() -> str | None:
             continue
         try:
             out = subprocess.run([exe, "-b", "-r", "1", str(imp), str(imp)],
-                                 capture_output=True, text=True, timeout=20, check=False)
+                                 capture_output=True, text=True, timeout=120, check=False)
         except (OSError, subprocess.SubprocessError):
             continue
         if "Results:" in out.stdout:
@@ -244,7 +244,7 @@ def test_long_lived_mutants_agree_over_full_rounds(tmp_path, engine):
 def pmars_listing(path: Path) -> list[str]:
     exe = pmars_binary()
     out = subprocess.run([exe, "-r", "0", str(path)], capture_output=True, text=True,
-                         timeout=20, check=False).stdout
+                         timeout=120, check=False).stdout
     rows = []
     for line in out.splitlines()[out.splitlines().index("       ORG      START") + 1:]:
         m = re.match(r"^\S*\s+([A-Z]{3}\.[A-Z]+)\s+(\S)\s*(-?\d+),\s*(\S)\s*(-?\d+)", line)

@@ -28,8 +28,8 @@ address, task = sys.argv[1], sys.argv[2]
 ex = RayExecutor(address, ship_task="always")
 assert ex.client_mode and not ex.started_cluster
 code = open(task + "/initial.py").read()
-ok = ex.evaluate(EvaluationRequest(task_path=task, code=code, timeout=20))
-bad = ex.evaluate(EvaluationRequest(task_path=task, code=code.replace("return VALUE", "return 1/0"), timeout=20))
+ok = ex.evaluate(EvaluationRequest(task_path=task, code=code, timeout=120))
+bad = ex.evaluate(EvaluationRequest(task_path=task, code=code.replace("return VALUE", "return 1/0"), timeout=120))
 print("RESULT", ok.status, ok.score, bad.status, "ZeroDivisionError" in bad.reason, ex.history[-1]["resources"])
 ex.close()
 """

@@ -54,7 +54,7 @@ def open_view(driver: Any, server: DashboardServer, hash_: str) -> None:
 def get(server: DashboardServer, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
     """GET `path` from the dashboard over real HTTP: (status, lower-cased headers, JSON or bytes)."""
     host, port = server.server_address[:2]
-    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn = http.client.HTTPConnection(host, port, timeout=60)
     try:
         conn.request("GET", path, headers=headers or {})
         res = conn.getresponse()
