@@ -182,10 +182,18 @@ def test_served_over_real_urllib(dashboard):
         assert json.loads(res.read()) == {"ok": True}
 
 
+def _terminal_like_sigint() -> None:
+    """SIGINT as a terminal's Ctrl-C finds it: handled and unblocked. A child inherits its parent's
+    signal disposition and mask, and a test worker that ran the rest of the suite first may have
+    SIGINT ignored or blocked (the command then never sees the signal: seen in CI, not by users)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_evoforge_ui_command_serves_and_stops_on_ctrl_c(ui_runs):
     """The real command line: prints its address, serves the API, exits 0 on Ctrl-C."""
     proc = subprocess.Popen([sys.executable, "-m", "evoforge", "ui", str(ui_runs.main), str(ui_runs.other), "--port", "0"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_terminal_like_sigint)
     try:
         line = proc.stderr.readline()
         match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
@@ -196,6 +204,20 @@ def test_evoforge_ui_command_serves_and_stops_on_ctrl_c(ui_runs):
         proc.send_signal(signal.SIGINT)
         # a hang guard only (exit takes ~0.3 s; CI machines under load were seen past 10 s)
         assert proc.wait(timeout=300) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_evoforge_ui_command_stops_cleanly_on_sigterm(ui_runs):
+    """kill, docker stop and systemd send SIGTERM: the command closes its runs and exits 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "evoforge", "ui", str(ui_runs.main), "--port", "0"],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert "http://127.0.0.1:" in proc.stderr.readline()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=300) == 0   # a hang guard only
     finally:
         if proc.poll() is None:
             proc.kill()

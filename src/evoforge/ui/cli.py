@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import webbrowser
 from pathlib import Path
@@ -19,6 +20,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
         if args.open:
             webbrowser.open(server.url)
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt   # SIGTERM (kill, docker stop, systemd) stops it as Ctrl-C does
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         serve(registry, args.host, args.port, allow_remote=args.allow_remote, ready=ready,
               log=(lambda line: print(line, file=sys.stderr)) if args.verbose else None)
