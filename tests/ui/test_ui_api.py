@@ -187,7 +187,7 @@ def _terminal_like_sigint() -> None:
     signal disposition and mask, and a test worker that ran the rest of the suite first may have
     SIGINT ignored or blocked (the command then never sees the signal: seen in CI, not by users)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def test_evoforge_ui_command_serves_and_stops_on_ctrl_c(ui_runs):
@@ -213,7 +213,7 @@ def test_evoforge_ui_command_serves_and_stops_on_ctrl_c(ui_runs):
 def test_evoforge_ui_command_stops_cleanly_on_sigterm(ui_runs):
     """kill, docker stop and systemd send SIGTERM: the command closes its runs and exits 0."""
     proc = subprocess.Popen([sys.executable, "-m", "evoforge", "ui", str(ui_runs.main), "--port", "0"],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_terminal_like_sigint)
     try:
         assert "http://127.0.0.1:" in proc.stderr.readline()
         proc.send_signal(signal.SIGTERM)
