@@ -29,9 +29,16 @@ from evoforge.sandbox import (
 )
 from evoforge.sandbox.isolation import IsolationLevel
 
-LANDLOCK = IsolationLevel.LANDLOCK
-pytestmark = pytest.mark.skipif(not warm.supported(LANDLOCK),
-                                reason="warm sandboxes need the landlock level with namespaces")
+LEVELS = [pytest.param(level, id=level.name.lower(), marks=pytest.mark.skipif(
+    not warm.supported(level), reason=f"warm sandboxes are not available at {level.name.lower()}"
+    " here (landlock needs its namespaces, bwrap a user namespace)"))
+    for level in (IsolationLevel.LANDLOCK, IsolationLevel.BWRAP)]
+
+
+@pytest.fixture(params=LEVELS)
+def level(request) -> IsolationLevel:
+    """Every test runs at each level whose calls are forked from a zygote."""
+    return request.param
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +48,8 @@ def warm_on(monkeypatch):
     warm.shutdown_all()
 
 
-def _make(code: str, **limits) -> Candidate:
-    return Candidate.create(textwrap.dedent(code), isolation=LANDLOCK,
+def _make(code: str, level: IsolationLevel, **limits) -> Candidate:
+    return Candidate.create(textwrap.dedent(code), isolation=level,
                             limits=SandboxLimits(**limits))
 
 
@@ -80,7 +87,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_calls_are_warm_and_each_is_a_fresh_process():
+def test_calls_are_warm_and_each_is_a_fresh_process(level):
     with _make("""
         import os
         STATE = []
@@ -90,29 +97,31 @@ def test_calls_are_warm_and_each_is_a_fresh_process():
             with open("/dev/shm/mark", "w") as fh:
                 fh.write("x")
             return [os.getpid(), len(STATE), seen]
-    """) as cand:
+    """, level) as cand:
         first, second = cand.call("f", timeout=30), cand.call("f", timeout=30)
         assert cand.n_warm_calls == 2
     # pid 2 of a fresh pid namespace (the call's init is 1), module state and /dev/shm fresh
     assert first == second == [2, 1, []]
 
 
-def test_warm_off_means_cold(monkeypatch):
+def test_warm_off_means_cold(level, monkeypatch):
     monkeypatch.setenv("EVOFORGE_SANDBOX_WARM", "0")
-    with _make("def f():\n    return 1\n") as cand:
+    with _make("def f():\n    return 1\n", level) as cand:
         assert cand.call("f", timeout=30) == 1
         assert cand.n_warm_calls == 0 and not cand.last_warm
 
 
-def test_a_call_cannot_reach_another_candidates_folder():
-    with _make("def f():\n    return 1\n") as other, _make("""
+def test_a_call_cannot_reach_another_candidates_folder(level):
+    with _make("def f():\n    return 1\n", level) as other, _make("""
         def f(path):
             try:
                 open(path).read()
             except PermissionError:
-                return "denied"
+                return "denied"   # landlock: the path is there, not for this call
+            except FileNotFoundError:
+                return "denied"   # bwrap: this call's view has no other candidate's folder
             return "read"
-    """) as cand:
+    """, level) as cand:
         secret = other.work_dir / "secret.txt"
         secret.write_text("other candidate's data")
         assert other.call("f", timeout=30) == 1  # both share one zygote
@@ -120,10 +129,10 @@ def test_a_call_cannot_reach_another_candidates_folder():
         assert cand.last_warm
 
 
-def test_a_zygote_killed_with_sigkill_is_replaced_transparently():
-    with _make("def f(x):\n    return x * 2\n") as cand:
+def test_a_zygote_killed_with_sigkill_is_replaced_transparently(level):
+    with _make("def f(x):\n    return x * 2\n", level) as cand:
         assert cand.call("f", 1, timeout=30) == 2
-        zygote = warm.zygote_for(LANDLOCK)
+        zygote = warm.zygote_for(level)
         assert zygote is not None and zygote.pid is not None
         starts = zygote.starts
         tree = _tree(zygote.pid)
@@ -134,11 +143,11 @@ def test_a_zygote_killed_with_sigkill_is_replaced_transparently():
         assert cand.last_warm and zygote.starts == starts + 1
 
 
-def test_a_zygote_whose_control_socket_broke_is_replaced():
+def test_a_zygote_whose_control_socket_broke_is_replaced(level):
     """The zygote process alone dies (its unshare wrapper may linger a moment)."""
-    with _make("def f(x):\n    return x + 1\n") as cand:
+    with _make("def f(x):\n    return x + 1\n", level) as cand:
         assert cand.call("f", 1, timeout=30) == 2
-        zygote = warm.zygote_for(LANDLOCK)
+        zygote = warm.zygote_for(level)
         assert zygote is not None and zygote.pid is not None
         inner = [p for p in _tree(zygote.pid) if p != zygote.pid]
         assert inner, "the zygote runs under its unshare wrapper"
@@ -147,8 +156,8 @@ def test_a_zygote_whose_control_socket_broke_is_replaced():
         assert cand.call("f", 2, timeout=30) == 3 and cand.last_warm
 
 
-def test_no_zygote_is_left_after_shutdown():
-    with _make("def f():\n    return 1\n") as cand, _make("def f():\n    return 2\n",
+def test_no_zygote_is_left_after_shutdown(level):
+    with _make("def f():\n    return 1\n", level) as cand, _make("def f():\n    return 2\n", level,
                                                            memory_mb=128) as lean:
         assert cand.call("f", timeout=30) == 1 and lean.call("f", timeout=30) == 2
         assert cand.last_warm and lean.last_warm
@@ -161,7 +170,7 @@ def test_no_zygote_is_left_after_shutdown():
     assert warm._zygotes == {}
 
 
-def test_an_evaluator_host_leaves_no_zygote_behind(tmp_path: Path):
+def test_an_evaluator_host_leaves_no_zygote_behind(level, tmp_path: Path):
     """The host adopts the engine's zygotes; here its evaluator lets go of them, so the host
     starts its own for the next call: that one must be gone when the evaluation is over."""
     task = write_task(tmp_path / "task", """
@@ -191,7 +200,7 @@ def test_an_evaluator_host_leaves_no_zygote_behind(tmp_path: Path):
             return Result(score=float(first + second), metrics={
                 "borrowed": int(borrowed), "warm": candidate.n_warm_calls, **metrics})
     """)
-    ev = evaluate_code(task, "def f():\n    return 1\n", isolation="landlock", timeout=120)
+    ev = evaluate_code(task, "def f():\n    return 1\n", isolation=level.name.lower(), timeout=120)
     assert ev.ok, ev.reason
     metrics = dict(ev.result.metrics)
     assert metrics.pop("borrowed") == 1 and metrics.pop("warm") == 2
@@ -200,7 +209,7 @@ def test_an_evaluator_host_leaves_no_zygote_behind(tmp_path: Path):
     assert _wait_dead(own) == [], "a zygote outlived its evaluator host"
 
 
-def test_budgets_and_timeouts_hold_per_call():
+def test_budgets_and_timeouts_hold_per_call(level):
     marker = new_marker()
     with _make(f"""
         import subprocess, sys, time
@@ -212,7 +221,7 @@ def test_budgets_and_timeouts_hold_per_call():
         def hang():
             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "{marker}"])
             time.sleep(600)
-    """) as cand:
+    """, level) as cand:
         assert cand.call("burn", 0.3, timeout=60) == "done"
         assert cand.last_warm and cand.last_cost.cpu_s >= 0.25   # measured from outside
         with pytest.raises(CandidateBudgetExceeded) as info:
@@ -225,21 +234,21 @@ def test_budgets_and_timeouts_hold_per_call():
         assert cand.call("burn", 0.0, timeout=60) == "done"   # the zygote is unaffected
 
 
-def test_a_memory_hog_fails_its_own_call_only():
+def test_a_memory_hog_fails_its_own_call_only(level):
     with _make("""
         def hog():
             return len(bytearray(2 << 30))
         def fine():
             return len(bytearray(1 << 20))
-    """, memory_mb=1024) as cand:
+    """, level, memory_mb=1024) as cand:
         with pytest.raises(CandidateError, match="MemoryError|memory"):
             cand.call("hog", timeout=60)
         assert cand.last_warm
         assert cand.call("fine", timeout=60) == 1 << 20
 
 
-def test_concurrent_calls_never_get_another_calls_answer():
-    cands = [_make(f"import os\ndef who(x):\n    return [{i}, x, os.getpid()]\n") for i in range(4)]
+def test_concurrent_calls_never_get_another_calls_answer(level):
+    cands = [_make(f"import os\ndef who(x):\n    return [{i}, x, os.getpid()]\n", level) for i in range(4)]
     answers: dict[tuple[int, int], object] = {}
     errors: list[BaseException] = []
 
@@ -264,34 +273,38 @@ def test_concurrent_calls_never_get_another_calls_answer():
     assert all(cand.n_warm_calls == 5 for cand in cands)
 
 
-def test_run_is_warm_too_and_confined():
-    with _make("def f():\n    return 1\n") as cand:
+def test_run_is_warm_too_and_confined(level):
+    with _make("def f():\n    return 1\n", level) as cand:
         out = cand.run(["sh", "-c", "echo $HOME; cat /etc/hostname 2>&1; ls /tmp 2>&1; true"],
                        timeout=30)
         assert cand.last_warm and out.returncode == 0
         lines = out.stdout.splitlines()
         assert lines[0] == str(cand.work_dir)
-        assert "Permission denied" in lines[1] and "Permission denied" in lines[2]
+        if level == IsolationLevel.LANDLOCK:
+            assert "Permission denied" in lines[1] and "Permission denied" in lines[2]
+        else:   # bwrap: no /etc/hostname at all; /tmp is the call's own tmpfs, its folder only
+            assert "No such file" in lines[1]
+            assert lines[2:] == [cand.root.name]
 
 
-def test_a_zygote_started_by_a_thread_outlives_the_thread():
+def test_a_zygote_started_by_a_thread_outlives_the_thread(level):
     """A parent-death signal is per thread: the zygote must not die with the worker thread
     that happened to start it (calls of other threads were killed mid-flight once)."""
     warm.shutdown_all()
-    with _make("def f(x):\n    return x\n") as cand:
+    with _make("def f(x):\n    return x\n", level) as cand:
         results: list[object] = []
         starter = threading.Thread(target=lambda: results.append(cand.call("f", 1, timeout=30)))
         starter.start()
         starter.join()
         assert results == [1] and cand.last_warm
-        zygote = warm.zygote_for(LANDLOCK)
+        zygote = warm.zygote_for(level)
         assert zygote is not None
         starts = zygote.starts
         assert cand.call("f", 2, timeout=30) == 2
         assert zygote.starts == starts, "the zygote died with the thread that started it"
 
 
-def test_zygotes_die_with_their_process_even_on_sigkill(tmp_path: Path):
+def test_zygotes_die_with_their_process_even_on_sigkill(level, tmp_path: Path):
     """No leak when the owner is killed without any cleanup: its exit closes the control
     socket, the zygote (pid 1 of its namespace) exits and the kernel empties the namespace."""
     import subprocess
@@ -304,16 +317,17 @@ def test_zygotes_die_with_their_process_even_on_sigkill(tmp_path: Path):
         from evoforge.sandbox.isolation import IsolationLevel
         from evoforge.sandbox import warm
 
-        cand = Candidate.create("def f():\\n    return 1\\n", isolation=IsolationLevel.LANDLOCK,
+        level = IsolationLevel[sys.argv[2]]
+        cand = Candidate.create("def f():\\n    return 1\\n", isolation=level,
                                 parent_dir=sys.argv[1])
         assert cand.call("f", timeout=30) == 1 and cand.last_warm
-        zygote = warm.zygote_for(IsolationLevel.LANDLOCK)
+        zygote = warm.zygote_for(level)
         print(zygote.pid, flush=True)
         time.sleep(600)
     """))
     env = {**os.environ, "EVOFORGE_SANDBOX_WARM": "1"}
-    owner = subprocess.Popen([sys.executable, str(script), str(tmp_path)], stdout=subprocess.PIPE,
-                             env=env)
+    owner = subprocess.Popen([sys.executable, str(script), str(tmp_path), level.name],
+                             stdout=subprocess.PIPE, env=env)
     try:
         assert owner.stdout is not None
         wrapper = int(owner.stdout.readline())

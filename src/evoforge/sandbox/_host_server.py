@@ -14,7 +14,7 @@ Protocol (one AF_UNIX SOCK_SEQPACKET control socket): the engine's first message
 ``{"task_dir", "isolation", "recipe"}``; the template answers ``{"ready": true, "pid",
 "modules"}`` (the files of the modules it loaded, which the engine watches for changes) or
 ``{"ready": false, "reason"}``. Then per evaluation: a header ``{"warm": [{"numpy",
-"vm_bytes"}, ...]}`` with descriptors stdin, stdout, stderr, result, go, reply and one control
+"vm_bytes", "root"}, ...]}`` with descriptors stdin, stdout, stderr, result, go, reply and one control
 descriptor per warm zygote entry (`warm.handoff`). The template forks; the fork joins no
 cgroup itself: it waits for the "go" byte while the engine, which got its pidfd on the reply
 socket, moves it into the evaluation's cgroup; then it moves its pipes to 0-3 (the zygote

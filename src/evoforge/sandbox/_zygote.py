@@ -1,4 +1,4 @@
-"""The warm sandbox's zygote: ``python -B _zygote.py [--no-numpy] CONTROL_FD 3``, started inside
+"""The warm sandbox's zygote: ``python -B _zygote.py [--bwrap] [--no-numpy] CONTROL_FD 3``, started inside
 the sandbox. The last argument is the descriptor every call's result pipe gets, last on the
 command line as on the cold worker's (``worker.py PROGRAM RESULT_FD``): a candidate finds the
 same things in /proc/self/cmdline either way.
@@ -21,6 +21,12 @@ descriptor, applies the call's rlimits and then *exactly* the cold launcher's lo
 limited to the call's own work dir, seccomp, no capabilities) and forks the candidate process,
 reaping until it ends (as the cold launcher does as pid 1). The candidate process runs the
 call worker in-process (`_call_worker.main`) or execs the command of `Candidate.run`.
+
+With ``--bwrap`` (a zygote started by bubblewrap, `warm_bwrap.py`) the init builds instead
+what cold bwrap gives a candidate (`bwrap_call.py`: fresh /proc, /tmp, /dev/shm and devpts,
+only the call's own folders bound back, / and /dev read-only, uid 65534 in a user namespace
+of its own, cold bwrap's seccomp filter, no capabilities). The mode is the zygote's, fixed
+when it starts: no request can choose it.
 
 When the zygote ends (its control socket closed, or killed) the kernel kills its whole pid
 namespace, every call's namespace included. Standard library only, plus four files of this
@@ -55,6 +61,8 @@ def _load(name: str) -> object:
 
 
 lockdown = _load("lockdown")
+bwrap_call = _load("bwrap_call")
+BWRAP = "--bwrap" in sys.argv   # this zygote's mode (see the module docstring)
 landlock = _load("landlock")
 seccomp = _load("seccomp")
 worker = _load("_call_worker")
@@ -100,11 +108,16 @@ def _call_init(header: dict, fds: list[int]) -> None:
     try:
         os.close(reply)
         os.setsid()
-        _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
-        _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None),
-               "mount /proc")
+        if BWRAP:
+            bwrap_call.mount_proc()
+        else:
+            _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "make / private")
+            _check(_libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                               None), "mount /proc")
         if os.read(go, 1) != b"g":   # the parent gave up (or died) before the call started
             os._exit(EXIT_SETUP_FAILED)
+        if BWRAP:   # after "go": the parent moved us into the call's cgroup (its namespace's root)
+            bwrap_call.build_view(header["mounts"])
         _move_fds([stdin, stdout, stderr, result])
         err_fd = 2
         os.chdir(header["work_dir"])
@@ -113,8 +126,12 @@ def _call_init(header: dict, fds: list[int]) -> None:
                 resource.setrlimit(res, (soft, hard))
             except (ValueError, OSError):
                 pass
-        lockdown.lock_down(lockdown.parse(list(header["lockdown"]) + ["--", "x"]),
-                           landlock, seccomp)
+        if BWRAP:
+            bwrap_call.become_candidate_user()
+            bwrap_call.lock_down(lockdown, seccomp, bool(header["mounts"].get("seccomp")))
+        else:
+            lockdown.lock_down(lockdown.parse(list(header["lockdown"]) + ["--", "x"]),
+                               landlock, seccomp)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         try:
             os.write(err_fd, f"evoforge warm sandbox: {exc}\n".encode())
@@ -129,7 +146,8 @@ def _call_init(header: dict, fds: list[int]) -> None:
 def _candidate(header: dict) -> None:
     """The candidate's process: the call worker in-process, or the command of `run()`."""
     try:
-        os.setpgid(0, 0)   # its own process group: a killpg of it ends the call, not the init
+        if not BWRAP:   # as cold bwrap: the candidate stays in its init's session and group
+            os.setpgid(0, 0)   # its own process group: a killpg of it ends the call, not the init
         os.environ.clear()
         os.environ.update(header["env"])
         if numpy is not None:

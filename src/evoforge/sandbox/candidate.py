@@ -30,7 +30,7 @@ from typing import Any
 
 from evoforge.bundle import is_bundle, language_of, module_file, write_folder
 from evoforge.errors import EvoforgeError
-from evoforge.sandbox import _call_worker, warm
+from evoforge.sandbox import _call_worker, warm, warm_bwrap
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, ProcessOutcome, run_process
 from evoforge.sandbox._scratch import Scratch, sweep_once
@@ -325,11 +325,18 @@ class Candidate:
             return None
         recipe = recipe_for(self.isolation)
         assert recipe is not None
-        work = str(self.work_dir)
-        spec = warm.CallSpec(
-            work_dir=work, env={**clean_env(work), "TMPDIR": work}, rlimits=rlimits,
-            lockdown=launcher_options(recipe, work, [str(self.runtime_dir)]),
-            program=program or "", argv=None if program else list(argv))
+        work, runtime = str(self.work_dir), str(self.runtime_dir)
+        if self.isolation == IsolationLevel.BWRAP:   # the env of a cold bwrap call: /tmp is RAM
+            mounts = warm_bwrap.call_mounts(zygote.root, work, [runtime])
+            if mounts is None:
+                return None
+            env, lockdown = clean_env(work), []
+        else:
+            mounts, env = None, {**clean_env(work), "TMPDIR": work}
+            lockdown = launcher_options(recipe, work, [runtime])
+        spec = warm.CallSpec(work_dir=work, env=env, rlimits=rlimits, lockdown=lockdown,
+                             program=program or "", argv=None if program else list(argv),
+                             mounts=mounts)
 
         def start(stdin_piped: bool, result_w: int | None) -> warm.WarmProcess:
             return zygote.spawn(spec, stdin_piped=stdin_piped, result_w=result_w, cgroup=cgroup)

@@ -156,7 +156,7 @@ class WarmHost:
         theirs = [in_r, out_w, err_w, res, go_r, reply_theirs.fileno()]
         theirs += [int(entry["fd"]) for entry in warm_entries]
         keep = {fd for fd in (in_w, out_r, err_r, go_w) if fd is not None}
-        header = json.dumps({"warm": [{"numpy": e["numpy"], "vm_bytes": e["vm_bytes"]}
+        header = json.dumps({"warm": [{k: v for k, v in e.items() if k != "fd"}
                                       for e in warm_entries]}).encode()
         sent = False
         try:

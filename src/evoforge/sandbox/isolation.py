@@ -85,6 +85,13 @@ _ETC_FILES = (
     "/etc/alternatives", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
     "/etc/mime.types", "/etc/os-release",
 )
+
+
+def system_dirs() -> tuple[str, ...]:
+    """The system folders every level lets a candidate read and execute."""
+    return _SYSTEM_DIRS
+
+
 _UNSHARE_FULL = ["--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child",
                  "--mount-proc"]
 _UNSHARE_MIN = ["--user", "--map-root-user", "--net"]
@@ -134,11 +141,17 @@ def user_site_dir() -> str | None:
 TMPFS_BYTES = 256 << 20
 
 
-def _bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], chdir: str,
-                  user_ns: bool) -> list[str]:
-    args = [exe, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+def bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], chdir: str,
+                 user_ns: bool, *, zygote_root: str | None = None) -> list[str]:
+    """bwrap's argv up to ``--`` for a cold call; with `zygote_root`, for a warm zygote
+    instead (`warm_bwrap`): uid 0 of its user namespace with its capabilities *there*, no
+    parent-death signal (it is per thread), and the scratch root bound for its calls."""
+    zygote = zygote_root is not None
+    args = [exe, "--unshare-all", "--new-session"]
+    args += ["--cap-add", "ALL"] if zygote else ["--die-with-parent", "--cap-drop", "ALL"]
     if user_ns:
-        args += ["--unshare-user", "--uid", "65534", "--gid", "65534"]
+        ids = "0" if zygote else "65534"
+        args += ["--unshare-user", "--uid", ids, "--gid", ids]
     for d in _SYSTEM_DIRS:
         if os.path.islink(d):
             args += ["--symlink", os.readlink(d), d]
@@ -150,6 +163,8 @@ def _bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], ch
     # limit where no memory cgroup counts them (--dev alone gives /dev/shm a tmpfs of half the RAM)
     args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",
              "--size", str(TMPFS_BYTES), "--tmpfs", "/dev/shm"]
+    if zygote_root is not None:   # before the Python paths: those stay read-only on top
+        args += ["--bind", zygote_root, zygote_root]
     for p in python_paths():
         args += ["--ro-bind", p, p]
     for p in ro_dirs:
@@ -171,7 +186,7 @@ def wrap_command(level: IsolationLevel, argv: Sequence[str], *, work_dir: str,
     recipe = _probed[level]
     assert recipe is not None
     if level == IsolationLevel.BWRAP:
-        wrapped = _bwrap_prefix(recipe[0], [work_dir], ro_dirs, work_dir,
+        wrapped = bwrap_prefix(recipe[0], [work_dir], ro_dirs, work_dir,
                                 user_ns=recipe[1] == "userns") + list(argv)
         return bwrap_seccomp.wrap(wrapped) if "seccomp" in recipe[2:] else wrapped
     if level == IsolationLevel.LANDLOCK:
@@ -319,7 +334,7 @@ def _probe_bwrap_seccomp(recipe: list[str]) -> bool:
         code = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
                 "rc = libc.ptrace(0, 0, 0, 0)\n"
                 "print('evoforge-probe-ok' if rc == -1 and ctypes.get_errno() == 1 else rc)\n")
-        cmd = bwrap_seccomp.wrap(_bwrap_prefix(recipe[0], [tmp], [], tmp,
+        cmd = bwrap_seccomp.wrap(bwrap_prefix(recipe[0], [tmp], [], tmp,
                                                user_ns=recipe[1] == "userns")
                                  + [sys.executable, "-c", code])
         if cmd[0] == recipe[0]:  # no filter file could be made
@@ -347,7 +362,7 @@ def _probe_variant(level: IsolationLevel, variant: str) -> list[str] | None:
         code = "import os; print('evoforge-probe-ok', os.getcwd())"
         argv = [sys.executable, "-c", code]
         if level == IsolationLevel.BWRAP:
-            cmd = _bwrap_prefix(exe, [tmp], [], tmp, user_ns=(variant == "userns")) + argv
+            cmd = bwrap_prefix(exe, [tmp], [], tmp, user_ns=(variant == "userns")) + argv
         else:
             cmd = recipe + ["--"] + argv
         try:

@@ -12,11 +12,11 @@ are made by the parent for that call alone, so an answer can only come from that
 process. The call's init process is killed through its pidfd (immune to pid reuse); as pid 1
 of the call's pid namespace its death takes every process of the call with it.
 
-Where warm holds: the landlock level with its full namespaces (unshare with a pid namespace).
-bwrap, unshare and none stay cold: under bwrap (run as root here) the nested mount namespace
-cannot mount the fresh /proc a call needs (the kernel refuses: bwrap's /proc has locked
-overmounts), and without a fresh /proc a call would see the other calls' processes; unshare
-and none have no per-call Landlock layer to confine a call to its own folder. A call whose
+Where warm holds: the landlock level with its full namespaces (unshare with a pid namespace),
+and bwrap with a user namespace (`warm_bwrap.py`, `bwrap_call.py`: the zygote keeps its
+capabilities inside bwrap's namespaces only, so it can mount each call's fresh /proc, tmpfs
+and binds, then the call becomes uid 65534 with none). unshare and none stay cold: they have
+no per-call layer to confine a call to its own folder. A call whose
 memory limit leaves too little room above the zygote's address space (RLIMIT_AS counts the
 preloaded numpy) is forked from a lean zygote without numpy. `interact()` runs cold.
 
@@ -40,7 +40,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from evoforge.sandbox import isolation
+from evoforge.sandbox import isolation, warm_bwrap
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox.isolation import IsolationLevel
 
@@ -93,11 +93,14 @@ def set_enabled(on: bool | None) -> None:
 
 def supported(level: IsolationLevel) -> bool:
     """Whether `level` can run warm here (see the module docstring)."""
+    if not (hasattr(os, "pidfd_open") and hasattr(socket, "send_fds")):
+        return False
+    if level == IsolationLevel.BWRAP:
+        return warm_bwrap.usable()
     if level != IsolationLevel.LANDLOCK or not isolation.probe(level):
         return False
     setup = isolation.landlock_setup()
-    return bool(setup and setup.pid_ns and setup.net_ns and hasattr(os, "pidfd_open")
-                and hasattr(socket, "send_fds"))
+    return bool(setup and setup.pid_ns and setup.net_ns)
 
 
 @dataclass
@@ -110,13 +113,14 @@ class CallSpec:
     lockdown: list[str]
     program: str = ""                 # call(): the program the worker imports
     argv: Sequence[str] | None = None  # run(): the command to exec instead
+    mounts: dict[str, object] | None = None   # bwrap: the call's view (`warm_bwrap.call_mounts`)
 
     def header(self, result_fd: bool) -> bytes:
         return json.dumps({
             "work_dir": self.work_dir, "env": self.env, "lockdown": self.lockdown,
             "rlimits": [[res, soft, hard] for res, (soft, hard) in self.rlimits],
             "program": self.program, "argv": list(self.argv) if self.argv else None,
-            "result_fd": result_fd,
+            "result_fd": result_fd, "mounts": self.mounts,
         }).encode()
 
 
@@ -168,9 +172,10 @@ class Zygote:
     """One zygote process for one (level, recipe): started on first use, restarted when it
     died (a crashed or killed zygote costs the next call one restart, never a wrong answer)."""
 
-    def __init__(self, level: IsolationLevel, numpy: bool = True) -> None:
+    def __init__(self, level: IsolationLevel, numpy: bool = True, root: str = "") -> None:
         self.level = level
         self.numpy = numpy   # preload numpy (the lean zygote does not: small memory limits)
+        self.root = root     # bwrap: the scratch root its calls' folders are in
         self.vm_bytes = 0
         self._proc: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
@@ -184,7 +189,10 @@ class Zygote:
         if recipe is None:
             raise ZygoteLost("the isolation level is not available")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        argv = list(recipe[3:]) + ["--", sys.executable, "-B", ZYGOTE]
+        if self.level == IsolationLevel.BWRAP:
+            argv = warm_bwrap.zygote_command(self.root) + [sys.executable, "-B", ZYGOTE, "--bwrap"]
+        else:
+            argv = list(recipe[3:]) + ["--", sys.executable, "-B", ZYGOTE]
         argv += ([] if self.numpy else ["--no-numpy"]) + [str(theirs.fileno()), "3"]
         try:
             self._proc = subprocess.Popen(
@@ -371,14 +379,24 @@ def zygote_for(level: IsolationLevel, memory_mb: int | None = None) -> Zygote | 
     return zygote
 
 
+def _root_for(level: IsolationLevel) -> str:
+    """The scratch root a zygote of `level` serves ("" at landlock: it sees every folder)."""
+    return (warm_bwrap.scratch_root() or "") if level == IsolationLevel.BWRAP else ""
+
+
+def _key(level: IsolationLevel, numpy: bool, root: str) -> tuple[str, ...]:
+    return (level.name, str(numpy), root, *(isolation.recipe_for(level) or []))
+
+
 def _zygote(level: IsolationLevel, numpy: bool) -> Zygote | None:
-    key = (level.name, str(numpy), *(isolation.recipe_for(level) or []))
+    root = _root_for(level)
+    key = _key(level, numpy, root)
     with _lock:
         if key in _broken:
             return None
         zygote = _zygotes.get(key)
         if zygote is None:
-            zygote = _zygotes[key] = Zygote(level, numpy)
+            zygote = _zygotes[key] = Zygote(level, numpy, root)
     try:
         zygote.ensure()
     except (ZygoteLost, OSError) as exc:
@@ -391,22 +409,23 @@ def _zygote(level: IsolationLevel, numpy: bool) -> Zygote | None:
     return zygote
 
 
-def handoff(level: IsolationLevel) -> list[dict[str, int | bool]]:
+def handoff(level: IsolationLevel) -> list[dict[str, int | bool | str]]:
     """This process's zygotes for `level` (started if needed), for an evaluator host to adopt:
     [{"numpy": bool, "fd": a duplicate of its control descriptor (pass it to the host, then
     close it), "vm_bytes": int}]; [] when warm is off or unavailable."""
     if not enabled() or not supported(level):
         return []
-    out: list[dict[str, int | bool]] = []
+    out: list[dict[str, int | bool | str]] = []
     for numpy in (True, False):
         zygote = _zygote(level, numpy)
         fd = zygote.dup_control() if zygote is not None else None
         if zygote is not None and fd is not None:
-            out.append({"numpy": numpy, "fd": fd, "vm_bytes": zygote.vm_bytes})
+            out.append({"numpy": numpy, "fd": fd, "vm_bytes": zygote.vm_bytes,
+                        "root": zygote.root})
     return out
 
 
-def adopt(level: IsolationLevel, entries: list[dict[str, int | bool]]) -> None:
+def adopt(level: IsolationLevel, entries: list[dict[str, int | bool | str]]) -> None:
     """In an evaluator host: use the zygotes `handoff` gave (their control descriptors were
     inherited), instead of starting our own."""
     if not enabled() or not supported(level):
@@ -414,9 +433,10 @@ def adopt(level: IsolationLevel, entries: list[dict[str, int | bool]]) -> None:
             os.close(int(entry["fd"]))
         return
     for entry in entries:
-        key = (level.name, str(bool(entry["numpy"])), *(isolation.recipe_for(level) or []))
+        root = str(entry.get("root", ""))
+        key = _key(level, bool(entry["numpy"]), root)
         with _lock:
-            zygote = _zygotes.setdefault(key, Zygote(level, bool(entry["numpy"])))
+            zygote = _zygotes.setdefault(key, Zygote(level, bool(entry["numpy"]), root))
         zygote.adopt(int(entry["fd"]), int(entry["vm_bytes"]))
 
 

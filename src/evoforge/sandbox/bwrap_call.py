@@ -1,0 +1,126 @@
+"""One warm call's sandbox at the bwrap level: what cold bubblewrap gives a candidate, rebuilt
+per call inside a zygote that bwrap started once.
+
+Why: a cold bwrap call costs ~90 ms here (bwrap, then a fresh interpreter importing numpy). The
+zygote (`_zygote.py --bwrap`) runs as uid 0 of bwrap's user namespace, keeping its capabilities
+*there* only (they mean nothing outside the namespaces bwrap made), with the same read-only
+system folders as a cold call plus the host's scratch root (the temp folder that holds every
+candidate's folder) and the zygote's own code. Per call, in the call's fresh mount, pid, network,
+IPC, UTS and cgroup namespaces, this module:
+
+1. mounts a fresh /proc (the call's processes only) and covers /proc/sys, sysrq-trigger, irq
+   and bus read-only, as bwrap does;
+2. hides the zygote's code, then mounts fresh size-capped tmpfs on /tmp (and on the scratch
+   root when it is elsewhere) and /dev/shm, a fresh devpts, so nothing of another call is
+   reachable and no other candidate's folder is visible;
+3. binds back only this call's folders: its work dir read-write, its runtime dir and the Python
+   installation (when it lives under the scratch root) read-only, all nosuid and nodev;
+4. makes / and /dev read-only for this call (bwrap's root and /dev are shared by the zygote's
+   calls: no call may leave a file there for the next);
+5. enters a user namespace of its own as uid/gid 65534 (what a cold bwrap call is), then
+   no_new_privs, the seccomp filter of a cold bwrap call and no capabilities at all.
+
+The mounts belong to bwrap's user namespace, so the candidate, in a child user namespace with no
+capabilities, can neither unmount nor remount any of them. Standard library only: the zygote
+loads this file by path, as it loads `lockdown.py`.
+"""
+import ctypes
+import os
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 0x40000
+MNT_DETACH = 2
+CLONE_NEWCGROUP, CLONE_NEWUSER = 0x02000000, 0x10000000
+PR_SET_NO_NEW_PRIVS = 38
+COVERED_PROC = ("sys", "sysrq-trigger", "irq", "bus")   # what bwrap makes read-only in /proc
+CANDIDATE_ID = 65534
+_ST_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC   # statvfs's ST_* bits have the same values
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def _mount(source: str, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    _check(_libc.mount(source.encode(), target.encode(), fstype.encode() if fstype else None,
+                       flags, data.encode() if data else None), f"mount {target}")
+
+
+def _read_only(path: str, extra: int = 0) -> None:
+    """Remount the mount at `path` read-only, keeping its nosuid/nodev/noexec (a remount
+    that dropped one of them would be refused, or would lift it)."""
+    kept = os.statvfs(path).f_flag & _ST_FLAGS
+    _mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept | extra)
+
+
+def mount_proc() -> None:
+    """A private mount tree, a fresh /proc for the call's pid namespace, bwrap's covers."""
+    _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name in COVERED_PROC:
+        path = f"/proc/{name}"
+        if os.path.exists(path):
+            _mount(path, path, None, MS_BIND | MS_REC)
+            _read_only(path, MS_NOSUID | MS_NODEV)
+
+
+def _bind_back(fd: int, target: str, writable: bool) -> None:
+    os.makedirs(target, mode=0o755, exist_ok=True)
+    _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
+    flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (0 if writable else MS_RDONLY)
+    _mount("none", target, None, flags)
+
+
+def build_view(mounts: dict) -> None:
+    """Steps 2-4 of the module docstring, for one call (`mounts` is the call's header part:
+    root, rw, ro, hide, tmpfs bytes)."""
+    # its root: the call's cgroup (it was moved there); a kernel without cgroup namespaces
+    # refuses, and the call keeps the zygote's, as `bwrap --unshare-cgroup-try` would
+    _libc.unshare(CLONE_NEWCGROUP)
+    root = mounts["root"]
+    keep = [(path, True) for path in mounts["rw"]] + [(path, False) for path in mounts["ro"]]
+    fds = []
+    for path, writable in sorted(keep, key=lambda item: len(item[0])):
+        fds.append((os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW), path, writable))
+    for path in mounts["hide"]:
+        _check(_libc.umount2(path.encode(), MNT_DETACH), f"hide {path}")
+    size = f"size={int(mounts['tmpfs'])},mode=1777"
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    if root != "/tmp" and not root.startswith("/tmp/"):
+        _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1048576,mode=0755")
+    _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, size)
+    _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+           "newinstance,ptmxmode=0666,mode=620")
+    for fd, path, writable in fds:
+        _bind_back(fd, path, writable)
+        os.close(fd)
+    _read_only("/")
+    _read_only("/dev")
+
+
+def become_candidate_user() -> None:
+    """A user namespace of the call's own, mapping uid/gid 65534 to the zygote's 0: the
+    candidate is who a cold bwrap call is, with no capability in any namespace it can use."""
+    try:
+        os.setgroups([])   # no supplementary group of the zygote's survives
+    except OSError:
+        pass   # bwrap denied setgroups in its namespace: the zygote holds none then
+    _check(_libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
+    for name, text in (("uid_map", f"{CANDIDATE_ID} 0 1"), ("setgroups", "deny"),
+                       ("gid_map", f"{CANDIDATE_ID} 0 1")):
+        with open(f"/proc/self/{name}", "w", encoding="ascii") as fh:
+            fh.write(text)
+    os.setresgid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)
+    os.setresuid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)
+
+
+def lock_down(lockdown: object, seccomp: object, use_seccomp: bool) -> None:
+    """no_new_privs, cold bwrap's seccomp filter (AF_UNIX allowed: the namespaces and mounts
+    already confine unix sockets), and no capabilities."""
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    if use_seccomp:
+        seccomp.install(seccomp.build_filter(deny_families=()))
+    lockdown.drop_capabilities(_libc)
