@@ -41,6 +41,7 @@ import select
 import signal
 import socket
 import sys
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -51,9 +52,19 @@ EXIT_SETUP_FAILED = 125
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+# bwrap: nothing of evoforge is mounted in the zygote's view (a call's view is exactly a cold
+# call's), so the parent sends this file and its helpers as text (`warm_bwrap.BOOT`)
+_SOURCES = globals().get("ZYGOTE_SOURCES")
+
+
 def _load(name: str) -> object:
-    spec = importlib.util.spec_from_file_location(f"evoforge_zygote_{name}",
-                                                  os.path.join(HERE, f"{name}.py"))
+    path = os.path.join(HERE, f"{name}.py")
+    if _SOURCES is not None:
+        module = types.ModuleType(f"evoforge_zygote_{name}")
+        module.__file__ = path
+        exec(compile(_SOURCES[name], path, "exec"), module.__dict__)   # noqa: S102 - our own files
+        return module
+    spec = importlib.util.spec_from_file_location(f"evoforge_zygote_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

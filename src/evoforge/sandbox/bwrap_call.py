@@ -5,12 +5,12 @@ Why: a cold bwrap call costs ~90 ms here (bwrap, then a fresh interpreter import
 zygote (`_zygote.py --bwrap`) runs as uid 0 of bwrap's user namespace, keeping its capabilities
 *there* only (they mean nothing outside the namespaces bwrap made), with the same read-only
 system folders as a cold call plus the host's scratch root (the temp folder that holds every
-candidate's folder) and the zygote's own code. Per call, in the call's fresh mount, pid, network,
+candidate's folder); its own code came as text on its stdin. Per call, in the call's fresh mount, pid, network,
 IPC, UTS and cgroup namespaces, this module:
 
 1. mounts a fresh /proc (the call's processes only) and covers /proc/sys, sysrq-trigger, irq
    and bus read-only, as bwrap does;
-2. hides the zygote's code, then mounts fresh size-capped tmpfs on /tmp (and on the scratch
+2. mounts fresh size-capped tmpfs on /tmp (and on the scratch
    root when it is elsewhere) and /dev/shm, a fresh devpts, so nothing of another call is
    reachable and no other candidate's folder is visible;
 3. binds back only this call's folders: its work dir read-write, its runtime dir and the Python
@@ -29,7 +29,6 @@ import os
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 0x40000
-MNT_DETACH = 2
 CLONE_NEWCGROUP, CLONE_NEWUSER = 0x02000000, 0x10000000
 PR_SET_NO_NEW_PRIVS = 38
 COVERED_PROC = ("sys", "sysrq-trigger", "irq", "bus")   # what bwrap makes read-only in /proc
@@ -76,7 +75,7 @@ def _bind_back(fd: int, target: str, writable: bool) -> None:
 
 def build_view(mounts: dict) -> None:
     """Steps 2-4 of the module docstring, for one call (`mounts` is the call's header part:
-    root, rw, ro, hide, tmpfs bytes)."""
+    root, rw, ro, tmpfs bytes)."""
     # its root: the call's cgroup (it was moved there); a kernel without cgroup namespaces
     # refuses, and the call keeps the zygote's, as `bwrap --unshare-cgroup-try` would
     _libc.unshare(CLONE_NEWCGROUP)
@@ -85,8 +84,6 @@ def build_view(mounts: dict) -> None:
     fds = []
     for path, writable in sorted(keep, key=lambda item: len(item[0])):
         fds.append((os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW), path, writable))
-    for path in mounts["hide"]:
-        _check(_libc.umount2(path.encode(), MNT_DETACH), f"hide {path}")
     size = f"size={int(mounts['tmpfs'])},mode=1777"
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
     if root != "/tmp" and not root.startswith("/tmp/"):

@@ -330,7 +330,7 @@ class Candidate:
             mounts = warm_bwrap.call_mounts(zygote.root, work, [runtime])
             if mounts is None:
                 return None
-            env, lockdown = clean_env(work), []
+            env, lockdown = {**clean_env(work), "PWD": work}, []   # bwrap --chdir sets PWD
         else:
             mounts, env = None, {**clean_env(work), "TMPDIR": work}
             lockdown = launcher_options(recipe, work, [runtime])

@@ -171,7 +171,8 @@ def bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], chd
         args += ["--ro-bind", p, p]
     for p in work_dirs:
         args += ["--bind", p, p]
-    args += ["--chdir", chdir, "--"]
+    # bwrap's root and /dev are uncapped tmpfs (RAM) too, writable by the candidate: read-only
+    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", chdir, "--"]
     return args
 
 

@@ -36,9 +36,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from evoforge.sandbox import isolation, warm_bwrap
 from evoforge.sandbox._cgroup import Cgroup
@@ -189,14 +191,18 @@ class Zygote:
         if recipe is None:
             raise ZygoteLost("the isolation level is not available")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        if self.level == IsolationLevel.BWRAP:
-            argv = warm_bwrap.zygote_command(self.root) + [sys.executable, "-B", ZYGOTE, "--bwrap"]
+        stdin: Any = subprocess.DEVNULL
+        if self.level == IsolationLevel.BWRAP:   # its code comes on stdin (an unlinked file)
+            argv = warm_bwrap.zygote_command(self.root)
+            stdin = tempfile.TemporaryFile()
+            stdin.write(warm_bwrap.zygote_sources())
+            stdin.seek(0)
         else:
             argv = list(recipe[3:]) + ["--", sys.executable, "-B", ZYGOTE]
         argv += ([] if self.numpy else ["--no-numpy"]) + [str(theirs.fileno()), "3"]
         try:
             self._proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                argv, stdin=stdin, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=isolation.clean_env("/nonexistent"), cwd="/",
                 # No parent-death signal: it is per *thread*, and a zygote started by a worker
                 # thread must outlive it. The zygote ends when its control socket closes
@@ -204,6 +210,8 @@ class Zygote:
                 pass_fds=(theirs.fileno(),), start_new_session=True)
         finally:
             theirs.close()
+            if stdin is not subprocess.DEVNULL:
+                stdin.close()
         ours.settimeout(_REPLY_TIMEOUT_S)
         try:
             hello = json.loads(ours.recv(4096) or b"{}")

@@ -12,14 +12,23 @@ the host's capabilities).
 """
 from __future__ import annotations
 
+import json
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 
 from evoforge.sandbox import isolation
 from evoforge.sandbox.isolation import IsolationLevel
 
-HERE = os.path.dirname(os.path.abspath(__file__))   # the zygote's code: hidden from each call
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The zygote's files: sent as text on its stdin, so bwrap mounts nothing of evoforge's and a
+# warm call's view is exactly a cold one's.
+ZYGOTE_FILES = ("_zygote", "lockdown", "bwrap_call", "landlock", "seccomp", "_call_worker")
+BOOT = ("import json, sys\n"
+        "sources = json.loads(sys.stdin.buffer.read())\n"
+        "exec(compile(sources['_zygote'], sources['__path__'], 'exec'), {'__name__': '__main__',"
+        " '__file__': sources['__path__'], 'ZYGOTE_SOURCES': sources})\n")
 
 
 def usable() -> bool:
@@ -41,10 +50,21 @@ def scratch_root() -> str | None:
 
 
 def zygote_command(root: str) -> list[str]:
-    """bwrap's argv for a zygote (`_zygote.py --bwrap` follows it)."""
+    """The zygote's argv (its options follow): bwrap, then the interpreter running `BOOT`,
+    which reads `zygote_sources()` from its stdin."""
     recipe = isolation.recipe_for(IsolationLevel.BWRAP)
     assert recipe is not None
-    return isolation.bwrap_prefix(recipe[0], [], [HERE], "/", user_ns=True, zygote_root=root)
+    prefix = isolation.bwrap_prefix(recipe[0], [], [], "/", user_ns=True, zygote_root=root)
+    return prefix + [sys.executable, "-B", "-c", BOOT, "--bwrap"]
+
+
+def zygote_sources() -> bytes:
+    """What the zygote's stdin gets: its files' text, read now (JSON)."""
+    sources: dict[str, str] = {"__path__": os.path.join(HERE, "_zygote.py")}
+    for name in ZYGOTE_FILES:
+        with open(os.path.join(HERE, f"{name}.py"), encoding="utf-8") as fh:
+            sources[name] = fh.read()
+    return json.dumps(sources).encode()
 
 
 def uses_seccomp() -> bool:
@@ -60,7 +80,7 @@ def call_mounts(root: str, work_dir: str, ro_dirs: Sequence[str]) -> dict[str, o
         return None
     python_under_root = [p for p in isolation.python_paths() if _inside(p, root)]
     return {"root": root, "rw": [work_dir], "ro": [*ro_dirs, *python_under_root],
-            "hide": [HERE], "tmpfs": isolation.TMPFS_BYTES, "seccomp": uses_seccomp()}
+            "tmpfs": isolation.TMPFS_BYTES, "seccomp": uses_seccomp()}
 
 
 def _inside(path: str, root: str) -> bool:
