@@ -30,7 +30,7 @@ from typing import Any
 
 from evoforge.bundle import is_bundle, language_of, module_file, write_folder
 from evoforge.errors import EvoforgeError
-from evoforge.sandbox import _call_worker, warm, warm_bwrap
+from evoforge.sandbox import _call_worker, warm
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox._process import RESULT_FD_PLACEHOLDER, ProcessOutcome, run_process
 from evoforge.sandbox._scratch import Scratch, sweep_once
@@ -39,8 +39,6 @@ from evoforge.sandbox.cost import NO_COST, CallCost, check_cpu_budget, format_se
 from evoforge.sandbox.isolation import (
     IsolationLevel,
     clean_env,
-    launcher_options,
-    recipe_for,
     resolve_isolation,
     wrap_command,
 )
@@ -319,24 +317,14 @@ class Candidate:
                       rlimits: list[tuple[int, tuple[int, int]]], limits: SandboxLimits,
                       cgroup: Cgroup | None) -> Any:
         """How to start this call from a zygote (`warm.py`), or None to start it cold (warm
-        is off or unsupported at this level)."""
+        is off or unsupported at this level, or the zygote cannot serve this candidate)."""
         zygote = warm.zygote_for(self.isolation, limits.memory_mb)
         if zygote is None:
             return None
-        recipe = recipe_for(self.isolation)
-        assert recipe is not None
-        work, runtime = str(self.work_dir), str(self.runtime_dir)
-        if self.isolation == IsolationLevel.BWRAP:   # the env of a cold bwrap call: /tmp is RAM
-            mounts = warm_bwrap.call_mounts(zygote.root, work, [runtime])
-            if mounts is None:
-                return None
-            env, lockdown = {**clean_env(work), "PWD": work}, []   # bwrap --chdir sets PWD
-        else:
-            mounts, env = None, {**clean_env(work), "TMPDIR": work}
-            lockdown = launcher_options(recipe, work, [runtime])
-        spec = warm.CallSpec(work_dir=work, env=env, rlimits=rlimits, lockdown=lockdown,
-                             program=program or "", argv=None if program else list(argv),
-                             mounts=mounts)
+        spec = warm.call_spec(zygote, str(self.work_dir), str(self.runtime_dir), rlimits,
+                              program, argv)
+        if spec is None:
+            return None
 
         def start(stdin_piped: bool, result_w: int | None) -> warm.WarmProcess:
             return zygote.spawn(spec, stdin_piped=stdin_piped, result_w=result_w, cgroup=cgroup)

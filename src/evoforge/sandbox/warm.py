@@ -126,6 +126,26 @@ class CallSpec:
         }).encode()
 
 
+def call_spec(zygote: Zygote, work_dir: str, runtime_dir: str,
+              rlimits: list[tuple[int, tuple[int, int]]], program: str | None,
+              argv: Sequence[str]) -> CallSpec | None:
+    """One call's spec for `zygote`: the environment and confinement a cold call of its level
+    gets. None when the zygote cannot serve the call (bwrap: folders outside its scratch root)."""
+    recipe = isolation.recipe_for(zygote.level)
+    assert recipe is not None
+    mounts: dict[str, object] | None = None
+    if zygote.level == IsolationLevel.BWRAP:   # a cold bwrap call's env: /tmp is its own tmpfs
+        mounts = warm_bwrap.call_mounts(zygote.root, work_dir, [runtime_dir])
+        if mounts is None:
+            return None
+        env, lockdown = {**isolation.clean_env(work_dir), "PWD": work_dir}, []   # as --chdir
+    else:
+        env = {**isolation.clean_env(work_dir), "TMPDIR": work_dir}
+        lockdown = isolation.launcher_options(recipe, work_dir, [runtime_dir])
+    return CallSpec(work_dir=work_dir, env=env, rlimits=rlimits, lockdown=lockdown,
+                    program=program or "", argv=None if program else list(argv), mounts=mounts)
+
+
 class WarmProcess:
     """The parent's handle on one warm call, shaped like the bits of Popen `run_process` uses:
     `pid` (the call's init, in our pid namespace), `stdin`/`stdout`/`stderr`, `pidfd`,
