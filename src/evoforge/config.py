@@ -39,7 +39,7 @@ class EvaluatorConfig:
     workers: int = 1                # evaluations in flight at once
     isolation: str = "auto"         # auto | bwrap | landlock | unshare | none
     require_isolation: str = "none"  # refuse to run below this level
-    warm: bool = True               # fork candidate calls from a pre-started zygote where it holds (landlock)
+    warm: bool = True               # fork candidate calls from a pre-started zygote (landlock, bwrap)
     warm_host: bool = True          # evaluations forked from a host that imported evaluate.py once (sandbox/host_pool.py)
     host_evaluations: int = 100     # evaluations one warm host serves before it is replaced
     memory_mb: int = 2048           # address-space limit per candidate process

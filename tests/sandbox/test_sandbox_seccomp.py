@@ -125,27 +125,34 @@ def test_bwrap_gets_the_filter_through_a_private_file(tmp_path):
         assert fh.read() == seccomp.build_filter(deny_families=())
 
 
-@pytest.mark.parametrize("result_fd", [9, 8, 5])
-def test_the_filter_never_takes_the_result_pipes_descriptor(tmp_path, result_fd):
-    """The shell in front of bwrap opens the filter on 9, or 8 when 9 is the result pipe
-    (a result pipe on 9 was clobbered: every answer failed with EBADF)."""
+@pytest.mark.parametrize("fds", [(9,), (8,), (5,), (8, 9), (7, 8, 9)])
+def test_the_filter_never_takes_an_inherited_descriptor(tmp_path, fds):
+    """The shell in front of bwrap opens the filter on the highest free descriptor of 9..3 (a
+    result pipe on 9 was clobbered once, an interactive session's pipes on 8 and 9 later:
+    every answer failed with EBADF)."""
     from sandbox_helpers import HAS_BWRAP
 
     from evoforge.sandbox.isolation import IsolationLevel, recipe_for, wrap_command
 
     if not HAS_BWRAP or "seccomp" not in (recipe_for(IsolationLevel.BWRAP) or [])[2:]:
         pytest.skip("bubblewrap with our seccomp filter is not usable here")
-    child = (f"import os; os.write({result_fd}, b'answer'); "
-             "import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+    child = (f"import os\nfor fd in {fds!r}: os.write(fd, b'answer%d' % fd)\n"
+             "import ctypes; libc = ctypes.CDLL(None, use_errno=True)\n"
              "print('ptrace', libc.ptrace(0, 0, 0, 0), ctypes.get_errno())")
     argv = wrap_command(IsolationLevel.BWRAP, [sys.executable, "-c", child], work_dir=str(tmp_path))
     driver = textwrap.dedent(f"""
         import os, subprocess, sys
-        r, w = os.pipe()
-        os.dup2(w, {result_fd}); os.close(w)
-        p = subprocess.run({argv!r}, pass_fds=({result_fd},), capture_output=True, text=True, timeout=120)
-        os.close({result_fd})
-        print(repr(os.read(r, 100)), p.returncode, p.stdout.strip(), p.stderr.strip()[-300:])
+        readers = []
+        for fd in {fds!r}:
+            r, w = os.pipe()
+            os.dup2(w, fd); os.close(w)
+            readers.append(r)
+        p = subprocess.run({argv!r}, pass_fds={fds!r}, capture_output=True, text=True, timeout=120)
+        for fd in {fds!r}:
+            os.close(fd)
+        got = b" ".join(os.read(r, 100) for r in readers)
+        print(repr(got), p.returncode, p.stdout.strip(), p.stderr.strip()[-300:])
     """)
     out = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=300)
-    assert out.stdout.startswith("b'answer' 0 ptrace -1 1"), out.stdout + out.stderr  # EPERM: filtered
+    answers = " ".join(f"answer{fd}" for fd in fds)
+    assert out.stdout.startswith(f"b'{answers}' 0 ptrace -1 1"), out.stdout + out.stderr  # EPERM

@@ -4,8 +4,9 @@ bwrap installs a compiled BPF program given on one of *its* file descriptors (``
 just before it execs the candidate. `isolation.wrap_command` only returns an argv, and
 `_process.run_process` closes every descriptor but the result pipe, so the filter lives in a
 file opened by a tiny shell in front of bwrap, which then execs bwrap (no extra process). The
-shell opens it on descriptor 9, or 8 when 9 is already the result pipe: clobbering that pipe
-made every answer of such a candidate fail with EBADF.
+shell opens it on the highest free descriptor of 9 down to 3: clobbering an inherited one
+made every answer fail with EBADF (the result pipe on 9 once; an interactive session's two
+pipes on 8 and 9, in an evaluator host that holds zygote descriptors, later).
 
 The file is shared by every process of the user (the engine, each evaluator host, which ends
 with os._exit and could not clean up a file of its own): ``$TMPDIR/efseccomp-UID-HASH/filter.bpf``
@@ -20,11 +21,13 @@ import tempfile
 
 from evoforge.sandbox import seccomp
 
-FD, SPARE_FD = 9, 8
+FD, LOWEST_FD = 9, 3
 _SHELL = "/bin/sh"
-# $0 = the filter file, $1 = bwrap, the rest = bwrap's arguments. Only one descriptor besides
-# stdio is ever inherited (the result pipe), so one of 9 and 8 is always free.
-_SCRIPT = (f'f=$0; b=$1; shift; n={FD}; if [ -e /proc/self/fd/{FD} ]; then n={SPARE_FD}; fi; '
+# $0 = the filter file, $1 = bwrap, the rest = bwrap's arguments. At most three descriptors
+# besides stdio are inherited (the result pipe, an interactive session's two), so one of 9..3
+# is always free; were none, the launch fails (exit 125) rather than clobber one.
+_SCRIPT = (f'f=$0; b=$1; shift; n={FD}; while [ -e /proc/self/fd/$n ]; do n=$((n-1)); done; '
+           f'[ $n -ge {LOWEST_FD} ] || exit 125; '
            'eval "exec \\"\\$b\\" --seccomp $n \\"\\$@\\" $n<\\"\\$f\\""')
 
 
