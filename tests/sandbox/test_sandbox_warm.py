@@ -157,6 +157,7 @@ def test_a_zygote_whose_control_socket_broke_is_replaced(level):
 
 
 def test_no_zygote_is_left_after_shutdown(level):
+    warm.shutdown_all()   # only this test's zygotes (earlier tests of this worker may leave some)
     with _make("def f():\n    return 1\n", level) as cand, _make("def f():\n    return 2\n", level,
                                                            memory_mb=128) as lean:
         assert cand.call("f", timeout=30) == 1 and lean.call("f", timeout=30) == 2

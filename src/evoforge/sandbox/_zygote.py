@@ -128,7 +128,8 @@ def _call_init(header: dict, fds: list[int]) -> None:
         if os.read(go, 1) != b"g":   # the parent gave up (or died) before the call started
             os._exit(EXIT_SETUP_FAILED)
         if BWRAP:   # after "go": the parent moved us into the call's cgroup (its namespace's root)
-            bwrap_call.build_view(header["mounts"])
+            bwrap_call.build_view(header["mounts"], lockdown)
+            bwrap_call.become_candidate_user()
         _move_fds([stdin, stdout, stderr, result])
         err_fd = 2
         os.chdir(header["work_dir"])
@@ -138,7 +139,6 @@ def _call_init(header: dict, fds: list[int]) -> None:
             except (ValueError, OSError):
                 pass
         if BWRAP:
-            bwrap_call.become_candidate_user()
             bwrap_call.lock_down(lockdown, seccomp, bool(header["mounts"].get("seccomp")))
         else:
             lockdown.lock_down(lockdown.parse(list(header["lockdown"]) + ["--", "x"]),

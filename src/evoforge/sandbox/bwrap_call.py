@@ -8,15 +8,18 @@ system folders as a cold call plus the host's scratch root (the temp folder that
 candidate's folder); its own code came as text on its stdin. Per call, in the call's fresh mount, pid, network,
 IPC, UTS and cgroup namespaces, this module:
 
-1. mounts a fresh /proc (the call's processes only) and covers /proc/sys, sysrq-trigger, irq
-   and bus read-only, as bwrap does;
+1. mounts a fresh /proc (the call's processes only), read-only in the end as a cold call's
+   (``--remount-ro /proc``: bwrap's own covers of /proc/sys are skipped when it runs as root,
+   and a candidate then owned every host sysctl);
 2. mounts fresh size-capped tmpfs on /tmp (and on the scratch
    root when it is elsewhere) and /dev/shm, a fresh devpts, so nothing of another call is
    reachable and no other candidate's folder is visible;
 3. binds back only this call's folders: its work dir read-write, its runtime dir and the Python
    installation (when it lives under the scratch root) read-only, all nosuid and nodev;
-4. makes / and /dev read-only for this call (bwrap's root and /dev are shared by the zygote's
-   calls: no call may leave a file there for the next);
+4. makes /, /dev and the host's device nodes bwrap bound in /dev read-only for this call
+   (bwrap's root and /dev are shared by the zygote's calls: no call may leave a file there for
+   the next; a read-only device node is still written and read, but its mode and times, which
+   a candidate owns when evoforge runs as root, cannot be changed);
 5. enters a user namespace of its own as uid/gid 65534 (what a cold bwrap call is), then
    no_new_privs, the seccomp filter of a cold bwrap call and no capabilities at all.
 
@@ -31,10 +34,10 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 0x40000
 CLONE_NEWCGROUP, CLONE_NEWUSER = 0x02000000, 0x10000000
 PR_SET_NO_NEW_PRIVS = 38
-COVERED_PROC = ("sys", "sysrq-trigger", "irq", "bus")   # what bwrap makes read-only in /proc
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")   # the host nodes of bwrap --dev
 CANDIDATE_ID = 65534
-_ST_FLAGS = MS_NOSUID | MS_NODEV | MS_NOEXEC   # statvfs's ST_* bits have the same values
 _libc = ctypes.CDLL(None, use_errno=True)
+_old_proc: list[int] = []   # the zygote's /proc and our pid in it: where our uid_map is written
 
 
 def _check(rc: int, what: str) -> None:
@@ -48,22 +51,17 @@ def _mount(source: str, target: str, fstype: str | None, flags: int, data: str =
                        flags, data.encode() if data else None), f"mount {target}")
 
 
-def _read_only(path: str, extra: int = 0) -> None:
-    """Remount the mount at `path` read-only, keeping its nosuid/nodev/noexec (a remount
-    that dropped one of them would be refused, or would lift it)."""
-    kept = os.statvfs(path).f_flag & _ST_FLAGS
-    _mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | kept | extra)
+def _read_only(path: str, lockdown: object) -> None:
+    """Remount the mount at `path` read-only, keeping the flags a remount must keep."""
+    _mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | lockdown.remount_flags(path))
 
 
 def mount_proc() -> None:
-    """A private mount tree, a fresh /proc for the call's pid namespace, bwrap's covers."""
+    """A private mount tree and a fresh /proc for the call's pid namespace (the zygote's /proc
+    is kept open first: `become_candidate_user` writes our uid_map there, ours is read-only)."""
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
+    _old_proc[:] = [os.open("/proc", os.O_PATH | os.O_DIRECTORY), int(os.readlink("/proc/self"))]
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    for name in COVERED_PROC:
-        path = f"/proc/{name}"
-        if os.path.exists(path):
-            _mount(path, path, None, MS_BIND | MS_REC)
-            _read_only(path, MS_NOSUID | MS_NODEV)
 
 
 def _bind_back(fd: int, target: str, writable: bool) -> None:
@@ -73,7 +71,7 @@ def _bind_back(fd: int, target: str, writable: bool) -> None:
     _mount("none", target, None, flags)
 
 
-def build_view(mounts: dict) -> None:
+def build_view(mounts: dict, lockdown: object) -> None:
     """Steps 2-4 of the module docstring, for one call (`mounts` is the call's header part:
     root, rw, ro, tmpfs bytes)."""
     # its root: the call's cgroup (it was moved there); a kernel without cgroup namespaces
@@ -94,8 +92,9 @@ def build_view(mounts: dict) -> None:
     for fd, path, writable in fds:
         _bind_back(fd, path, writable)
         os.close(fd)
-    _read_only("/")
-    _read_only("/dev")
+    for path in ["/", "/dev", "/proc"] + [f"/dev/{name}" for name in DEVICES]:
+        if path in ("/", "/dev", "/proc") or os.path.exists(path):
+            _read_only(path, lockdown)
 
 
 def become_candidate_user() -> None:
@@ -106,10 +105,18 @@ def become_candidate_user() -> None:
     except OSError:
         pass   # bwrap denied setgroups in its namespace: the zygote holds none then
     _check(_libc.unshare(CLONE_NEWUSER), "unshare(CLONE_NEWUSER)")
-    for name, text in (("uid_map", f"{CANDIDATE_ID} 0 1"), ("setgroups", "deny"),
-                       ("gid_map", f"{CANDIDATE_ID} 0 1")):
-        with open(f"/proc/self/{name}", "w", encoding="ascii") as fh:
-            fh.write(text)
+    proc_fd, pid = _old_proc
+    try:
+        for name, text in (("uid_map", f"{CANDIDATE_ID} 0 1"), ("setgroups", "deny"),
+                           ("gid_map", f"{CANDIDATE_ID} 0 1")):
+            fd = os.open(f"{pid}/{name}", os.O_WRONLY, dir_fd=proc_fd)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+    finally:
+        os.close(proc_fd)
+        _old_proc.clear()
     os.setresgid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)
     os.setresuid(CANDIDATE_ID, CANDIDATE_ID, CANDIDATE_ID)
 

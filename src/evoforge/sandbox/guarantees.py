@@ -45,6 +45,7 @@ class LandlockSetup:
 ROWS = {
     "hides_files": ("host files hidden", "host files unreadable (task folder, hidden data, $HOME, the run's database)"),
     "writes_confined": ("writes only in the work dir", "writes only in the candidate's work dir (not /tmp, not the task)"),
+    "metadata_fixed": ("host file modes fixed", "cannot change the mode, owner or times of host files (cold bwrap run as root: except the device nodes bwrap binds in /dev)"),
     "no_network": ("no network", "no TCP/UDP to the host or the internet"),
     "no_unix_sockets": ("no host unix sockets", "host unix sockets unreachable (docker.sock, abstract sockets)"),
     "own_processes": ("own pid namespace", "other processes invisible, daemons die with the sandbox"),
@@ -69,6 +70,9 @@ def holds(level: str, setup: LandlockSetup | None = None, *, bwrap_seccomp: bool
     return {
         "hides_files": True,
         "writes_confined": True,
+        # Landlock does not govern chmod/chown/utime/xattrs: a read-only mount tree does
+        # (`lockdown --ro-root`), which needs the mount namespace of the full setup
+        "metadata_fixed": s.pid_ns,
         # net namespace, or Landlock TCP (ABI 4) + seccomp refusing AF_INET sockets
         "no_network": s.net_ns or s.seccomp,
         # Landlock does not filter connecting to path-based sockets: seccomp refuses

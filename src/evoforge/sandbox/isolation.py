@@ -171,8 +171,12 @@ def bwrap_prefix(exe: str, work_dirs: Sequence[str], ro_dirs: Sequence[str], chd
         args += ["--ro-bind", p, p]
     for p in work_dirs:
         args += ["--bind", p, p]
-    # bwrap's root and /dev are uncapped tmpfs (RAM) too, writable by the candidate: read-only
-    args += ["--remount-ro", "/", "--remount-ro", "/dev", "--chdir", chdir, "--"]
+    # bwrap's root and /dev are uncapped tmpfs (RAM) too, writable by the candidate; /proc's
+    # sysctls are the host's, and bwrap skips its covers of them when run as root: read-only
+    # (a zygote's calls write their uid maps in its /proc, and mount fresh read-only ones)
+    args += ["--remount-ro", "/", "--remount-ro", "/dev"]
+    args += [] if zygote else ["--remount-ro", "/proc"]
+    args += ["--chdir", chdir, "--"]
     return args
 
 
@@ -228,8 +232,8 @@ def launcher_options(recipe: Sequence[str], work_dir: str,
         for path in paths:
             args += [f"--{kind}", path]
     args += ["--rw", work_dir, "--tmpdir", work_dir]
-    if setup.pid_ns:  # a mount namespace too: /dev/shm can be private (multiprocessing)
-        args += ["--shm", str(TMPFS_BYTES)]
+    if setup.pid_ns:  # a mount namespace too: /dev/shm private, every other mount read-only
+        args += ["--shm", str(TMPFS_BYTES), "--ro-root"]
     if not setup.seccomp:
         args.append("--no-seccomp")
     else:

@@ -9,6 +9,9 @@ Options (repeatable):
     --dev PATH     read and write one file (/dev/null, /dev/zero ...)
     --abi N        use Landlock ABI N at most (what the engine announced; tests of older ABIs)
     --shm BYTES    mount a private tmpfs of BYTES on /dev/shm first (needs a mount namespace)
+    --ro-root      make every mount read-only, then the --rw folders writable again (needs a
+                   mount namespace): Landlock does not govern chmod, chown, utime or xattrs,
+                   and the candidate may own the host's files (uid 0 when evoforge runs as root)
     --tmpdir PATH  set TMPDIR: /tmp is not writable at this level
     --deny-family N   socket(2) refuses address family N (seccomp)
     --no-seccomp   Landlock only
@@ -33,7 +36,9 @@ EXIT_SETUP_FAILED = 125
 PR_CAPBSET_DROP = 24
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
-MS_NOSUID, MS_NODEV = 2, 4
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_BIND, MS_NOATIME, MS_NODIRATIME, MS_STRICTATIME = 32, 4096, 1024, 2048, 1 << 24
+ST_RELATIME = 4096
 
 
 class _Options:
@@ -43,6 +48,7 @@ class _Options:
         self.rw: list[str] = []
         self.dev: list[str] = []
         self.shm = 0
+        self.ro_root = False
         self.abi = 0
         self.tmpdir = ""
         self.families: list[int] = []
@@ -60,9 +66,10 @@ def parse(args: list[str]) -> _Options:
         if arg == "--":
             opts.argv = args[i + 1:]
             break
-        if arg in ("--no-seccomp", "--status"):
+        if arg in ("--no-seccomp", "--status", "--ro-root"):
             opts.seccomp = opts.seccomp and arg != "--no-seccomp"
             opts.status = opts.status or arg == "--status"
+            opts.ro_root = opts.ro_root or arg == "--ro-root"
             i += 1
             continue
         if i + 1 >= len(args):
@@ -93,6 +100,43 @@ def _mount_shm(libc: ctypes.CDLL, size: int) -> None:
         raise OSError(err, f"mount tmpfs on /dev/shm: {os.strerror(err)}")
 
 
+def remount_flags(path: str) -> int:
+    """The mount flags a remount of `path` must keep (a locked mount refuses to lose any)."""
+    got = os.statvfs(path).f_flag
+    flags = got & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)  # ST_ == MS_
+    if not got & (ST_RELATIME | MS_NOATIME):
+        flags |= MS_STRICTATIME
+    return flags
+
+
+def read_only_root(libc: ctypes.CDLL, writable: list[str]) -> None:
+    """Every mount of this (private) mount namespace read-only, then each of `writable` a
+    writable bind of itself. Writing to a device node stays possible on a read-only mount;
+    changing its mode, owner or times does not."""
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+        points = [line.split()[4] for line in fh if len(line.split()) > 4]
+    for point in points:
+        point = point.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+        point = point.replace("\\134", "\\")
+        try:
+            flags = remount_flags(point)
+        except OSError:
+            continue   # covered by a later mount, or gone: nothing reachable to protect
+        if libc.mount(b"none", point.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags,
+                      None) != 0:
+            err = ctypes.get_errno()
+            if err not in (2, 20):   # ENOENT, ENOTDIR: a mount point hidden under another
+                raise OSError(err, f"remount {point} read-only: {os.strerror(err)}")
+    cwd = os.getcwd()
+    for path in writable:
+        for flags, what in ((MS_BIND, "bind"),
+                            (MS_REMOUNT | MS_BIND | remount_flags(path), "make writable")):
+            if libc.mount(path.encode(), path.encode(), None, flags, None) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, f"{what} {path}: {os.strerror(err)}")
+    os.chdir(cwd)   # the work dir as now mounted (the old cwd is on the read-only mount)
+
+
 def drop_capabilities(libc: ctypes.CDLL) -> None:
     """No capability survives the exec: empty bounding and ambient sets, then none held.
 
@@ -118,6 +162,8 @@ def lock_down(opts: _Options, landlock: object, seccomp: object) -> dict[str, ob
     `landlock` and `seccomp` are the helper modules (loaded while still readable)."""
     libc = ctypes.CDLL(None, use_errno=True)
     rw = list(opts.rw)
+    if opts.ro_root:
+        read_only_root(libc, rw)
     if opts.shm:
         _mount_shm(libc, opts.shm)
         rw.append("/dev/shm")   # private now: only this sandbox sees it

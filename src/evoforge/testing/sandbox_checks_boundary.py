@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -159,6 +160,41 @@ class BoundaryChecks:
             with contextlib.suppress(OSError):
                 host_tmp.unlink()
         breach_if(appeared, f"files written outside the work dir appeared on the host: {appeared}")
+
+    @provides("host_metadata_fixed")
+    def test_host_file_modes_and_times_cannot_be_changed(
+            self, make_candidate: Callable[..., Candidate], tmp_path: Path) -> None:
+        """Landlock governs opening files, not chmod/chown/utime: a candidate that owns the
+        host's files (uid 0 when evoforge runs as root; the user's own files otherwise) could
+        make the interpreter unusable or a file setuid. A read-only mount refuses all three."""
+        canary = tmp_path / "host-file.txt"
+        canary.write_text("host")
+        targets = [str(canary), os.path.realpath(sys.executable)]
+        before = {p: os.stat(p) for p in targets}
+        cand = make_candidate("""
+            import os, stat
+            def f(paths):
+                changed = []
+                for p in paths:
+                    try:
+                        os.utime(p, (1000000000, 1000000000))
+                        changed.append(("utime", p))
+                    except OSError:
+                        pass
+                    try:
+                        os.chmod(p, stat.S_IMODE(os.stat(p).st_mode))   # the same mode: harmless
+                        changed.append(("chmod", p))
+                    except OSError:
+                        pass
+                return changed
+        """)
+        try:
+            allowed = cand.call("f", targets, timeout=self.timeout)
+        finally:
+            for p, st in before.items():   # put the times back, whatever happened
+                with contextlib.suppress(OSError):
+                    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+        breach_if(allowed, f"host file metadata changed from the sandbox: {allowed}")
 
     @provides("isolates_candidates")
     def test_cannot_touch_another_candidates_folder(

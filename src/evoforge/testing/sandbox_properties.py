@@ -236,6 +236,11 @@ PROPERTIES: dict[str, Property] = {p.name: p for p in [
              frozenset({B, L}), {U: _NO_FS, N: _NO_FS}),
     Property("host_read_only", "nothing outside the work dir can be written on the host",
              frozenset({B, L}), {U: _RW_FS, N: _RW_FS_PLAIN}),
+    Property("host_metadata_fixed", "the mode, owner and times of host files cannot be "
+             "changed", frozenset({B, L}), {U: _RW_FS, N: _RW_FS_PLAIN,
+                                            L: "landlock without a mount namespace: Landlock does "
+                                               "not govern chmod, chown, utime or xattrs"},
+             unless=((L, "landlock-no-pidns"),)),
     Property("isolates_candidates", "a candidate cannot touch another candidate's folder",
              frozenset({B, L}), {U: _RW_FS, N: _RW_FS_PLAIN}),
     Property("hides_processes", "other processes (and their /proc/PID/environ) are invisible",

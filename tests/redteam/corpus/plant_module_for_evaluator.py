@@ -6,7 +6,7 @@
 # EXPECT[unshare,none]: status=ok breach=task_modified -- the task folder is writable at this
 #   level; the engine's integrity check sees the new files before the next proposal (but see
 #   tests/redteam/test_sandbox_holes.py: cascade stages of the same program run before it)
-# EXPECT[landlock]: status=error reason="candidate raised PermissionError: \[Errno 13\] Permission denied"
+# EXPECT[landlock]: status=error reason="candidate raised (PermissionError: \[Errno 13\] Permission denied|OSError: \[Errno 30\] Read-only file system)"
 #   -- Landlock: the path exists but may not be opened
 # LINT: files
 import os

@@ -3,7 +3,7 @@
 # EXPECT: status=error reason="candidate raised FileNotFoundError: \[Errno 2\] No such file or directory"
 # EXPECT[unshare,none]: status=ok breach=task_modified -- the task folder is writable at this
 #   level; the engine's integrity check (hash of the task files) stops the run when it happens
-# EXPECT[landlock]: status=error reason="candidate raised PermissionError: \[Errno 13\] Permission denied"
+# EXPECT[landlock]: status=error reason="candidate raised (PermissionError: \[Errno 13\] Permission denied|OSError: \[Errno 30\] Read-only file system)"
 #   -- Landlock: the path exists but may not be opened
 # LINT: files
 import os

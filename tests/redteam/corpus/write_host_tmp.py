@@ -4,7 +4,7 @@
 #   nothing appears on the host
 # EXPECT[unshare,none]: status=ok breach=host_file -- the host file system is writable at this
 #   level (documented for none; for unshare the description only says "CAN READ")
-# EXPECT[landlock]: status=error reason="candidate raised PermissionError: \[Errno 13\] Permission denied" -- /tmp is
+# EXPECT[landlock]: status=error reason="candidate raised (PermissionError: \[Errno 13\] Permission denied|OSError: \[Errno 30\] Read-only file system)" -- /tmp is
 #   not writable under Landlock (TMPDIR points at the work dir instead)
 # LINT: files
 def attack(ctx):

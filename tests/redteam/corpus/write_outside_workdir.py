@@ -3,7 +3,7 @@
 # EXPECT: status=error reason="candidate raised FileNotFoundError: \[Errno 2\] No such file or directory"
 # EXPECT[unshare,none]: status=ok breach=host_file,task_modified -- the host file system is
 #   writable at this level
-# EXPECT[landlock]: status=error reason="candidate raised PermissionError: \[Errno 13\] Permission denied"
+# EXPECT[landlock]: status=error reason="candidate raised (PermissionError: \[Errno 13\] Permission denied|OSError: \[Errno 30\] Read-only file system)"
 #   -- Landlock: the path exists but may not be opened
 # LINT: files
 import os
