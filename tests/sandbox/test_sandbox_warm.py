@@ -338,3 +338,52 @@ def test_zygotes_die_with_their_process_even_on_sigkill(level, tmp_path: Path):
         owner.kill()
         owner.wait()
     assert _wait_dead(tree) == [], "a zygote outlived its killed owner"
+
+
+SCAN = """
+import hashlib, re
+
+def scan(prefix, digest):
+    '''How many copies of prefix+SECRET (known here only by its hash) this process's memory
+    holds: a fork inherits its zygote's memory, so a request the zygote once held would be
+    readable by every later call.'''
+    pattern = re.compile(re.escape(prefix.encode()) + rb"[0-9a-f]{32}")
+    hits = 0
+    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            start, end = (int(x, 16) for x in addr.split("-"))
+            if "r" not in perms or end - start > 1 << 30:
+                continue
+            try:
+                mem.seek(start)
+                chunk = mem.read(end - start)
+            except (OSError, ValueError, OverflowError):
+                continue
+            hits += sum(hashlib.sha256(m.group()).hexdigest() == digest
+                        for m in pattern.finditer(chunk))
+    return hits
+"""
+
+
+def test_a_call_cannot_read_another_calls_request_in_its_memory(level):
+    """What one call asked the zygote (a `run()` argv, which may carry an evaluator's hidden
+    inputs) is received by that call's own process, never by the zygote every call forks from."""
+    import hashlib
+    import uuid
+
+    prefix, secret = "EVOLEAK", uuid.uuid4().hex
+    digest = hashlib.sha256((prefix + secret).encode()).hexdigest()
+    with _make("def f():\n    return 1\n", level) as other, _make(SCAN, level) as spy:
+        for _ in range(3):
+            assert other.run(["true", prefix + secret], timeout=30).returncode == 0
+            assert other.last_warm
+        assert spy.call("scan", prefix, digest, timeout=60) == 0
+        assert spy.last_warm
+
+
+def test_a_request_too_big_for_the_zygote_runs_cold(level):
+    with _make("def f():\n    return 1\n", level) as cand:
+        out = cand.run(["sh", "-c", "echo ${#1}", "sh", "x" * 70000], timeout=60)
+        assert out.returncode == 0 and out.stdout.strip() == "70000" and not cand.last_warm
+        assert cand.call("f", timeout=30) == 1 and cand.last_warm   # the next call is warm again

@@ -48,6 +48,7 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
 RESULT_FD = 3
+MAX_REQUEST_BYTES = 1 << 16   # a request's header; the parent runs a call cold past it
 EXIT_SETUP_FAILED = 125
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -238,6 +239,45 @@ def _reap() -> None:
             return
 
 
+def _serve_one(control: socket.socket) -> bool:
+    """Fork a middle process that takes the next request off the control socket itself, so
+    the zygote never holds a request: what one call was asked (a `run()` argv, its folder)
+    cannot sit in the zygote's memory for every later call's fork to read. False when the
+    parent closed the socket (the zygote is shut down) or it broke."""
+    taken_r, taken_w = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:   # no process to spare now: the request waits, the parent retries or gives up
+        os.close(taken_r)
+        os.close(taken_w)
+        return True
+    if pid == 0:
+        os.close(taken_r)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        try:
+            data, fds, _, _ = socket.recv_fds(control, MAX_REQUEST_BYTES, 6)
+        except OSError:
+            data, fds = None, []
+        os.write(taken_w, b"T" if data else b"E")   # the zygote may listen again
+        os.close(taken_w)
+        control.close()
+        try:
+            header = json.loads(data) if data and len(fds) == 6 else None
+        except ValueError:
+            header = None
+        if isinstance(header, dict):
+            _middle(header, fds)
+        for fd in fds:
+            os.close(fd)
+        os._exit(0)
+    os.close(taken_w)
+    try:
+        taken = os.read(taken_r, 1)
+    finally:
+        os.close(taken_r)
+    return taken != b"E"   # b"": the child died before taking it, the request is still queued
+
+
 def main(argv: list[str]) -> None:
     import gc
 
@@ -252,30 +292,8 @@ def main(argv: list[str]) -> None:
     while True:
         _reap()
         readable, _, _ = select.select([control], [], [], 1.0)
-        if not readable:
-            continue
-        try:
-            data, fds, _, _ = socket.recv_fds(control, 1 << 16, 6)
-        except OSError:
+        if readable and not _serve_one(control):
             break
-        if not data:
-            break   # the parent closed the socket: this zygote is shut down
-        if len(fds) != 6:
-            for fd in fds:
-                os.close(fd)
-            continue
-        try:
-            header = json.loads(data)
-        except ValueError:
-            header = None
-        if isinstance(header, dict):
-            pid = os.fork()
-            if pid == 0:
-                control.close()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                _middle(header, fds)
-        for fd in fds:
-            os.close(fd)
     os._exit(0)
 
 

@@ -51,6 +51,7 @@ ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zygote.py")
 _ENV = "EVOFORGE_SANDBOX_WARM"
 MEMORY_HEADROOM_MIB = 256    # above the zygote's address space, or the call runs cold
 _REPLY_TIMEOUT_S = 20.0      # a zygote that does not answer is restarted
+MAX_REQUEST_BYTES = 1 << 16  # what the zygote receives at most (_zygote.MAX_REQUEST_BYTES)
 
 _enabled: bool | None = None
 _lock = threading.Lock()
@@ -142,8 +143,10 @@ def call_spec(zygote: Zygote, work_dir: str, runtime_dir: str,
     else:
         env = {**isolation.clean_env(work_dir), "TMPDIR": work_dir}
         lockdown = isolation.launcher_options(recipe, work_dir, [runtime_dir])
-    return CallSpec(work_dir=work_dir, env=env, rlimits=rlimits, lockdown=lockdown,
+    spec = CallSpec(work_dir=work_dir, env=env, rlimits=rlimits, lockdown=lockdown,
                     program=program or "", argv=None if program else list(argv), mounts=mounts)
+    # one message to the zygote: a bigger request (a `run()` argv of 64 KiB) starts cold
+    return spec if len(spec.header(True)) <= MAX_REQUEST_BYTES else None
 
 
 class WarmProcess:
