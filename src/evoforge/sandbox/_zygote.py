@@ -149,8 +149,12 @@ def _call_init(header: dict, fds: list[int]) -> None:
             os.write(err_fd, f"evoforge warm sandbox: {exc}\n".encode())
         finally:
             os._exit(EXIT_SETUP_FAILED)
+    # pid 1 ignores what it does not handle: a candidate's kill(1, SIGINT) must not end the call
+    # through the init's inherited KeyboardInterrupt handler (its own process gets it back)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     child = os.fork()
     if child == 0:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         _candidate(header)
     lockdown.init_loop(child)
 

@@ -28,12 +28,16 @@ capabilities, can neither unmount nor remount any of them. Standard library only
 loads this file by path, as it loads `lockdown.py`.
 """
 import ctypes
+import fcntl
 import os
+import socket
+import struct
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 0x40000
 CLONE_NEWCGROUP, CLONE_NEWUSER = 0x02000000, 0x10000000
 PR_SET_NO_NEW_PRIVS = 38
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")   # the host nodes of bwrap --dev
 CANDIDATE_ID = 65534
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -71,18 +75,28 @@ def _bind_back(fd: int, target: str, writable: bool) -> None:
     _mount("none", target, None, flags)
 
 
+def loopback_up() -> None:
+    """The call's network namespace has only `lo`; bwrap brings it up (connecting to a closed
+    local port is refused, not unreachable), so does a warm call."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH22x", b"lo", 0)   # struct ifreq: name, flags
+        flags = struct.unpack("16sH22x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH22x", b"lo", flags | IFF_UP))
+
+
 def build_view(mounts: dict, lockdown: object) -> None:
     """Steps 2-4 of the module docstring, for one call (`mounts` is the call's header part:
     root, rw, ro, tmpfs bytes)."""
     # its root: the call's cgroup (it was moved there); a kernel without cgroup namespaces
     # refuses, and the call keeps the zygote's, as `bwrap --unshare-cgroup-try` would
     _libc.unshare(CLONE_NEWCGROUP)
+    loopback_up()
     root = mounts["root"]
     keep = [(path, True) for path in mounts["rw"]] + [(path, False) for path in mounts["ro"]]
     fds = []
     for path, writable in sorted(keep, key=lambda item: len(item[0])):
         fds.append((os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW), path, writable))
-    size = f"size={int(mounts['tmpfs'])},mode=1777"
+    size = f"size={int(mounts['tmpfs'])},mode=0755"   # as bwrap's: the candidate owns it
     _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, size)
     if root != "/tmp" and not root.startswith("/tmp/"):
         _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1048576,mode=0755")
