@@ -20,11 +20,18 @@ no per-call layer to confine a call to its own folder. A call whose
 memory limit leaves too little room above the zygote's address space (RLIMIT_AS counts the
 preloaded numpy) is forked from a lean zygote without numpy. `interact()` runs cold.
 
-Switch: ``sandbox.warm`` (config) or EVOFORGE_SANDBOX_WARM=0|1 (the environment wins, so the
+Switch: ``evaluator.warm`` (config) or EVOFORGE_SANDBOX_WARM=0|1 (the environment wins, so the
 evaluator host, a subprocess, inherits it); `set_enabled` for tests. Zygotes are shut down by
 `shutdown_all()` (the evaluator host calls it before exiting; an atexit hook too) and die with
-their parent in any case (its exit closes their control socket; each zygote is pid 1 of its
-namespace, which the kernel empties when it exits).
+their parent in any case (its exit closes their control socket; a landlock zygote is pid 1 of
+its namespace, which the kernel empties when it exits; under bwrap, bwrap's own init is pid 1
+and a call already running finishes, but each call's middle process kills its call the moment
+the caller's reply socket hangs up, so none outlives the process that asked for it).
+
+What a fork shares with its zygote, by design: the memory layout (addresses, `id()` values are
+the same in every call; `random`, numpy and `uuid` are reseeded) and the zygote's initial
+environment block in /proc/self/environ (`os.environ` is the call's). No request is ever held
+by the zygote: each is received by the call's own middle process (`_zygote._serve_one`).
 """
 from __future__ import annotations
 
