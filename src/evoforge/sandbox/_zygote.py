@@ -28,9 +28,10 @@ only the call's own folders bound back, / and /dev read-only, uid 65534 in a use
 of its own, cold bwrap's seccomp filter, no capabilities). The mode is the zygote's, fixed
 when it starts: no request can choose it.
 
-When the zygote ends (its control socket closed, or killed) the kernel kills its whole pid
-namespace, every call's namespace included. Standard library only, plus four files of this
-folder loaded under private names (a candidate's own ``seccomp.py`` must not find ours in
+When a landlock zygote ends (its control socket closed, or killed) the kernel kills its whole
+pid namespace, every call's namespace included (under bwrap, see `warm.py`). Each request is
+received by the forked middle process, never by the zygote (`_serve_one`). Standard library
+only, plus five files of this folder loaded under private names (a candidate's own ``seccomp.py`` must not find ours in
 sys.modules).
 """
 import ctypes
