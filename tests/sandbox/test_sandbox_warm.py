@@ -387,3 +387,26 @@ def test_a_request_too_big_for_the_zygote_runs_cold(level):
         out = cand.run(["sh", "-c", "echo ${#1}", "sh", "x" * 70000], timeout=60)
         assert out.returncode == 0 and out.stdout.strip() == "70000" and not cand.last_warm
         assert cand.call("f", timeout=30) == 1 and cand.last_warm   # the next call is warm again
+
+
+def test_requests_at_the_zygotes_limit_run_warm_and_past_it_cold(level, monkeypatch):
+    """The zygote takes MAX_REQUEST_BYTES in one message; a `run()` request (the longer of
+    the two headers) of exactly that size is warm, one byte more is cold, both correct."""
+    seen: list[warm.CallSpec] = []
+    real = warm.call_spec
+
+    def spy(*args, **kwargs):
+        spec = real(*args, **kwargs)
+        seen.append(spec)
+        return spec
+
+    monkeypatch.setattr(warm, "call_spec", spy)
+    with _make("def f():\n    return 1\n", level) as cand:
+        cand.run(["sh", "-c", "echo ${#1}", "sh", "x"], timeout=30)
+        assert seen and seen[-1] is not None
+        fill = 1 + warm.MAX_REQUEST_BYTES - len(seen[-1].header(False))
+        for extra, warm_expected in ((0, True), (1, False)):
+            out = cand.run(["sh", "-c", "echo ${#1}", "sh", "x" * (fill + extra)], timeout=60)
+            assert out.returncode == 0, out.stderr
+            assert out.stdout.strip() == str(fill + extra)
+            assert cand.last_warm == warm_expected

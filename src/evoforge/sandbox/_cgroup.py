@@ -38,7 +38,8 @@ def _mounts() -> list[tuple[str, str, str, str]]:
     """(fstype, mount root, mount point, super options) of cgroup mounts."""
     found = []
     try:
-        with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        # a mount point elsewhere may have any bytes in its name: only cgroup lines matter
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
             for line in fh:
                 left, _, right = line.partition(" - ")
                 fields, rfields = left.split(), right.split()

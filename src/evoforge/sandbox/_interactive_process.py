@@ -101,8 +101,10 @@ def converse(cand: "Candidate", argv: Sequence[str], channel: Channel, *, timeou
             watchdog = None
         start = time.monotonic()
         try:
+            # always a pipe (closed at once for a Python session, which talks on its own
+            # pipes): a /dev/null opened here would be the host's node, fchmod-able by its owner
             proc = subprocess.Popen(
-                wrapped, stdin=subprocess.DEVNULL if python else subprocess.PIPE,
+                wrapped, stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 env=clean_env(str(cand.work_dir)), cwd=str(cand.work_dir),
                 start_new_session=True, preexec_fn=preexec, pass_fds=pass_fds, close_fds=True)
@@ -113,7 +115,11 @@ def converse(cand: "Candidate", argv: Sequence[str], channel: Channel, *, timeou
         assert proc.stdout is not None and proc.stderr is not None
         if watchdog is not None:
             watchdog.root_pid = proc.pid
-        if not python:
+        if python:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            proc.stdin = None   # the loop never writes it
+        else:
             assert proc.stdin is not None
             up_r, down_w = proc.stdout.fileno(), proc.stdin.fileno()
         return _loop(cand, proc, channel, up_r=up_r, down_w=down_w, timeout=timeout,

@@ -162,6 +162,9 @@ def run_process(
     starter's business). `pass_fds` are inherited by the child besides the result pipe."""
     if watchdog is not None and not watchdog.active:
         watchdog = None
+    # No stdin is an empty pipe, never a /dev/null opened here: that descriptor would be on the
+    # host's /dev, where a candidate that owns the node (run by root) could fchmod it.
+    stdin = b"" if stdin is None else stdin
     result_r = result_w = -1
     pass_fds = tuple(pass_fds)
     argv = list(argv)

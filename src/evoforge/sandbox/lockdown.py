@@ -100,7 +100,20 @@ def _mount_shm(libc: ctypes.CDLL, size: int) -> None:
         raise OSError(err, f"mount tmpfs on /dev/shm: {os.strerror(err)}")
 
 
-def remount_flags(path: str) -> int:
+def _unescape(field: bytes) -> bytes:
+    """A mountinfo path: the kernel writes space, tab, newline and backslash as \\ooo."""
+    out, i = bytearray(), 0
+    while i < len(field):
+        if field[i:i + 1] == b"\\" and field[i + 1:i + 4].isdigit():
+            out.append(int(field[i + 1:i + 4], 8))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return bytes(out)
+
+
+def remount_flags(path: "str | bytes") -> int:
     """The mount flags a remount of `path` must keep (a locked mount refuses to lose any)."""
     got = os.statvfs(path).f_flag
     flags = got & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)  # ST_ == MS_
@@ -113,20 +126,20 @@ def read_only_root(libc: ctypes.CDLL, writable: list[str]) -> None:
     """Every mount of this (private) mount namespace read-only, then each of `writable` a
     writable bind of itself. Writing to a device node stays possible on a read-only mount;
     changing its mode, owner or times does not."""
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
-        points = [line.split()[4] for line in fh if len(line.split()) > 4]
+    with open("/proc/self/mountinfo", "rb") as fh:   # bytes: a mount point may be any name
+        points = [_unescape(line.split()[4]) for line in fh if len(line.split()) > 4]
     for point in points:
-        point = point.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
-        point = point.replace("\\134", "\\")
         try:
             flags = remount_flags(point)
         except OSError:
             continue   # covered by a later mount, or gone: nothing reachable to protect
-        if libc.mount(b"none", point.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags,
-                      None) != 0:
+        if libc.mount(b"none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, None) != 0:
             err = ctypes.get_errno()
-            if err not in (2, 20):   # ENOENT, ENOTDIR: a mount point hidden under another
-                raise OSError(err, f"remount {point} read-only: {os.strerror(err)}")
+            # ENOENT, ENOTDIR, or EINVAL where the path is no mount point any more: the mount
+            # is hidden under another one, out of reach
+            if err in (2, 20) or (err == 22 and not os.path.ismount(point)):
+                continue
+            raise OSError(err, f"remount {point!r} read-only: {os.strerror(err)}")
     cwd = os.getcwd()
     for path in writable:
         for flags, what in ((MS_BIND, "bind"),

@@ -153,7 +153,8 @@ def call_spec(zygote: Zygote, work_dir: str, runtime_dir: str,
     spec = CallSpec(work_dir=work_dir, env=env, rlimits=rlimits, lockdown=lockdown,
                     program=program or "", argv=None if program else list(argv), mounts=mounts)
     # one message to the zygote: a bigger request (a `run()` argv of 64 KiB) starts cold
-    return spec if len(spec.header(True)) <= MAX_REQUEST_BYTES else None
+    biggest = max(len(spec.header(True)), len(spec.header(False)))
+    return spec if biggest <= MAX_REQUEST_BYTES else None
 
 
 class WarmProcess:
@@ -313,15 +314,19 @@ class Zygote:
             made.extend((r, w))
             return r, w
 
-        in_r, in_w = pipe() if stdin_piped else (os.open(os.devnull, os.O_RDONLY), None)
-        if not stdin_piped:
-            made.append(in_r)
+        def empty() -> int:
+            """A pipe's read end with its write end closed: EOF to read, EBADF to write. Never
+            a /dev/null opened here: it would be the host's node, fchmod-able by its owner."""
+            r, w = os.pipe()
+            os.close(w)
+            made.append(r)
+            return r
+
+        in_r, in_w = pipe() if stdin_piped else (empty(), None)
         out_r, out_w = pipe()
         err_r, err_w = pipe()
         go_r, go_w = pipe()
-        res = result_w if result_w is not None else os.open(os.devnull, os.O_WRONLY)
-        if result_w is None:
-            made.append(res)
+        res = result_w if result_w is not None else empty()
         reply, reply_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         theirs = [in_r, out_w, err_w, res, go_r, reply_theirs.fileno()]
         keep = {fd for fd in (in_w, out_r, err_r, go_w) if fd is not None}

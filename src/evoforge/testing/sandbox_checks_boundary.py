@@ -188,13 +188,26 @@ class BoundaryChecks:
                         pass
                 return changed
         """)
+        null_before = os.stat("/dev/null").st_ctime_ns
+        # what a `run()` inherits: no descriptor of the host's own files (fd 0 was once the
+        # host's /dev/null, which the candidate could fchmod through it)
+        by_fd = ("import os, stat\n"
+                 "for fd in (0, 3):\n"
+                 "    try:\n"
+                 "        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode))\n"
+                 "        os.utime(fd, None)\n"
+                 "    except OSError:\n"
+                 "        pass\n")
         try:
             allowed = cand.call("f", targets, timeout=self.timeout)
+            cand.run([sys.executable, "-c", by_fd], timeout=self.timeout)
         finally:
             for p, st in before.items():   # put the times back, whatever happened
                 with contextlib.suppress(OSError):
                     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
         breach_if(allowed, f"host file metadata changed from the sandbox: {allowed}")
+        breach_if(os.stat("/dev/null").st_ctime_ns != null_before,
+                  "the host's /dev/null was changed through a descriptor the sandbox inherited")
 
     @provides("isolates_candidates")
     def test_cannot_touch_another_candidates_folder(
