@@ -78,8 +78,9 @@ def call_mounts(root: str, work_dir: str, ro_dirs: Sequence[str]) -> dict[str, o
     mine = [work_dir, *ro_dirs]
     if any(os.path.realpath(p) != os.path.abspath(p) or not _inside(p, root) for p in mine):
         return None
-    python_under_root = [p for p in isolation.python_paths() if _inside(p, root)]
-    return {"root": root, "rw": [work_dir], "ro": [*ro_dirs, *python_under_root],
+    # the Python installation where a call's fresh tmpfs would cover it (a venv in /tmp)
+    covered = [p for p in isolation.python_paths() if _inside(p, root) or _inside(p, "/tmp")]
+    return {"root": root, "rw": [work_dir], "ro": [*ro_dirs, *covered],
             "tmpfs": isolation.TMPFS_BYTES, "seccomp": uses_seccomp()}
 
 
