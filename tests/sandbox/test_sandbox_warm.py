@@ -411,3 +411,32 @@ def test_requests_at_the_zygotes_limit_run_warm_and_past_it_cold(level, monkeypa
             assert out.returncode == 0, out.stderr
             assert out.stdout.strip() == str(fill + extra)
             assert cand.last_warm == warm_expected
+
+
+def test_a_warm_call_whose_sandbox_cannot_be_set_up_runs_cold(level, monkeypatch, caplog):
+    """A machine where some step of a warm call's set-up fails (here: a folder to bind that is
+    not there) costs speed, never a failed call: the init says so before any candidate code
+    runs, the call is redone cold and so are the process's later calls at that level."""
+    real = warm.call_spec
+
+    def broken(*args, **kwargs):
+        spec = real(*args, **kwargs)
+        if spec is not None and spec.mounts is not None:
+            spec.mounts = {**spec.mounts, "ro": [*spec.mounts["ro"], "/nonexistent/evoforge"]}
+        elif spec is not None:
+            spec.lockdown = [*spec.lockdown, "--rw", "/nonexistent/evoforge"]
+        return spec
+
+    monkeypatch.setattr(warm, "call_spec", broken)
+    warm.shutdown_all()
+    warm._broken.clear()
+    try:
+        with _make("import os\ndef f(x):\n    return [x, os.getpid()]\n", level) as cand:
+            with caplog.at_level("WARNING", logger="evoforge.sandbox"):
+                assert cand.call("f", 1, timeout=60)[0] == 1
+            assert not cand.last_warm and cand.n_warm_calls == 0
+            assert "could not be set up" in caplog.text
+            assert cand.call("f", 2, timeout=60)[0] == 2 and not cand.last_warm
+    finally:
+        warm.shutdown_all()
+        warm._broken.clear()

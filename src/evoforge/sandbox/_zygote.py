@@ -49,6 +49,7 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
 RESULT_FD = 3
+REPLY_FD = 4   # the init's copy of the call's reply socket, after the move (never the candidate's)
 MAX_REQUEST_BYTES = 1 << 16   # a request's header; the parent runs a call cold past it
 EXIT_SETUP_FAILED = 125
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -107,11 +108,23 @@ def _vm_kib() -> int:
 
 
 def _move_fds(fds: list[int]) -> None:
-    """stdin, stdout, stderr, result -> 0, 1, 2, 3 (via high numbers: no clobbering)."""
+    """stdin, stdout, stderr, result, reply -> 0, 1, 2, 3, 4 (via high numbers: no
+    clobbering), every other descriptor closed."""
     high = [os.dup(fd) for fd in fds]
     for target, fd in enumerate(high):
         os.dup2(fd, target, inheritable=True)
     os.closerange(len(fds), 1 << 16)
+
+
+def _report_setup_failure(reply_fd: int, why: str) -> None:
+    """Tell the parent, on the call's reply socket, that the call's sandbox could not be set
+    up, before any candidate code ran: it runs the call cold instead. Only the init holds this
+    socket (the candidate never does), so no candidate can forge the message."""
+    try:
+        with socket.socket(fileno=os.dup(reply_fd)) as sock:
+            sock.send(json.dumps({"setup_failed": why[:500]}).encode())
+    except OSError:
+        pass
 
 
 def _call_init(header: dict, fds: list[int]) -> None:
@@ -119,7 +132,6 @@ def _call_init(header: dict, fds: list[int]) -> None:
     stdin, stdout, stderr, result, go, reply = fds
     err_fd = stderr   # the call's stderr: this descriptor until the move, then 2
     try:
-        os.close(reply)
         os.setsid()
         if BWRAP:
             bwrap_call.mount_proc()
@@ -132,8 +144,8 @@ def _call_init(header: dict, fds: list[int]) -> None:
         if BWRAP:   # after "go": the parent moved us into the call's cgroup (its namespace's root)
             bwrap_call.build_view(header["mounts"], lockdown)
             bwrap_call.become_candidate_user()
-        _move_fds([stdin, stdout, stderr, result])
-        err_fd = 2
+        _move_fds([stdin, stdout, stderr, result, reply])
+        err_fd, reply = 2, REPLY_FD
         os.chdir(header["work_dir"])
         for res, soft, hard in header["rlimits"]:
             try:
@@ -148,8 +160,10 @@ def _call_init(header: dict, fds: list[int]) -> None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         try:
             os.write(err_fd, f"evoforge warm sandbox: {exc}\n".encode())
+            _report_setup_failure(reply, str(exc))
         finally:
             os._exit(EXIT_SETUP_FAILED)
+    os.close(reply)   # the candidate never holds it
     # pid 1 ignores what it does not handle: a candidate's kill(1, SIGINT) must not end the call
     # through the init's inherited KeyboardInterrupt handler (its own process gets it back)
     signal.signal(signal.SIGINT, signal.SIG_DFL)

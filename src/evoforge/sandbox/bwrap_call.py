@@ -68,11 +68,11 @@ def mount_proc() -> None:
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
-def _bind_back(fd: int, target: str, writable: bool) -> None:
+def _bind_back(fd: int, target: str, writable: bool, lockdown: object) -> None:
     os.makedirs(target, mode=0o755, exist_ok=True)
     _mount(f"/proc/self/fd/{fd}", target, None, MS_BIND)
     flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (0 if writable else MS_RDONLY)
-    _mount("none", target, None, flags)
+    _mount("none", target, None, flags | lockdown.remount_flags(target))   # keep locked flags
 
 
 def loopback_up() -> None:
@@ -104,7 +104,7 @@ def build_view(mounts: dict, lockdown: object) -> None:
     _mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
            "newinstance,ptmxmode=0666,mode=620")
     for fd, path, writable in fds:
-        _bind_back(fd, path, writable)
+        _bind_back(fd, path, writable, lockdown)
         os.close(fd)
     for path in ["/", "/dev", "/proc"] + [f"/dev/{name}" for name in DEVICES]:
         if path in ("/", "/dev", "/proc") or os.path.exists(path):

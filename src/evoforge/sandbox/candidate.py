@@ -281,19 +281,24 @@ class Candidate:
             preexec = make_preexec(rlimits, cgroup_procs=cgroup.procs_files if cgroup else None)
             wrapped = wrap_command(self.isolation, argv, work_dir=str(self.work_dir),
                                    ro_dirs=[str(self.runtime_dir)])
-            # Under bwrap the work dir is the only writable place on disk (/tmp is a capped
-            # tmpfs, memory); under unshare/none it is the only place we can attribute.
-            watchdog = TreeWatchdog(cgroup=cgroup, disk_dirs=[str(self.work_dir)],
-                                    disk_mb=limits.disk_mb, memory_mb=limits.memory_mb,
-                                    cpu_budget_s=budget)
-            starter = self._warm_starter(argv, program, rlimits, limits, cgroup)
-            self.last_warm = starter is not None
+            watchdog: TreeWatchdog | None = None
+
+            def run(starter: Any) -> ProcessOutcome:
+                nonlocal watchdog   # one per attempt: a warm one that failed to start is redone cold
+                # Under bwrap the work dir is the only writable place on disk (/tmp is a capped
+                # tmpfs, memory); under unshare/none it is the only place we can attribute.
+                watchdog = TreeWatchdog(cgroup=cgroup, disk_dirs=[str(self.work_dir)],
+                                        disk_mb=limits.disk_mb, memory_mb=limits.memory_mb,
+                                        cpu_budget_s=budget)
+                return run_process(
+                    wrapped, env=clean_env(str(self.work_dir)), cwd=str(self.work_dir),
+                    timeout=timeout, stdin=stdin, max_output=limits.max_output_bytes,
+                    result_pipe=result_pipe, max_result=limits.max_result_bytes,
+                    preexec=preexec, cgroup=cgroup, watchdog=watchdog, starter=starter)
+
+            outcome, self.last_warm = warm.run_warm_or_cold(
+                run, self._warm_plan(argv, program, rlimits, limits), cgroup)
             self.n_warm_calls += self.last_warm
-            outcome = run_process(
-                wrapped, env=clean_env(str(self.work_dir)), cwd=str(self.work_dir),
-                timeout=timeout, stdin=stdin, max_output=limits.max_output_bytes,
-                result_pipe=result_pipe, max_result=limits.max_result_bytes,
-                preexec=preexec, cgroup=cgroup, watchdog=watchdog, starter=starter)
         finally:
             if cgroup is not None:
                 cgroup.remove()
@@ -310,26 +315,20 @@ class Candidate:
         self.total_cost = self.total_cost + self.last_cost
         if budget is not None and self.last_cost.cpu_s > budget:
             raise self._over_budget(what, self.last_cost.cpu_s, budget, scope,
-                                    killed=watchdog.cpu_exceeded)
+                                    killed=watchdog is not None and watchdog.cpu_exceeded)
         return outcome
 
-    def _warm_starter(self, argv: Sequence[str], program: str | None,
-                      rlimits: list[tuple[int, tuple[int, int]]], limits: SandboxLimits,
-                      cgroup: Cgroup | None) -> Any:
-        """How to start this call from a zygote (`warm.py`), or None to start it cold (warm
-        is off or unsupported at this level, or the zygote cannot serve this candidate)."""
+    def _warm_plan(self, argv: Sequence[str], program: str | None,
+                   rlimits: list[tuple[int, tuple[int, int]]],
+                   limits: SandboxLimits) -> tuple[warm.Zygote, warm.CallSpec] | None:
+        """The zygote and spec to fork this call from (`warm.py`), or None to start it cold
+        (warm is off or unsupported at this level, or the zygote cannot serve this candidate)."""
         zygote = warm.zygote_for(self.isolation, limits.memory_mb)
         if zygote is None:
             return None
         spec = warm.call_spec(zygote, str(self.work_dir), str(self.runtime_dir), rlimits,
                               program, argv)
-        if spec is None:
-            return None
-
-        def start(stdin_piped: bool, result_w: int | None) -> warm.WarmProcess:
-            return zygote.spawn(spec, stdin_piped=stdin_piped, result_w=result_w, cgroup=cgroup)
-
-        return start
+        return None if spec is None else (zygote, spec)
 
     def call(self, function: str, *args: Any, timeout: float = 60,
              cpu_budget_s: float | None = None, **kwargs: Any) -> Any:

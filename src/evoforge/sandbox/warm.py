@@ -45,15 +45,16 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from evoforge.sandbox import isolation, warm_bwrap
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox.isolation import IsolationLevel
 
 log = logging.getLogger("evoforge.sandbox")
+T = TypeVar("T")
 ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zygote.py")
 _ENV = "EVOFORGE_SANDBOX_WARM"
 MEMORY_HEADROOM_MIB = 256    # above the zygote's address space, or the call runs cold
@@ -167,6 +168,7 @@ class WarmProcess:
         self.pid = pid
         self.pidfd = pidfd
         self.returncode: int | None = None
+        self.setup_failed = ""   # why the call's sandbox could not be set up (its init said)
         self._reply = reply
         self.stdin = os.fdopen(stdin, "wb", buffering=0) if stdin is not None else None
         self.stdout = os.fdopen(stdout, "rb", buffering=0)
@@ -185,11 +187,17 @@ class WarmProcess:
         if self.returncode is not None:
             return None, None
         self._reply.settimeout(_REPLY_TIMEOUT_S)
+        answer: dict[str, Any] = {}
         try:
-            data = self._reply.recv(4096)
-            answer = json.loads(data) if data else {}
+            while True:   # the init's setup failure, if any, then the middle's status
+                data = self._reply.recv(4096)
+                message = json.loads(data) if data else {}
+                if not isinstance(message, dict) or "setup_failed" not in message:
+                    answer = message if isinstance(message, dict) else {}
+                    break
+                self.setup_failed = str(message["setup_failed"])
         except (OSError, ValueError):
-            answer = {}
+            pass
         finally:
             self._reply.close()
             os.close(self.pidfd)
@@ -206,6 +214,7 @@ class Zygote:
     died (a crashed or killed zygote costs the next call one restart, never a wrong answer)."""
 
     def __init__(self, level: IsolationLevel, numpy: bool = True, root: str = "") -> None:
+        self.key = _key(level, numpy, root)
         self.level = level
         self.numpy = numpy   # preload numpy (the lean zygote does not: small memory limits)
         self.root = root     # bwrap: the scratch root its calls' folders are in
@@ -422,6 +431,40 @@ def zygote_for(level: IsolationLevel, memory_mb: int | None = None) -> Zygote | 
     return zygote
 
 
+def run_warm_or_cold(run: Callable[[Any], T], plan: tuple[Zygote, CallSpec] | None,
+                     cgroup: Cgroup | None) -> tuple[T, bool]:
+    """`run(starter)` warm from `plan` (a zygote and the call's spec), else cold (`run(None)`);
+    and whether it ran warm. A warm call whose sandbox could not be set up (its init said so,
+    before any candidate code ran) or whose zygote could not start it runs cold instead, and
+    this process's later calls at that zygote's level run cold too (said once): a machine
+    where warm does not hold costs speed, never a failed call."""
+    if plan is None:
+        return run(None), False
+    zygote, spec = plan
+    started: list[WarmProcess] = []
+
+    def start(stdin_piped: bool, result_w: int | None) -> WarmProcess:
+        proc = zygote.spawn(spec, stdin_piped=stdin_piped, result_w=result_w, cgroup=cgroup)
+        started.append(proc)
+        return proc
+
+    try:
+        outcome = run(start)
+    except ZygoteLost as exc:
+        why = str(exc)
+    else:
+        why = started[-1].setup_failed if started else ""
+        if not why:
+            return outcome, True
+    with _lock:
+        first = zygote.key not in _broken
+        _broken.add(zygote.key)
+    if first:
+        log.warning("sandbox: a warm %s call could not be set up here (%s): calls start cold",
+                    zygote.level.name.lower(), why)
+    return run(None), False
+
+
 def _root_for(level: IsolationLevel) -> str:
     """The scratch root a zygote of `level` serves ("" at landlock: it sees every folder)."""
     return (warm_bwrap.scratch_root() or "") if level == IsolationLevel.BWRAP else ""
@@ -479,7 +522,8 @@ def adopt(level: IsolationLevel, entries: list[dict[str, int | bool | str]]) -> 
         root = str(entry.get("root", ""))
         key = _key(level, bool(entry["numpy"]), root)
         with _lock:
-            zygote = _zygotes.setdefault(key, Zygote(level, bool(entry["numpy"]), root))
+            zygote = _zygotes.get(key) or _zygotes.setdefault(
+                key, Zygote(level, bool(entry["numpy"]), root))
         zygote.adopt(int(entry["fd"]), int(entry["vm_bytes"]))
 
 
