@@ -8,6 +8,7 @@ can import this module without a cycle.
 """
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,6 +129,10 @@ def summary(level: str, setup: LandlockSetup | None = None, *, bwrap_seccomp: bo
             line += "; older kernel: " + "; ".join(missing)
         line += ("; note: file names can still be probed with stat (Landlock does not filter "
                  "metadata)")
+    if level == "bwrap" and os.geteuid() == 0:
+        line += ("; note: run as root, a cold call (an interact() session, or warm sandboxes "
+                 "off) can still change the mode and times of /dev/null and the other device "
+                 "nodes bwrap binds")
     if level == "unshare":
         line += " - candidates CAN READ the whole file system, including hidden task data"
     if level == "none":
