@@ -42,12 +42,12 @@ from typing import Any
 
 from evoforge.sandbox import warm
 from evoforge.sandbox._cgroup import Cgroup
+from evoforge.sandbox.warm_process import REPLY_TIMEOUT_S
 
 _ENV = "EVOFORGE_WARM_HOST"
 DEFAULT_MAX_EVALUATIONS = 100
 MAX_HOSTS = 4              # hosts kept between evaluations (least recently used retired first)
 _SKIP_DIRS = {"__pycache__", ".git", ".pytest_cache"}
-_REPLY_TIMEOUT_S = 20.0
 
 
 class HostUnavailable(OSError):
@@ -175,7 +175,7 @@ class WarmHost:
                 for fd in made:
                     if fd not in keep:
                         os.close(fd)
-            reply.settimeout(_REPLY_TIMEOUT_S)
+            reply.settimeout(REPLY_TIMEOUT_S)
             try:
                 _, fds, _, _ = socket.recv_fds(reply, 16, 1)
             except OSError:

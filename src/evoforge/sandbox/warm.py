@@ -52,23 +52,24 @@ from typing import Any, TypeVar
 from evoforge.sandbox import isolation, warm_bwrap
 from evoforge.sandbox._cgroup import Cgroup
 from evoforge.sandbox.isolation import IsolationLevel
+from evoforge.sandbox.warm_process import (
+    REPLY_TIMEOUT_S,
+    WarmProcess,
+    ZygoteLost,
+    pid_of,
+)
 
 log = logging.getLogger("evoforge.sandbox")
 T = TypeVar("T")
 ZYGOTE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zygote.py")
 _ENV = "EVOFORGE_SANDBOX_WARM"
 MEMORY_HEADROOM_MIB = 256    # above the zygote's address space, or the call runs cold
-_REPLY_TIMEOUT_S = 20.0      # a zygote that does not answer is restarted
 MAX_REQUEST_BYTES = 1 << 16  # what the zygote receives at most (_zygote.MAX_REQUEST_BYTES)
 
 _enabled: bool | None = None
 _lock = threading.Lock()
 _zygotes: dict[tuple[str, ...], Zygote] = {}
 _broken: set[tuple[str, ...]] = set()
-
-
-class ZygoteLost(OSError):
-    """The zygote died or stopped answering before the call started (it is restarted)."""
 
 
 def enabled() -> bool:
@@ -154,59 +155,8 @@ def call_spec(zygote: Zygote, work_dir: str, runtime_dir: str,
     spec = CallSpec(work_dir=work_dir, env=env, rlimits=rlimits, lockdown=lockdown,
                     program=program or "", argv=None if program else list(argv), mounts=mounts)
     # one message to the zygote: a bigger request (a `run()` argv of 64 KiB) starts cold
-    biggest = max(len(spec.header(True)), len(spec.header(False)))
-    return spec if biggest <= MAX_REQUEST_BYTES else None
-
-
-class WarmProcess:
-    """The parent's handle on one warm call, shaped like the bits of Popen `run_process` uses:
-    `pid` (the call's init, in our pid namespace), `stdin`/`stdout`/`stderr`, `pidfd`,
-    `reap_usage()` (status and rusage from the middle process) and `kill_tree()`."""
-
-    def __init__(self, pid: int, pidfd: int, reply: socket.socket, stdin: int | None,
-                 stdout: int, stderr: int) -> None:
-        self.pid = pid
-        self.pidfd = pidfd
-        self.returncode: int | None = None
-        self.setup_failed = ""   # why the call's sandbox could not be set up (its init said)
-        self._reply = reply
-        self.stdin = os.fdopen(stdin, "wb", buffering=0) if stdin is not None else None
-        self.stdout = os.fdopen(stdout, "rb", buffering=0)
-        self.stderr = os.fdopen(stderr, "rb", buffering=0)
-
-    def kill_tree(self) -> None:
-        """SIGKILL the call's init through its pidfd: its pid namespace dies with it."""
-        try:
-            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-        except (ProcessLookupError, OSError):
-            pass
-
-    def reap_usage(self) -> tuple[float | None, int | None]:
-        """The call's exit status (as Popen's returncode) and its CPU seconds and peak RSS
-        (wait4 of the middle process, which reaped it); waits for the middle's message."""
-        if self.returncode is not None:
-            return None, None
-        self._reply.settimeout(_REPLY_TIMEOUT_S)
-        answer: dict[str, Any] = {}
-        try:
-            while True:   # the init's setup failure, if any, then the middle's status
-                data = self._reply.recv(4096)
-                message = json.loads(data) if data else {}
-                if not isinstance(message, dict) or "setup_failed" not in message:
-                    answer = message if isinstance(message, dict) else {}
-                    break
-                self.setup_failed = str(message["setup_failed"])
-        except (OSError, ValueError):
-            pass
-        finally:
-            self._reply.close()
-            os.close(self.pidfd)
-            self.pidfd = -1
-        if "status" not in answer:
-            self.returncode = -signal.SIGKILL
-            return None, None
-        self.returncode = os.waitstatus_to_exitcode(int(answer["status"]))
-        return float(answer.get("cpu", 0.0)), int(answer.get("maxrss", 0)) or None
+    # (header(False) is the longer of the two: "false" against "true")
+    return spec if len(spec.header(False)) <= MAX_REQUEST_BYTES else None
 
 
 class Zygote:
@@ -252,7 +202,7 @@ class Zygote:
             theirs.close()
             if stdin is not subprocess.DEVNULL:
                 stdin.close()
-        ours.settimeout(_REPLY_TIMEOUT_S)
+        ours.settimeout(REPLY_TIMEOUT_S)
         try:
             hello = json.loads(ours.recv(4096) or b"{}")
         except (OSError, ValueError):
@@ -349,7 +299,7 @@ class Zygote:
                 for fd in made:
                     if fd not in keep:
                         os.close(fd)
-            reply.settimeout(_REPLY_TIMEOUT_S)
+            reply.settimeout(REPLY_TIMEOUT_S)
             try:
                 _, fds, _, _ = socket.recv_fds(reply, 16, 1)
             except OSError:
@@ -402,18 +352,6 @@ class Zygote:
         with self._lock:
             self._close_control()
             self._kill()
-
-
-def pid_of(pidfd: int) -> int:
-    """The pid, in our namespace, of the process behind `pidfd` (its fdinfo says)."""
-    with open(f"/proc/self/fdinfo/{pidfd}", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith("Pid:"):
-                pid = int(line.split()[1])
-                if pid > 0:
-                    return pid
-    os.close(pidfd)
-    raise ZygoteLost("the call's process is already gone")
 
 
 def zygote_for(level: IsolationLevel, memory_mb: int | None = None) -> Zygote | None:
